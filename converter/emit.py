@@ -1,0 +1,177 @@
+"""The C emitter: a planned Graph -> a standalone C99 project.
+
+Each op writes its own call through `EmitContext` (pointers into the arena, constant arrays,
+parameter structs); the templates only hold the file skeletons.
+"""
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from .ir import Graph, Op, Tensor
+from .ops import lookup
+from .planner import MemoryPlan
+
+_CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t",
+           "int64": "int64_t", "float32": "float"}
+#: TFLite TensorType codes, exposed in model.h so callers can check what a tensor holds
+DTYPE_CODES = {"float32": 0, "int32": 2, "int8": 9}
+
+
+def c_identifier(text: str) -> str:
+    """A C identifier made of [A-Za-z0-9_] only, never starting with a digit."""
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    return ident if ident and not ident[0].isdigit() else f"_{ident}"
+
+
+def c_comment(text: str) -> str:
+    """Text that is safe inside /* */: no comment terminator, no line breaks, printable ASCII."""
+    text = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
+    return text.replace("*/", "* /").replace("/*", "/ *")
+
+
+def c_string(text: str) -> str:
+    """A C string literal with everything outside printable ASCII escaped."""
+    out = []
+    for byte in text.encode("utf-8"):
+        ch = chr(byte)
+        if ch in '"\\?':
+            out.append("\\" + ch)
+        elif " " <= ch <= "~":
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def _initializer(value) -> str:
+    """A struct field initializer: an integer, or a brace list for an array field."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "{ " + ", ".join(str(int(v)) for v in value) + " }"
+    return str(int(value))
+
+
+def _format_values(values: np.ndarray, per_line: int = 16) -> str:
+    flat = values.reshape(-1)
+    if flat.dtype == np.float32:
+        items = [f"{float(v)!r}f" for v in flat]
+    elif flat.dtype.itemsize == 4 and flat.dtype.kind == "i":
+        # INT32_MIN cannot be written as a plain literal
+        items = [f"{int(v)}" if v != -2**31 else "(-2147483647 - 1)" for v in flat]
+    else:
+        items = [str(int(v)) for v in flat]
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return ",\n  ".join(lines)
+
+
+class EmitContext:
+    """What an op's `emit` uses to refer to memory, constants and its parameter struct."""
+
+    def __init__(self, graph: Graph, plan: MemoryPlan, prefix: str):
+        self.graph, self.plan, self.prefix = graph, plan, prefix
+        self.arena = f"{prefix}_arena"
+        self.arrays: list[dict] = []  # constant arrays, for the weights file
+        self._array_by_content: dict[tuple, str] = {}
+        self._tensor_arrays: dict[int, str] = {}
+        self.param_structs: list[str] = []
+
+    def ptr(self, tensor: Tensor | None) -> str:
+        """C expression for the data of a tensor: arena pointer, constant array, or NULL."""
+        if tensor is None:
+            return "NULL"
+        if tensor.is_const:
+            if id(tensor) not in self._tensor_arrays:
+                self._tensor_arrays[id(tensor)] = self._array(
+                    tensor.data, f"t{tensor.index}", f"tensor {tensor.index}: {tensor.name}")
+            return self._tensor_arrays[id(tensor)]
+        ctype = _CTYPES[tensor.dtype]
+        return f"(({ctype} *)({self.arena}.bytes + {self.plan.offset(tensor)}))"
+
+    def scratch(self, op: Op) -> str:
+        buf = self.plan.scratch[self.graph.ops.index(op)]
+        return f"((void *)({self.arena}.bytes + {buf.offset}))"
+
+    def const(self, values: np.ndarray, op: Op, role: str) -> str:
+        """A constant array derived by an op (multipliers, shifts, tables)."""
+        return self._array(values, f"op{op.index}_{role}", f"{role} of op {op.index} ({op.kind})")
+
+    def params(self, ctype: str, op: Op, fields: dict) -> str:
+        """A `static const` parameter struct for the op; returns its name."""
+        name = f"op{op.index}_params"
+        body = ", ".join(f".{k} = {_initializer(v)}" for k, v in fields.items())
+        self.param_structs.append(f"static const {ctype} {name} = {{ {body} }};")
+        return name
+
+    def _array(self, values: np.ndarray, hint: str, about: str) -> str:
+        values = np.ascontiguousarray(values)
+        if values.dtype == np.float64:
+            values = values.astype(np.float32)
+        ctype = _CTYPES[values.dtype.name]
+        key = (ctype, values.tobytes())
+        if key in self._array_by_content:
+            return self._array_by_content[key]
+        name = f"{self.prefix}_{c_identifier(hint)}"
+        self.arrays.append(dict(name=name, ctype=ctype, size=max(values.size, 1),
+                                about=c_comment(about), body=_format_values(values) or "0",
+                                nbytes=values.nbytes))
+        self._array_by_content[key] = name
+        return name
+
+
+def _tensor_info(t: Tensor) -> dict:
+    return dict(name=c_string(t.name), type=DTYPE_CODES.get(t.dtype, -1), rank=len(t.shape),
+                dims=", ".join(str(d) for d in t.shape) or "0",
+                scale=repr(t.quant.scale0) + "f" if t.quant else "0.0f",
+                zero_point=t.quant.zp0 if t.quant else 0, bytes=t.nbytes,
+                ctype=_CTYPES[t.dtype])
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+    undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
+    lstrip_blocks=True)
+
+
+def engine_files(families: set[str]) -> dict[str, str]:
+    """engine_c sources of the kernel families used (plus the shared header), by file name."""
+    root = resources.files("tflm_mcunet.engine_c")
+    files = {"tme_common.h": (root / "include" / "tme_common.h").read_text()}
+    for fam in sorted(families):
+        files[f"tme_{fam}.h"] = (root / "include" / f"tme_{fam}.h").read_text()
+        files[f"tme_{fam}.c"] = (root / "src" / f"tme_{fam}.c").read_text()
+    return files
+
+
+def emit_project(graph: Graph, plan: MemoryPlan,
+                 prefix: str = "model") -> tuple[dict[str, str], int]:
+    """All files of the generated project by name, and the bytes of its constant data."""
+    prefix = c_identifier(prefix)
+    ctx = EmitContext(graph, plan, prefix)
+    calls, families = [], set()
+    for op in graph.ops:
+        definition = lookup(op.kind)
+        families.update(definition.kernels)
+        if definition.alias:
+            calls.append(dict(comment=c_comment(f"op {op.index}: {op.kind} (same bytes, no code)"),
+                              code=""))
+            continue
+        out = op.outputs[0]
+        calls.append(dict(comment=c_comment(f"op {op.index}: {op.kind} -> {list(out.shape)} "
+                                            f"{out.name}"), code=definition.emit(op, ctx)))
+    files = engine_files(families)
+    kernel_headers = sorted(f for f in files if f.endswith(".h") and f != "tme_common.h")
+    context = dict(
+        prefix=prefix, PREFIX=prefix.upper(), arena_bytes=max(plan.arena_bytes, 16),
+        inputs=[_tensor_info(t) | dict(offset=plan.offset(t)) for t in graph.inputs],
+        outputs=[_tensor_info(t) | dict(offset=plan.offset(t)) for t in graph.outputs],
+        calls=calls, params=ctx.param_structs, arrays=ctx.arrays, kernel_headers=kernel_headers,
+        sources=sorted(f for f in files if f.endswith(".c")) + ["model.c", "model_weights.c"],
+        source=c_comment(Path(graph.source).name),
+        weight_bytes=sum(a["nbytes"] for a in ctx.arrays))
+    for name in ("model.h", "model.c", "model_weights.h", "model_weights.c", "Makefile"):
+        files[name] = _ENV.get_template(f"{name}.j2").render(**context)
+    return files, context["weight_bytes"]

@@ -1,0 +1,110 @@
+"""The graph IR: tensors with their quantization and constant data, operators, one graph.
+
+Both front doors build it: the `.tflite` reader, and (later) the search space's architectures.
+Passes rewrite it, the planner gives its activations offsets, the emitter writes it out as C.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: bytes per element of the dtypes that can live in the arena
+DTYPE_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "int32": 4, "float32": 4, "int64": 8, "bool": 1}
+
+
+@dataclass(eq=False)
+class Quant:
+    """Affine quantization: real = scale * (q - zero_point), per tensor or per channel (axis)."""
+
+    scale: np.ndarray  # float32, one value per tensor or per channel
+    zero_point: np.ndarray  # int64, same length as scale
+    axis: int = 0
+
+    @property
+    def per_channel(self) -> bool:
+        return self.scale.size > 1
+
+    @property
+    def scale0(self) -> float:
+        """The scale of a per-tensor quantization, as the float32 TFLite stores."""
+        return float(self.scale[0])
+
+    @property
+    def zp0(self) -> int:
+        return int(self.zero_point[0])
+
+
+@dataclass(eq=False)
+class Tensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    quant: Quant | None = None
+    data: np.ndarray | None = None  # constant contents (weights, biases, shapes)
+
+    @property
+    def is_const(self) -> bool:
+        return self.data is not None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * DTYPE_BYTES[self.dtype]
+
+    @property
+    def scale(self) -> float:
+        return self.quant.scale0
+
+    @property
+    def zero_point(self) -> int:
+        return self.quant.zp0
+
+    def __repr__(self):
+        return f"Tensor#{self.index}({self.name!r}, {self.shape}, {self.dtype})"
+
+
+@dataclass(eq=False)
+class Op:
+    index: int  # position in the model's operator list (named in errors)
+    kind: str  # builtin operator name, e.g. "CONV_2D"
+    inputs: list[Tensor | None]
+    outputs: list[Tensor]
+    options: dict = field(default_factory=dict)
+    #: values derived at conversion time (paddings, multipliers, ...) by the op's `prepare`
+    params: dict = field(default_factory=dict)
+
+    def __repr__(self):
+        return f"Op#{self.index}({self.kind})"
+
+
+@dataclass(eq=False)
+class Graph:
+    tensors: list[Tensor]
+    ops: list[Op]
+    inputs: list[Tensor]
+    outputs: list[Tensor]
+    source: str = "<graph>"  # the model file, for error messages
+    description: str = ""
+
+    def consumers(self, tensor: Tensor) -> list[Op]:
+        return [op for op in self.ops if any(t is tensor for t in op.inputs)]
+
+    def producer(self, tensor: Tensor) -> Op | None:
+        for op in self.ops:
+            if any(t is tensor for t in op.outputs):
+                return op
+        return None
+
+    def activations(self) -> list[Tensor]:
+        """Every non-constant tensor that an op reads or writes, in first-use order."""
+        seen, result = set(), []
+        for t in self.inputs + [t for op in self.ops for t in op.inputs + op.outputs] + self.outputs:
+            if t is not None and not t.is_const and id(t) not in seen:
+                seen.add(id(t))
+                result.append(t)
+        return result

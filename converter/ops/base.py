@@ -1,0 +1,122 @@
+"""What every operator defines, and the checks they share.
+
+One operator's whole contract lives in its own module under `ops/`: which builtin kinds it
+handles, how it reads its options, what it accepts (`prepare`, which also derives the integer
+parameters), its cost, and the C call it emits. Adding an op touches one file.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Op, Tensor
+from ..quant import ACTIVATION_NAMES, activation_range
+
+
+class OpDef:
+    #: builtin operator names handled by this definition
+    kinds: tuple[str, ...] = ()
+    #: engine_c kernel families the emitted call needs (engine_c/src/tme_<family>.c)
+    kernels: tuple[str, ...] = ()
+    #: True when the output shares the input's bytes (RESHAPE): no code, no new buffer
+    alias = False
+
+    def parse_options(self, opts) -> dict:
+        """Read the flatbuffer options table (None when the op has none) into a plain dict."""
+        return {}
+
+    def prepare(self, op: Op) -> None:
+        """Check that the op is supported and fill `op.params`; raise `fail(op, ...)` if not."""
+
+    def macs(self, op: Op) -> int:
+        return 0
+
+    def scratch_bytes(self, op: Op) -> int:
+        return 0
+
+    def emit(self, op: Op, c) -> str:
+        """The C statement(s) that run the op; `c` is the emitter's context (see emit.py)."""
+        raise NotImplementedError
+
+
+def fail(op: Op, message: str) -> ConversionError:
+    return ConversionError(message, op_index=op.index, op_kind=op.kind)
+
+
+def expect_inputs(op: Op, count: int, *, const: tuple[int, ...] = ()) -> None:
+    if len(op.inputs) < count or any(op.inputs[i] is None for i in range(count)):
+        raise fail(op, f"expects {count} input tensors, has {len(op.inputs)}")
+    for i in const:
+        if not op.inputs[i].is_const:
+            raise fail(op, f"input {i} ({op.inputs[i].name!r}) must be a constant tensor")
+    if len(op.outputs) != 1:
+        raise fail(op, f"expects 1 output tensor, has {len(op.outputs)}")
+
+
+def expect_dtype(op: Op, tensor: Tensor, dtypes: str | tuple[str, ...], role: str) -> None:
+    dtypes = (dtypes,) if isinstance(dtypes, str) else dtypes
+    if tensor.dtype not in dtypes:
+        raise fail(op, f"{role} tensor {tensor.name!r} is {tensor.dtype}; supported: "
+                       f"{', '.join(dtypes)} (convert the model with full int8 quantization)")
+
+
+def expect_per_tensor(op: Op, tensor: Tensor, role: str) -> None:
+    if tensor.quant is None:
+        raise fail(op, f"{role} tensor {tensor.name!r} has no quantization parameters")
+    if tensor.quant.per_channel:
+        raise fail(op, f"{role} tensor {tensor.name!r} is quantized per channel; "
+                       "only weights may be per channel")
+    if not (np.isfinite(tensor.quant.scale).all() and (tensor.quant.scale > 0).all()):
+        raise fail(op, f"{role} tensor {tensor.name!r} has an invalid scale "
+                       f"{tensor.quant.scale.tolist()} (must be finite and > 0)")
+
+
+def expect_int8_activation(op: Op, tensor: Tensor, role: str) -> None:
+    expect_dtype(op, tensor, "int8", role)
+    expect_per_tensor(op, tensor, role)
+
+
+def expect_rank(op: Op, tensor: Tensor, ranks: tuple[int, ...], role: str) -> None:
+    if len(tensor.shape) not in ranks:
+        raise fail(op, f"{role} tensor {tensor.name!r} has shape {list(tensor.shape)}; "
+                       f"supported ranks: {', '.join(map(str, ranks))}")
+
+
+def expect_batch1(op: Op, tensor: Tensor, role: str) -> None:
+    if tensor.shape and tensor.shape[0] != 1:
+        raise fail(op, f"{role} tensor {tensor.name!r} has batch {tensor.shape[0]}; "
+                       "generated code runs one sample at a time (batch 1)")
+
+
+def fused_activation_range(op: Op) -> tuple[int, int]:
+    """Clamp range of the op's fused activation on its int8 output."""
+    act = op.options.get("activation", 0)
+    out = op.outputs[0]
+    rng = activation_range(act, out.scale, out.zero_point)
+    if rng is None:
+        raise fail(op, f"fused activation {ACTIVATION_NAMES.get(act, act)} is not supported "
+                       "(supported: NONE, RELU, RELU6, RELU_N1_TO_1)")
+    return rng
+
+
+def same_padding(in_size: int, out_size: int, stride: int, dilation: int, kernel: int) -> int:
+    """Leading pad of TFLite's SAME padding; the extra pixel of odd totals goes after."""
+    effective = (kernel - 1) * dilation + 1
+    total = max((out_size - 1) * stride + effective - in_size, 0)
+    return total // 2
+
+
+def window_output_size(padding: str, in_size: int, stride: int, dilation: int, kernel: int) -> int:
+    effective = (kernel - 1) * dilation + 1
+    if padding == "SAME":
+        return (in_size + stride - 1) // stride
+    return (in_size - effective + stride) // stride
+
+
+PADDING_NAMES = {0: "SAME", 1: "VALID"}
+
+
+def nhwc(t: Tensor) -> tuple[int, int, int, int]:
+    """(N, H, W, C) of a rank-4 tensor."""
+    n, h, w, ch = t.shape
+    return n, h, w, ch

@@ -1,0 +1,133 @@
+"""CONV_2D and DEPTHWISE_CONV_2D: int8 activations, int8 weights (per channel), int32 bias."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..quant import f32, quantize_multiplier
+from .base import (PADDING_NAMES, OpDef, expect_batch1, expect_dtype, expect_inputs,
+                   expect_int8_activation, expect_rank, fail, fused_activation_range, nhwc,
+                   same_padding, window_output_size)
+
+
+def channel_multipliers(op, in_scale: float, out_scale: float, weights, channels: int):
+    """Per-output-channel (multiplier, shift) arrays, as PopulateConvolutionQuantizationParams."""
+    scales = weights.quant.scale
+    if scales.size not in (1, channels):
+        raise fail(op, f"weights {weights.name!r} have {scales.size} scales for {channels} "
+                       "output channels")
+    if not (np.isfinite(scales).all() and (scales > 0).all()):
+        raise fail(op, f"weights {weights.name!r} have an invalid scale (must be finite and > 0)")
+    mults, shifts = [], []
+    for i in range(channels):
+        real = f32(in_scale) * f32(scales[i if scales.size > 1 else 0]) / f32(out_scale)
+        m, s = quantize_multiplier(real)
+        mults.append(m)
+        shifts.append(s)
+    return np.array(mults, np.int32), np.array(shifts, np.int32)
+
+
+def check_weights(op, weights, bias, channels: int, axis: int) -> None:
+    expect_dtype(op, weights, "int8", "weights")
+    if weights.quant is None:
+        raise fail(op, f"weights {weights.name!r} are not quantized")
+    if weights.quant.per_channel and weights.quant.axis != axis:
+        raise fail(op, f"weights {weights.name!r} are quantized along axis {weights.quant.axis}; "
+                       f"expected the output-channel axis {axis}")
+    if np.any(weights.quant.zero_point != 0):
+        raise fail(op, f"weights {weights.name!r} have a non-zero zero point; int8 weights must "
+                       "be symmetric")
+    if bias is not None:
+        expect_dtype(op, bias, "int32", "bias")
+        if not bias.is_const or bias.size != channels:
+            raise fail(op, f"bias {bias.name!r} must be a constant of {channels} int32 values")
+
+
+class _ConvBase(OpDef):
+    kernels = ("conv",)
+    depthwise = False
+
+    def parse_options(self, o) -> dict:
+        opts = dict(padding=PADDING_NAMES.get(o.Padding(), o.Padding()), stride_h=o.StrideH(),
+                    stride_w=o.StrideW(), dil_h=o.DilationHFactor(), dil_w=o.DilationWFactor(),
+                    activation=o.FusedActivationFunction())
+        if self.depthwise:
+            opts["depth_multiplier"] = o.DepthMultiplier()
+        return opts
+
+    def prepare(self, op) -> None:
+        expect_inputs(op, 2, const=(1,))
+        x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
+        bias = op.inputs[2] if len(op.inputs) > 2 else None
+        expect_int8_activation(op, x, "input")
+        expect_int8_activation(op, y, "output")
+        expect_rank(op, x, (4,), "input")
+        expect_rank(op, w, (4,), "weights")
+        expect_batch1(op, x, "input")
+        o = op.options
+        if o["padding"] not in ("SAME", "VALID"):
+            raise fail(op, f"padding {o['padding']} is not supported (SAME, VALID)")
+        if min(o["stride_h"], o["stride_w"], o["dil_h"], o["dil_w"]) < 1:
+            raise fail(op, "strides and dilations must be >= 1")
+        _, in_h, in_w, in_c = nhwc(x)
+        _, out_h, out_w, out_c = nhwc(y)
+        if self.depthwise:
+            _, k_h, k_w, w_c = w.shape
+            dm = in_c and out_c // in_c
+            if w_c != out_c or dm < 1 or in_c * dm != out_c:
+                raise fail(op, f"weights {list(w.shape)} do not match input channels {in_c} and "
+                               f"output channels {out_c}")
+            axis = 3
+        else:
+            w_out, k_h, k_w, w_in = w.shape
+            if w_out != out_c:
+                raise fail(op, f"weights {list(w.shape)} do not give {out_c} output channels")
+            if w_in != in_c:
+                raise fail(op, f"grouped convolution (input channels {in_c}, weights {w_in}) "
+                               "is not supported")
+            dm, axis = 1, 0
+        check_weights(op, w, bias, out_c, axis)
+        exp_h = window_output_size(o["padding"], in_h, o["stride_h"], o["dil_h"], k_h)
+        exp_w = window_output_size(o["padding"], in_w, o["stride_w"], o["dil_w"], k_w)
+        if (exp_h, exp_w) != (out_h, out_w):
+            raise fail(op, f"output {out_h}x{out_w} does not match the {o['padding']} window "
+                           f"output {exp_h}x{exp_w}")
+        pad_top = pad_left = 0
+        if o["padding"] == "SAME":
+            pad_top = same_padding(in_h, out_h, o["stride_h"], o["dil_h"], k_h)
+            pad_left = same_padding(in_w, out_w, o["stride_w"], o["dil_w"], k_w)
+        act_min, act_max = fused_activation_range(op)
+        mult, shift = channel_multipliers(op, x.scale, y.scale, w, out_c)
+        op.params.update(
+            in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
+            k_h=k_h, k_w=k_w, stride_h=o["stride_h"], stride_w=o["stride_w"],
+            dil_h=o["dil_h"], dil_w=o["dil_w"], pad_top=pad_top, pad_left=pad_left,
+            depth_multiplier=dm, in_offset=-x.zero_point, out_offset=y.zero_point,
+            act_min=act_min, act_max=act_max)
+        op.params["multiplier"], op.params["shift"] = mult, shift
+
+    def macs(self, op) -> int:
+        p = op.params
+        per_output = p["k_h"] * p["k_w"] * (1 if self.depthwise else p["in_c"])
+        return p["out_h"] * p["out_w"] * p["out_c"] * per_output
+
+    def emit(self, op, c) -> str:
+        x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
+        bias = op.inputs[2] if len(op.inputs) > 2 else None
+        fields = {k: op.params[k] for k in (
+            "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h",
+            "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "depth_multiplier",
+            "in_offset", "out_offset", "act_min", "act_max")}
+        params = c.params("tme_conv_params", op, fields)
+        fn = "tme_depthwise_conv2d_s8" if self.depthwise else "tme_conv2d_s8"
+        return (f"{fn}(&{params}, {c.ptr(x)}, {c.ptr(w)}, {c.ptr(bias)}, "
+                f"{c.const(op.params['multiplier'], op, 'mult')}, "
+                f"{c.const(op.params['shift'], op, 'shift')}, {c.ptr(y)});")
+
+
+class Conv2D(_ConvBase):
+    kinds = ("CONV_2D",)
+
+
+class DepthwiseConv2D(_ConvBase):
+    kinds = ("DEPTHWISE_CONV_2D",)
+    depthwise = True

@@ -1,0 +1,63 @@
+"""AVERAGE_POOL_2D and MAX_POOL_2D: int8, SAME/VALID, fused activation; quantization unchanged."""
+from __future__ import annotations
+
+from .base import (PADDING_NAMES, OpDef, expect_batch1, expect_inputs, expect_int8_activation,
+                   expect_rank, fail, fused_activation_range, nhwc, same_padding,
+                   window_output_size)
+
+
+class _Pool(OpDef):
+    kernels = ("pool",)
+    function = ""
+
+    def parse_options(self, o) -> dict:
+        return dict(padding=PADDING_NAMES.get(o.Padding(), o.Padding()), stride_h=o.StrideH(),
+                    stride_w=o.StrideW(), k_h=o.FilterHeight(), k_w=o.FilterWidth(),
+                    activation=o.FusedActivationFunction())
+
+    def prepare(self, op) -> None:
+        expect_inputs(op, 1)
+        x, y = op.inputs[0], op.outputs[0]
+        expect_int8_activation(op, x, "input")
+        expect_int8_activation(op, y, "output")
+        expect_rank(op, x, (4,), "input")
+        expect_batch1(op, x, "input")
+        if x.scale != y.scale or x.zero_point != y.zero_point:
+            raise fail(op, "input and output quantization must be equal (as TFLite Micro requires)")
+        o = op.options
+        if o["padding"] not in ("SAME", "VALID"):
+            raise fail(op, f"padding {o['padding']} is not supported (SAME, VALID)")
+        if min(o["stride_h"], o["stride_w"], o["k_h"], o["k_w"]) < 1:
+            raise fail(op, "filter sizes and strides must be >= 1")
+        _, in_h, in_w, ch = nhwc(x)
+        _, out_h, out_w, out_c = nhwc(y)
+        exp = (window_output_size(o["padding"], in_h, o["stride_h"], 1, o["k_h"]),
+               window_output_size(o["padding"], in_w, o["stride_w"], 1, o["k_w"]), ch)
+        if exp != (out_h, out_w, out_c):
+            raise fail(op, f"output {list(y.shape)} does not match the pooling window output")
+        same = o["padding"] == "SAME"
+        act_min, act_max = fused_activation_range(op)
+        op.params.update(
+            in_h=in_h, in_w=in_w, channels=ch, out_h=out_h, out_w=out_w, k_h=o["k_h"],
+            k_w=o["k_w"], stride_h=o["stride_h"], stride_w=o["stride_w"],
+            pad_top=same_padding(in_h, out_h, o["stride_h"], 1, o["k_h"]) if same else 0,
+            pad_left=same_padding(in_w, out_w, o["stride_w"], 1, o["k_w"]) if same else 0,
+            act_min=act_min, act_max=act_max)
+
+    def macs(self, op) -> int:
+        p = op.params
+        return p["out_h"] * p["out_w"] * p["channels"] * p["k_h"] * p["k_w"]
+
+    def emit(self, op, c) -> str:
+        params = c.params("tme_pool_params", op, op.params)
+        return f"{self.function}(&{params}, {c.ptr(op.inputs[0])}, {c.ptr(op.outputs[0])});"
+
+
+class AveragePool2D(_Pool):
+    kinds = ("AVERAGE_POOL_2D",)
+    function = "tme_avg_pool_s8"
+
+
+class MaxPool2D(_Pool):
+    kinds = ("MAX_POOL_2D",)
+    function = "tme_max_pool_s8"

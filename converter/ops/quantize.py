@@ -1,0 +1,45 @@
+"""QUANTIZE (float -> int8 at the input, int8 -> int8 requantization) and DEQUANTIZE (int8 ->
+float at the output)."""
+from __future__ import annotations
+
+from ..quant import f32, quantize_multiplier
+from .base import OpDef, expect_dtype, expect_inputs, expect_int8_activation, expect_per_tensor
+
+
+class Quantize(OpDef):
+    kinds = ("QUANTIZE",)
+    kernels = ("quantize",)
+
+    def prepare(self, op) -> None:
+        expect_inputs(op, 1)
+        x, y = op.inputs[0], op.outputs[0]
+        expect_dtype(op, x, ("float32", "int8"), "input")
+        expect_int8_activation(op, y, "output")
+        if x.dtype == "int8":
+            expect_per_tensor(op, x, "input")
+            mult, shift = quantize_multiplier(f32(x.scale) / f32(y.scale))
+            op.params.update(mult=mult, shift=shift)
+
+    def emit(self, op, c) -> str:
+        x, y = op.inputs[0], op.outputs[0]
+        if x.dtype == "float32":
+            return (f"tme_quantize_f32_s8({c.ptr(x)}, {c.ptr(y)}, {y.size}u, {y.scale!r}f, "
+                    f"{y.zero_point});")
+        return (f"tme_requantize_s8({c.ptr(x)}, {c.ptr(y)}, {y.size}u, {x.zero_point}, "
+                f"{y.zero_point}, {op.params['mult']}, {op.params['shift']});")
+
+
+class Dequantize(OpDef):
+    kinds = ("DEQUANTIZE",)
+    kernels = ("quantize",)
+
+    def prepare(self, op) -> None:
+        expect_inputs(op, 1)
+        x, y = op.inputs[0], op.outputs[0]
+        expect_int8_activation(op, x, "input")
+        expect_dtype(op, y, "float32", "output")
+
+    def emit(self, op, c) -> str:
+        x, y = op.inputs[0], op.outputs[0]
+        return (f"tme_dequantize_s8_f32({c.ptr(x)}, {c.ptr(y)}, {y.size}u, {x.scale!r}, "
+                f"{x.zero_point});")

@@ -1,0 +1,181 @@
+"""`.tflite` flatbuffer -> Graph IR.
+
+Everything read from the file is checked before it is trusted: a malformed file ends in a
+ConversionError that says what is wrong, never in an IndexError deep inside the bindings.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import schema
+from .errors import ConversionError
+from .ir import Graph, Op, Quant, Tensor
+from .ops import lookup, supported_kinds
+
+_MAX_ELEMENTS = 1 << 31
+
+
+def read_tflite(model: str | Path | bytes, name: str | None = None) -> Graph:
+    """Parse a .tflite file (path or bytes) into a Graph; raises ConversionError."""
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        data, source = bytes(model), name or "<model bytes>"
+    else:
+        source = name or str(model)
+        try:
+            data = Path(model).read_bytes()
+        except OSError as e:
+            raise ConversionError(f"cannot read the model file: {e.strerror}", model=source) from e
+    try:
+        return _Reader(data, source).graph()
+    except ConversionError as e:
+        if e.model is None:
+            raise ConversionError(str(e), model=source, op_index=e.op_index,
+                                  op_kind=e.op_kind) from e
+        raise
+    except (IndexError, ValueError, TypeError, OverflowError, AttributeError,
+            UnicodeDecodeError, MemoryError) as e:
+        # flatbuffers raises these on offsets that point outside the file
+        raise ConversionError(f"malformed .tflite flatbuffer ({type(e).__name__}: {e})",
+                              model=source) from e
+    except Exception as e:  # struct.error and friends from the flatbuffers runtime
+        raise ConversionError(f"malformed .tflite flatbuffer ({type(e).__name__}: {e})",
+                              model=source) from e
+
+
+class _Reader:
+    def __init__(self, data: bytes, source: str):
+        self.data = data
+        self.source = source
+
+    def error(self, message: str) -> ConversionError:
+        return ConversionError(message, model=self.source)
+
+    def graph(self) -> Graph:
+        data = self.data
+        if len(data) < 8:
+            raise self.error(f"file is {len(data)} bytes, too short to be a .tflite model")
+        if not schema.model_has_identifier(data):
+            raise self.error(f"not a TFLite flatbuffer (file identifier {data[4:8]!r}, expected "
+                             "b'TFL3')")
+        model = schema.Model.GetRootAs(data, 0)
+        if model.Version() != 3:
+            raise self.error(f"schema version {model.Version()} is not supported (expected 3)")
+        if model.SubgraphsLength() != 1:
+            raise self.error(f"model has {model.SubgraphsLength()} subgraphs; only single-subgraph "
+                             "models are supported (no control flow)")
+        sub = model.Subgraphs(0)
+        tensors = [self.tensor(model, sub.Tensors(i), i) for i in range(sub.TensorsLength())]
+        opcodes = [self.opcode(model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
+
+        def tensor_at(i: int, what: str) -> Tensor | None:
+            if i == -1:
+                return None
+            if not 0 <= i < len(tensors):
+                raise self.error(f"{what} refers to tensor {i}, but the model has {len(tensors)}")
+            return tensors[i]
+
+        ops = []
+        for k in range(sub.OperatorsLength()):
+            fb_op = sub.Operators(k)
+            code = fb_op.OpcodeIndex()
+            if not 0 <= code < len(opcodes):
+                raise self.error(f"operator #{k} uses opcode {code}, but the model has "
+                                 f"{len(opcodes)}")
+            kind = opcodes[code]
+            definition = lookup(kind)
+            if definition is None:
+                raise ConversionError(
+                    f"operator {kind} is not supported. Supported int8 operators: "
+                    f"{', '.join(supported_kinds())}. Replace the layer or open an issue with "
+                    "the model.", model=self.source, op_index=k, op_kind=kind)
+            ins = [tensor_at(int(i), f"operator #{k} ({kind}) input")
+                   for i in self.int_vector(fb_op, "Inputs")]
+            outs = [tensor_at(int(i), f"operator #{k} ({kind}) output")
+                    for i in self.int_vector(fb_op, "Outputs")]
+            if any(t is None for t in outs):
+                raise self.error(f"operator #{k} ({kind}) has an empty output slot")
+            op = Op(k, kind, ins, outs)
+            op.options = definition.parse_options(schema.builtin_options(fb_op))
+            ops.append(op)
+        inputs = [tensor_at(int(i), "subgraph input") for i in self.int_vector(sub, "Inputs")]
+        outputs = [tensor_at(int(i), "subgraph output") for i in self.int_vector(sub, "Outputs")]
+        if not inputs or not outputs or None in inputs or None in outputs:
+            raise self.error("the subgraph must name its input and output tensors")
+        desc = model.Description()
+        return Graph(tensors, ops, inputs, outputs, source=self.source,
+                     description=desc.decode("utf-8", "replace") if desc else "")
+
+    @staticmethod
+    def int_vector(table, field: str) -> list[int]:
+        if getattr(table, f"{field}IsNone")():
+            return []
+        return [int(v) for v in getattr(table, f"{field}AsNumpy")()]
+
+    def opcode(self, code) -> str:
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            custom = code.CustomCode()
+            label = custom.decode("utf-8", "replace") if custom else "?"
+            return f"CUSTOM({label})"
+        return schema.OPERATOR_NAMES.get(builtin, f"BUILTIN_{builtin}")
+
+    def tensor(self, model, fb, index: int) -> Tensor:
+        name = fb.Name().decode("utf-8", "replace") if fb.Name() else f"tensor_{index}"
+        shape = tuple(self.int_vector(fb, "Shape"))
+        if any(d < 0 for d in shape):
+            raise self.error(f"tensor {index} ({name!r}) has a negative dimension {list(shape)}")
+        signature = self.int_vector(fb, "ShapeSignature")
+        if any(d < 0 for d in signature[1:]):
+            raise self.error(f"tensor {index} ({name!r}) has a dynamic shape {signature}; only "
+                             "the batch dimension may be dynamic (it is taken as 1)")
+        if int(np.prod(shape, dtype=object)) >= _MAX_ELEMENTS:
+            raise self.error(f"tensor {index} ({name!r}) has {list(shape)} elements, too many for a "
+                             "microcontroller")
+        type_code = fb.Type()
+        if type_code not in schema.TENSOR_TYPES:
+            raise self.error(f"tensor {index} ({name!r}) has unknown type code {type_code}")
+        dtype, np_dtype = schema.TENSOR_TYPES[type_code]
+        quant = self.quant(fb, index, name)
+        data = None
+        buf_index = fb.Buffer()
+        if buf_index != 0:
+            if not 0 <= buf_index < model.BuffersLength():
+                raise self.error(f"tensor {index} ({name!r}) refers to buffer {buf_index}, but "
+                                 f"the model has {model.BuffersLength()}")
+            raw = self.buffer(model.Buffers(buf_index))
+            if raw is not None and len(raw):
+                if np_dtype is None:
+                    raise self.error(f"tensor {index} ({name!r}) has unsupported type {dtype}")
+                count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+                need = count * np.dtype(np_dtype).itemsize
+                if len(raw) != need:
+                    raise self.error(f"tensor {index} ({name!r}) of shape {list(shape)} needs "
+                                     f"{need} bytes, its buffer holds {len(raw)}")
+                data = np.frombuffer(raw, dtype=np_dtype).reshape(shape).copy()
+        return Tensor(index, name, shape, dtype, quant, data)
+
+    def buffer(self, buf) -> bytes | None:
+        offset = buf.Offset() if hasattr(buf, "Offset") else 0
+        if offset > 1:  # large models keep their buffers after the flatbuffer
+            size = buf.Size()
+            if offset + size > len(self.data):
+                raise self.error(f"a buffer at offset {offset} of {size} bytes lies past the end "
+                                 "of the file")
+            return self.data[offset:offset + size]
+        if buf.DataIsNone():
+            return None
+        return buf.DataAsNumpy().tobytes()
+
+    def quant(self, fb, index: int, name: str) -> Quant | None:
+        q = fb.Quantization()
+        if q is None or q.ScaleIsNone() or q.ScaleLength() == 0:
+            return None
+        scale = q.ScaleAsNumpy().astype(np.float32)
+        zp = (q.ZeroPointAsNumpy().astype(np.int64) if not q.ZeroPointIsNone()
+              else np.zeros(scale.size, np.int64))
+        if zp.size != scale.size:
+            raise self.error(f"tensor {index} ({name!r}) has {scale.size} scales but "
+                             f"{zp.size} zero points")
+        return Quant(scale, zp, int(q.QuantizedDimension()))

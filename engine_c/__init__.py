@@ -1,0 +1,1 @@
+"""C99 kernels of the engine, copied into every generated project (package data)."""

@@ -1,0 +1,20 @@
+/* Data movement: PAD and CONCATENATION on int8 tensors. */
+#ifndef TME_COPY_H
+#define TME_COPY_H
+
+#include "tme_common.h"
+
+typedef struct {
+  int32_t in_dims[4];
+  int32_t before[4], after[4];
+  int32_t pad_value;
+} tme_pad_params;
+
+void tme_pad_s8(const tme_pad_params *p, const int8_t *in, int8_t *out);
+
+/* Concatenates `count` inputs along one axis: `outer` blocks, input i contributing
+ * chunk[i] bytes to each block. */
+void tme_concat_s8(int32_t count, int32_t outer, const int32_t *chunk, const int8_t *const *in,
+                   int8_t *out);
+
+#endif /* TME_COPY_H */

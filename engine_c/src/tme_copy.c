@@ -1,0 +1,35 @@
+/* PAD (with the output zero point or an explicit value) and CONCATENATION: pure copies. */
+#include <string.h>
+
+#include "tme_copy.h"
+
+void tme_pad_s8(const tme_pad_params *p, const int8_t *in, int8_t *out) {
+  int32_t od[4];
+  for (int k = 0; k < 4; ++k) od[k] = p->before[k] + p->in_dims[k] + p->after[k];
+  size_t o = 0, i = 0;
+  for (int32_t a = 0; a < od[0]; ++a)
+    for (int32_t b = 0; b < od[1]; ++b)
+      for (int32_t c = 0; c < od[2]; ++c) {
+        const int inside = a >= p->before[0] && a < p->before[0] + p->in_dims[0] &&
+                           b >= p->before[1] && b < p->before[1] + p->in_dims[1] &&
+                           c >= p->before[2] && c < p->before[2] + p->in_dims[2];
+        if (!inside) {
+          memset(out + o, p->pad_value, (size_t)od[3]);
+        } else {
+          memset(out + o, p->pad_value, (size_t)p->before[3]);
+          memcpy(out + o + p->before[3], in + i, (size_t)p->in_dims[3]);
+          memset(out + o + p->before[3] + p->in_dims[3], p->pad_value, (size_t)p->after[3]);
+          i += (size_t)p->in_dims[3];
+        }
+        o += (size_t)od[3];
+      }
+}
+
+void tme_concat_s8(int32_t count, int32_t outer, const int32_t *chunk, const int8_t *const *in,
+                   int8_t *out) {
+  for (int32_t k = 0; k < outer; ++k)
+    for (int32_t i = 0; i < count; ++i) {
+      memcpy(out, in[i] + (size_t)k * chunk[i], (size_t)chunk[i]);
+      out += chunk[i];
+    }
+}

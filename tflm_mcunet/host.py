@@ -1,0 +1,84 @@
+"""Build a generated project with the host's C compiler and call it from Python."""
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from .converter.errors import ConversionError
+
+_NUMPY_TYPES = {0: np.float32, 2: np.int32, 9: np.int8}
+
+
+class _TensorInfo(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("type", ctypes.c_int32), ("rank", ctypes.c_int32),
+                ("dims", ctypes.c_int32 * 8), ("scale", ctypes.c_float),
+                ("zero_point", ctypes.c_int32), ("bytes", ctypes.c_uint32)]
+
+
+class HostModel:
+    """A generated model compiled into a shared library and loaded with ctypes."""
+
+    def __init__(self, library: Path, prefix: str = "model"):
+        self.library = Path(library)
+        self._lib = ctypes.CDLL(str(self.library))
+        self._input = getattr(self._lib, f"{prefix}_input")
+        self._output = getattr(self._lib, f"{prefix}_output")
+        self._invoke = getattr(self._lib, f"{prefix}_invoke")
+        for fn in (self._input, self._output):
+            fn.restype = ctypes.c_void_p
+            fn.argtypes = [ctypes.c_int]
+        self._invoke.restype = ctypes.c_int
+        n_in = self._count(prefix, "INPUTS")
+        n_out = self._count(prefix, "OUTPUTS")
+        self.inputs = self._infos(f"{prefix}_input_info", n_in)
+        self.outputs = self._infos(f"{prefix}_output_info", n_out)
+
+    def _count(self, prefix: str, what: str) -> int:
+        header = (self.library.parent / "model.h").read_text()
+        match = re.search(rf"#define {prefix.upper()}_NUM_{what} (\d+)", header)
+        return int(match.group(1))
+
+    def _infos(self, symbol: str, count: int) -> list[dict]:
+        array = (_TensorInfo * count).in_dll(self._lib, symbol)
+        return [dict(name=i.name.decode("utf-8", "replace"), dtype=_NUMPY_TYPES[i.type],
+                     shape=tuple(i.dims[:i.rank]), scale=i.scale, zero_point=i.zero_point,
+                     bytes=i.bytes) for i in array]
+
+    def invoke(self, *inputs: np.ndarray) -> np.ndarray | list[np.ndarray]:
+        """Run the model once; returns the output (a list when the model has several)."""
+        if len(inputs) != len(self.inputs):
+            raise ValueError(f"the model takes {len(self.inputs)} inputs, got {len(inputs)}")
+        for index, (x, info) in enumerate(zip(inputs, self.inputs)):
+            x = np.asarray(x)
+            if x.dtype != info["dtype"] or x.size * x.itemsize != info["bytes"]:
+                raise ValueError(f"input {index} must be {info['dtype'].__name__} of shape "
+                                 f"{info['shape']}, got {x.dtype} of shape {x.shape}")
+            x = np.ascontiguousarray(x)
+            ctypes.memmove(self._input(index), x.ctypes.data, info["bytes"])
+        self._invoke()
+        outs = []
+        for index, info in enumerate(self.outputs):
+            buf = (ctypes.c_char * info["bytes"]).from_address(self._output(index))
+            outs.append(np.frombuffer(bytes(buf), dtype=info["dtype"]).reshape(info["shape"]))
+        return outs[0] if len(outs) == 1 else outs
+
+
+def compile_host(out_dir, *, cc: str | None = None, cflags: str = "-O2",
+                 prefix: str = "model") -> HostModel:
+    """Build the generated project in `out_dir` with the system compiler and load it."""
+    out = Path(out_dir)
+    if not (out / "Makefile").exists():
+        raise ConversionError(f"{out} holds no generated project (no Makefile); run convert first")
+    env = dict(os.environ, CFLAGS=cflags)
+    if cc:
+        env["CC"] = cc
+    result = subprocess.run(["make", "-s", "-C", str(out), f"lib{prefix}.so"], env=env,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"building the generated code in {out} failed:\n{result.stderr}")
+    return HostModel(out / f"lib{prefix}.so", prefix)
