@@ -1,0 +1,1 @@
+"""Benchmarks: the model zoo and the TFLM-vs-generated-C runners."""

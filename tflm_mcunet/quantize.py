@@ -1,0 +1,318 @@
+"""Int8 post-training quantization: Keras models and plain TF functions to ``.tflite`` bytes.
+
+The result is what the TFLite converter produces with ``Optimize.DEFAULT``, a representative
+dataset and ``TFLITE_BUILTINS_INT8``: int8 weights (per-channel for convolutions, as TFLite does
+by default), int8 activations, int32 biases.
+
+Both entry points go through a SavedModel written to a temporary folder with
+``keras.export.ExportArchive`` and a fixed batch size of 1. That path is the robust one with
+Keras 3 on TF 2.21 (``from_concrete_functions`` on a Keras 3 model leaves resource variables
+in the graph and calibration fails with READ_VARIABLE errors) and it fixes every shape, so the
+``.tflite`` file has no dynamic dimensions.
+
+Inputs are named ``in_000``, ``in_001``, ... and outputs ``out_000``, ... in the SavedModel
+signature, so the order of the ``.tflite`` inputs and outputs is the order of the Python
+arguments and return values.
+
+TensorFlow is imported lazily: importing this module does not import TensorFlow.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import warnings
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+__all__ = ["quantize_keras", "quantize_tf_function", "QuantizationError"]
+
+
+# absl/TF informational lines that carry no information about a conversion failure
+_NOISE = re.compile(r"^([IW]\d{4} |WARNING: All log messages|To enable the following instructions)")
+
+
+class QuantizationError(RuntimeError):
+    """The TFLite converter failed; the message carries the converter's own log."""
+
+
+# --------------------------------------------------------------------------------------------
+# quiet TensorFlow
+# --------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _captured_output() -> Iterator[list[str]]:
+    """Send the C-level stdout/stderr (fd 1 and 2) to a temporary file for the duration.
+
+    TensorFlow's C++ converter and absl print straight to the file descriptors, so redirecting
+    ``sys.stdout`` is not enough. The captured text is appended to the yielded list on exit,
+    so that callers can attach it to an error.
+    """
+    log: list[str] = []
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # pragma: no cover - exotic streams
+            pass
+    try:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:  # pragma: no cover - no usable file descriptors (embedded interpreters)
+        yield log
+        return
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield log
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:  # pragma: no cover
+                    pass
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            sink.seek(0)
+            log.append(sink.read().decode("utf-8", errors="replace"))
+
+
+@contextlib.contextmanager
+def _quiet_tf() -> Iterator[list[str]]:
+    """Silence TensorFlow's Python warnings, its logger and its C++ output."""
+    with warnings.catch_warnings(), _captured_output() as log:
+        warnings.simplefilter("ignore")
+        yield log
+
+
+def _import_tf():
+    """Import TensorFlow (and Keras) with their start-up noise silenced."""
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with _quiet_tf():
+            import tensorflow as tf  # noqa: F401
+    import tensorflow as tf
+
+    try:
+        tf.get_logger().setLevel("ERROR")
+    except Exception:  # pragma: no cover
+        pass
+    try:  # absl warnings such as "Found untraced functions"
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except Exception:  # pragma: no cover
+        pass
+    return tf
+
+
+# --------------------------------------------------------------------------------------------
+# representative data
+# --------------------------------------------------------------------------------------------
+
+def _input_name(i: int) -> str:
+    return f"in_{i:03d}"
+
+
+def _output_name(i: int) -> str:
+    return f"out_{i:03d}"
+
+
+def _split_samples(data: Any, shapes: Sequence[tuple[int, ...]]) -> list[list[np.ndarray]]:
+    """Turn ``representative_data`` into a list of samples, each a list of per-input arrays.
+
+    ``data`` is one array (single input) or a sequence of arrays (one per input); the first
+    axis of each array indexes samples. A sample is either the full input shape (``data`` has
+    one more axis than the input) or the input shape without its leading batch dimension of 1.
+    """
+    if isinstance(data, np.ndarray) or not isinstance(data, (list, tuple)):
+        arrays = [np.asarray(data)]
+    else:
+        arrays = [np.asarray(a) for a in data]
+    if len(arrays) != len(shapes):
+        raise ValueError(
+            f"representative_data has {len(arrays)} array(s) but the model has "
+            f"{len(shapes)} input(s); pass a list with one array per input"
+        )
+    counts = {a.shape[0] if a.ndim else 0 for a in arrays}
+    if len(counts) != 1 or 0 in counts:
+        raise ValueError(
+            "representative_data: every input array needs the same, non-zero number of samples "
+            f"along its first axis (got shapes {[a.shape for a in arrays]})"
+        )
+    (n,) = counts
+    per_input: list[list[np.ndarray]] = []
+    for k, (arr, shape) in enumerate(zip(arrays, shapes)):
+        size = int(np.prod(shape))
+        if arr.ndim == len(shape) + 1:
+            samples = [arr[i] for i in range(n)]
+        else:
+            samples = [arr[i : i + 1] for i in range(n)]
+        out = []
+        for s in samples:
+            if s.size != size:
+                raise ValueError(
+                    f"representative_data for input {k}: a sample of shape {s.shape} does not "
+                    f"fit the input shape {tuple(shape)}"
+                )
+            out.append(np.ascontiguousarray(s.reshape(shape), dtype=np.float32))
+        per_input.append(out)
+    return [[per_input[k][i] for k in range(len(shapes))] for i in range(n)]
+
+
+def _normalise_shapes(input_shapes: Any) -> list[tuple[int, ...]]:
+    """One shape (a sequence of ints) or a sequence of shapes -> list of int tuples."""
+    if isinstance(input_shapes, (list, tuple)) and all(
+        isinstance(d, (int, np.integer)) for d in input_shapes
+    ):
+        input_shapes = [input_shapes]
+    shapes = []
+    for s in input_shapes:
+        shape = tuple(int(d) for d in s)
+        if any(d <= 0 for d in shape):
+            raise ValueError(f"input shapes must be fully static and positive, got {shape}")
+        shapes.append(shape)
+    if not shapes:
+        raise ValueError("at least one input is needed")
+    return shapes
+
+
+# --------------------------------------------------------------------------------------------
+# conversion
+# --------------------------------------------------------------------------------------------
+
+def _as_output_dict(result: Any) -> dict:
+    if isinstance(result, dict):
+        raise TypeError("functions returning dicts are not supported; return a tensor or a list")
+    if isinstance(result, (list, tuple)):
+        return {_output_name(i): r for i, r in enumerate(result)}
+    return {_output_name(0): result}
+
+
+def _convert(
+    fn: Callable[..., Any],
+    track: Sequence[Any],
+    shapes: list[tuple[int, ...]],
+    representative_data: Any,
+    float_io: bool,
+) -> bytes:
+    """Export ``fn(*inputs)`` as a SavedModel and run the int8 TFLite converter on it."""
+    samples = _split_samples(representative_data, shapes)
+    tf = _import_tf()
+    import keras
+
+    specs = [tf.TensorSpec(s, tf.float32, name=_input_name(i)) for i, s in enumerate(shapes)]
+    names = [_input_name(i) for i in range(len(shapes))]
+
+    def representative_dataset():
+        for sample in samples:
+            yield dict(zip(names, sample))
+
+    with _quiet_tf() as log, tempfile.TemporaryDirectory(prefix="tflm_mcunet_q_") as tmp:
+        try:
+            archive = keras.export.ExportArchive()
+            for obj in track:
+                archive.track(obj)
+
+            def endpoint(*xs):
+                return _as_output_dict(fn(*xs))
+
+            archive.add_endpoint(name="serve", fn=endpoint, input_signature=specs)
+            archive.write_out(tmp, verbose=False)
+
+            converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serve"])
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = representative_dataset
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if not float_io:
+                converter.inference_input_type = tf.int8
+                converter.inference_output_type = tf.int8
+            result = converter.convert()
+        except Exception as exc:  # noqa: BLE001 - re-raised with the converter log
+            error = exc
+        else:
+            error = None
+    if error is not None:
+        lines = [
+            line
+            for line in "".join(log).splitlines()
+            if line.strip() and not _NOISE.match(line)
+        ]
+        tail = "\n".join(lines[-25:])
+        raise QuantizationError(
+            f"int8 conversion failed: {type(error).__name__}: {error}"
+            + (f"\n--- converter log (last lines) ---\n{tail}" if tail else "")
+        ) from error
+    return bytes(result)
+
+
+def quantize_keras(model: Any, representative_data: Any, float_io: bool = False) -> bytes:
+    """Quantize a Keras 3 model to an int8 ``.tflite`` flatbuffer.
+
+    Args:
+      model: a built ``keras.Model`` whose inputs have static shapes apart from the batch
+        dimension (the batch is fixed to 1).
+      representative_data: float32 calibration samples, first axis = samples: one array for a
+        single-input model (``(N, *input_shape[1:])`` or ``(N, 1, *input_shape[1:])``), or a
+        list of such arrays, one per model input.
+      float_io: keep float32 model inputs/outputs (QUANTIZE/DEQUANTIZE at the edges) instead
+        of int8 ones.
+
+    Returns:
+      The ``.tflite`` flatbuffer (int8 weights and activations, TFLITE_BUILTINS_INT8).
+    """
+    inputs = list(model.inputs)
+    shapes = []
+    for t in inputs:
+        dims = tuple(t.shape)[1:]
+        if any(d is None for d in dims):
+            raise ValueError(
+                f"model input {t.name!r} has a dynamic shape {tuple(t.shape)}; "
+                "build the model with a fixed input shape"
+            )
+        shapes.append((1,) + tuple(int(d) for d in dims))
+    multi = len(inputs) > 1
+
+    def call(*xs):
+        return model(list(xs) if multi else xs[0], training=False)
+
+    return _convert(call, [model], shapes, representative_data, float_io)
+
+
+def quantize_tf_function(
+    fn: Callable[..., Any],
+    input_shapes: Any,
+    representative_data: Any,
+    float_io: bool = False,
+) -> bytes:
+    """Quantize a plain Python/``tf.function`` callable of float32 tensors to int8 ``.tflite``.
+
+    Meant for single-op tests of raw TF ops (``tf.nn.avg_pool`` with explicit padding,
+    ``tf.pad``, ``tf.concat``, ``tf.nn.softmax``, ...).
+
+    Args:
+      fn: called as ``fn(x0, x1, ...)`` with one float32 tensor per input; returns a tensor
+        or a list/tuple of tensors (the ``.tflite`` outputs, in that order). Keras layers or
+        models it uses should be passed in as ``fn`` itself (a ``keras.Layer`` is tracked) or
+        hold no variables.
+      input_shapes: the full static shape of each input, batch dimension included, e.g.
+        ``(1, 8, 8, 3)`` for one input or ``[(1, 4, 4, 8), (1, 4, 4, 2)]`` for two.
+      representative_data: one array (single input) or a list of arrays (one per input); the
+        first axis indexes samples; a sample has the full input shape or the input shape
+        without its leading 1.
+      float_io: keep float32 inputs/outputs instead of int8 ones.
+    """
+    shapes = _normalise_shapes(input_shapes)
+    track = []
+    try:
+        import keras
+
+        if isinstance(fn, keras.Layer):
+            track.append(fn)
+    except ImportError:  # pragma: no cover - keras is a dependency of tensorflow
+        pass
+    return _convert(fn, track, shapes, representative_data, float_io)
