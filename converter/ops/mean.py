@@ -1,9 +1,21 @@
-"""MEAN over height and width (global average pooling) of an int8 NHWC tensor."""
+"""MEAN over height and width (global average pooling) of an int8 NHWC tensor.
+
+As TFLite Micro's reference_integer_ops::Mean: the sum of (x - in_zp) over the window is
+requantized once, with the in_scale / out_scale multiplier divided by the element count in
+fixed point (the shift first takes up floor(log2(count)) bits so little precision is lost).
+"""
 from __future__ import annotations
 
 from ..quant import f32, quantize_multiplier
 from .base import (OpDef, expect_batch1, expect_inputs, expect_int8_activation, expect_rank,
                    fail, nhwc)
+
+
+def mean_multiplier(in_scale: float, out_scale: float, count: int) -> tuple[int, int]:
+    """(multiplier, shift) of in_scale / (out_scale * count), derived as TFLite derives it."""
+    mult, shift = quantize_multiplier(f32(in_scale) / f32(out_scale))
+    extra = min(count.bit_length() - 1, 32, 31 + shift)
+    return (mult << extra) // count, shift - extra
 
 
 class Mean(OpDef):
@@ -27,13 +39,12 @@ class Mean(OpDef):
         _, h, w, ch = nhwc(x)
         if y.size != ch:
             raise fail(op, f"output {list(y.shape)} does not hold {ch} channels")
-        mult, shift = quantize_multiplier(f32(x.scale) / f32(y.scale))
-        op.params.update(in_h=h, in_w=w, channels=ch, in_zero_point=x.zero_point,
+        mult, shift = mean_multiplier(x.scale, y.scale, h * w)
+        op.params.update(count=h * w, channels=ch, in_zero_point=x.zero_point,
                          out_zero_point=y.zero_point, mult=mult, shift=shift)
 
     def macs(self, op) -> int:
-        p = op.params
-        return p["in_h"] * p["in_w"] * p["channels"]
+        return op.params["count"] * op.params["channels"]
 
     def emit(self, op, c) -> str:
         params = c.params("tme_mean_params", op, op.params)

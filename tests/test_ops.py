@@ -1,0 +1,137 @@
+"""Every supported op alone, over shapes, strides, paddings and activations: the generated C
+gives the same bytes as TFLite Micro."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import layers  # noqa: E402
+
+from tflm_mcunet.quantize import quantize_keras, quantize_tf_function  # noqa: E402
+
+
+def rep(shape, n=16, lo=-1.0, hi=1.0, seed=0):
+    return np.random.default_rng(seed).uniform(lo, hi, (n, *shape)).astype(np.float32)
+
+
+def keras_model(input_shape, *layer_list, seed=0):
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(input_shape)
+    x = inp
+    for layer in layer_list:
+        x = layer(x)
+    return keras.Model(inp, x)
+
+
+@pytest.mark.parametrize("kernel,stride,padding,activation,size", [
+    (1, 1, "same", None, 8), (3, 1, "same", "relu", 9), (3, 2, "same", "relu6", 10),
+    (3, 2, "same", None, 9), (5, 2, "valid", None, 11), (7, 2, "same", "relu6", 16),
+    ((3, 1), (2, 1), "same", None, 7), ((1, 5), 1, "valid", "relu", 8),
+])
+def test_conv2d(bit_exact, kernel, stride, padding, activation, size):
+    m = keras_model((size, size + 1, 3), layers.Conv2D(6, kernel, strides=stride, padding=padding,
+                                                       activation=activation))
+    bit_exact(quantize_keras(m, rep((size, size + 1, 3))))
+
+
+def test_conv2d_dilated_and_no_bias(bit_exact):
+    m = keras_model((12, 12, 4), layers.Conv2D(5, 3, dilation_rate=2, padding="same",
+                                               use_bias=False))
+    bit_exact(quantize_keras(m, rep((12, 12, 4))))
+
+
+@pytest.mark.parametrize("kernel,stride,padding,activation,multiplier,size", [
+    (3, 1, "same", "relu6", 1, 8), (3, 2, "same", None, 1, 9), (5, 2, "same", "relu", 1, 10),
+    (7, 1, "valid", None, 1, 11), (3, 1, "same", None, 2, 6), (5, 2, "valid", "relu6", 1, 12),
+])
+def test_depthwise_conv2d(bit_exact, kernel, stride, padding, activation, multiplier, size):
+    m = keras_model((size, size, 4), layers.DepthwiseConv2D(
+        kernel, strides=stride, padding=padding, depth_multiplier=multiplier,
+        activation=activation))
+    bit_exact(quantize_keras(m, rep((size, size, 4))))
+
+
+@pytest.mark.parametrize("activation,use_bias,shape", [
+    (None, True, (20,)), ("relu", True, (33,)), ("relu6", False, (16,)), (None, True, (4, 6)),
+])
+def test_fully_connected(bit_exact, activation, use_bias, shape):
+    m = keras_model(shape, layers.Dense(7, activation=activation, use_bias=use_bias))
+    bit_exact(quantize_keras(m, rep(shape)))
+
+
+@pytest.mark.parametrize("shape_a,shape_b,activation", [
+    ((6, 6, 8), (6, 6, 8), None), ((5, 7, 3), (5, 7, 3), "relu"), ((4, 4, 8), (1, 1, 8), None),
+    ((4, 4, 8), (4, 1, 8), "relu6"),
+])
+def test_add(bit_exact, shape_a, shape_b, activation):
+    def fn(a, b):
+        y = a + b
+        return tf.nn.relu(y) if activation == "relu" else (
+            tf.nn.relu6(y) if activation == "relu6" else y)
+    model = quantize_tf_function(fn, [(1, *shape_a), (1, *shape_b)],
+                                 [rep(shape_a), rep(shape_b, seed=1, lo=-3.0, hi=7.0)])
+    bit_exact(model)
+
+
+@pytest.mark.parametrize("pool", ["avg", "max"])
+@pytest.mark.parametrize("size,stride,padding,input_hw", [
+    (2, 2, "valid", (8, 8)), (3, 2, "same", (9, 10)), (3, 1, "same", (5, 5)),
+    ((2, 3), (1, 2), "valid", (7, 9)), (3, 3, "same", (10, 10)),
+])
+def test_pooling(bit_exact, pool, size, stride, padding, input_hw):
+    cls = layers.AveragePooling2D if pool == "avg" else layers.MaxPooling2D
+    shape = (*input_hw, 5)
+    m = keras_model(shape, layers.Conv2D(5, 1), cls(size, strides=stride, padding=padding))
+    bit_exact(quantize_keras(m, rep(shape)))
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("hw", [(7, 7), (3, 5), (12, 12)])
+def test_mean(bit_exact, keepdims, hw):
+    shape = (*hw, 6)
+    m = keras_model(shape, layers.Conv2D(6, 1), layers.GlobalAveragePooling2D(keepdims=keepdims))
+    bit_exact(quantize_keras(m, rep(shape)))
+
+
+@pytest.mark.parametrize("paddings", [
+    [[0, 0], [1, 1], [1, 1], [0, 0]], [[0, 0], [0, 1], [2, 0], [0, 0]],
+    [[0, 0], [1, 2], [0, 0], [1, 3]],
+])
+def test_pad(bit_exact, paddings):
+    shape = (6, 5, 3)
+    fn = lambda x: tf.pad(x, paddings)  # noqa: E731  (pads with the zero point)
+    bit_exact(quantize_tf_function(fn, (1, *shape), rep(shape, lo=-0.5, hi=3.0)))
+
+
+@pytest.mark.parametrize("axis", [-1, 1, 2])
+def test_concatenation(bit_exact, axis):
+    shape = (4, 4, 3)
+    fn = lambda a, b: tf.concat([tf.nn.relu6(a), tf.nn.relu6(b * 2.0)], axis=axis)  # noqa: E731
+    bit_exact(quantize_tf_function(fn, [(1, *shape), (1, *shape)], [rep(shape), rep(shape)]))
+
+
+def test_flatten_reshape_folds_shape_arithmetic(bit_exact):
+    m = keras_model((5, 4, 3), layers.Conv2D(4, 3), layers.Flatten(), layers.Dense(6))
+    bit_exact(quantize_keras(m, rep((5, 4, 3))))
+
+
+def test_reshape_and_squeeze(bit_exact):
+    fn = lambda x: tf.squeeze(tf.reshape(tf.nn.relu(x), (1, 1, 12, 4)), axis=1)  # noqa: E731
+    bit_exact(quantize_tf_function(fn, (1, 6, 8), rep((6, 8))))
+
+
+@pytest.mark.parametrize("shape", [(8, 8, 3), (10,)])
+def test_float_edges(bit_exact, shape):
+    layer = layers.Conv2D(4, 3, padding="same") if len(shape) == 3 else layers.Dense(5)
+    m = keras_model(shape, layer)
+    bit_exact(quantize_keras(m, rep(shape), float_io=True))
+
+
+@pytest.mark.parametrize("lo,hi", [(-0.01, 0.01), (-50.0, 50.0), (0.0, 3.0)])
+def test_extreme_scales(bit_exact, lo, hi):
+    m = keras_model((6, 6, 3), layers.Conv2D(4, 3, padding="same", activation="relu"),
+                    layers.DepthwiseConv2D(3), layers.GlobalAveragePooling2D(), layers.Dense(3))
+    bit_exact(quantize_keras(m, rep((6, 6, 3), lo=lo, hi=hi)))

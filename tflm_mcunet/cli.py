@@ -1,0 +1,123 @@
+"""The `tflm-mcunet` command line."""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import traceback
+from importlib import resources
+from pathlib import Path
+
+DESCRIPTION = """\
+MCUNet for TensorFlow: turn int8 .tflite models into standalone C that gives the same bytes
+as TensorFlow Lite Micro, with less memory."""
+
+EPILOG = """\
+examples:
+  tflm-mcunet convert model.tflite -o model_c     write the C project, print the report
+  tflm-mcunet demo                                convert the bundled example, run it beside
+                                                  TFLite Micro and compare the outputs
+"""
+
+
+def example_model() -> Path:
+    """The int8 example model shipped with the package."""
+    return Path(str(resources.files("tflm_mcunet") / "data" / "example_int8.tflite"))
+
+
+def _convert(args) -> int:
+    from .converter import convert
+
+    conv = convert(args.model, args.output, prefix=args.prefix, force=args.force)
+    print(conv.report.to_markdown())
+    print(f"\nWrote {conv.out_dir}/ (build with `make -C {conv.out_dir}`)")
+    return 0
+
+
+def _demo(args) -> int:
+    import numpy as np
+
+    from . import compile_host, convert
+    from .tflm import run_tflm_batch, tflm_arena_report
+
+    model = Path(args.model) if args.model else example_model()
+    out = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="tflm-mcunet-"))
+    conv = convert(model, out, force=True)
+    print(conv.report.to_markdown())
+    host = compile_host(out)
+    rng = np.random.default_rng(args.seed)
+    inputs = []
+    for _ in range(args.samples):
+        sample = []
+        for info in host.inputs:
+            if info["dtype"] == np.float32:
+                sample.append(rng.uniform(-1, 1, info["shape"]).astype(np.float32))
+            else:
+                sample.append(rng.integers(-128, 128, info["shape"], dtype=np.int8))
+        inputs.append(sample)
+    reference = run_tflm_batch(model, inputs)
+    same = 0
+    for sample, ref in zip(inputs, reference):
+        ours = host.invoke(*sample)
+        ours = ours if isinstance(ours, list) else [ours]
+        same += all(a.tobytes() == b.tobytes() for a, b in zip(ours, ref))
+    tflm = tflm_arena_report(model)
+    ours_sram = conv.report.peak_sram_bytes
+    print("\n| runtime | SRAM (B) |")
+    print("|---|---:|")
+    print(f"| TFLite Micro, arena it reports (head + tail) | {tflm['arena_total_bytes']:,} |")
+    print(f"| TFLite Micro, smallest arena that works | {tflm['min_working_arena_bytes']:,} |")
+    print(f"| tflm-mcunet, static arena | {ours_sram:,} |")
+    print(f"\nTFLite Micro needs {tflm['min_working_arena_bytes'] / ours_sram:.2f}x our SRAM "
+          "(input and output tensors counted in both).")
+    print(f"Outputs identical to TFLite Micro: {same}/{len(inputs)} random inputs")
+    print(f"C project: {out}/")
+    return 0 if same == len(inputs) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tflm-mcunet", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("convert", help="convert an int8 .tflite model into a C project",
+                       description="Convert an int8 .tflite model into a standalone C99 project "
+                       "(model.h, model.c, weights, kernels, Makefile) and print the report.")
+    p.add_argument("model", help="the int8 .tflite file")
+    p.add_argument("-o", "--output", required=True, help="folder to write the C project into")
+    p.add_argument("--prefix", default="model", help="prefix of the C API names (default: model)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the output folder even if tflm-mcunet did not write it")
+    p.set_defaults(run=_convert)
+
+    p = sub.add_parser("demo", help="convert a model, run it beside TFLite Micro, compare",
+                       description="Convert a model (default: the bundled example), build it for "
+                       "this machine, run it and TFLite Micro on the same random inputs, and "
+                       "print both memory reports and whether the outputs are identical.")
+    p.add_argument("model", nargs="?", help="int8 .tflite file (default: the bundled example)")
+    p.add_argument("-o", "--output", help="folder for the C project (default: a temp folder)")
+    p.add_argument("--samples", type=int, default=10, help="random inputs to compare (10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (0)")
+    p.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, OSError, RuntimeError) as e:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"tflm-mcunet {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
