@@ -1,0 +1,63 @@
+"""LOGISTIC (sigmoid): int8 -> int8, TFLite Micro's gemmlowp fixed-point path.
+
+Preparation as logistic_common.cc (CalculateArithmeticOpDataLogistic) for int8:
+- the output zero point must be -128 (TFLM checks it; the kernel assumes scale 1/256 and does
+  not read the output scale, so neither does ours);
+- input_real_multiplier = input scale * 2^27 in double; frexp gives (q, input_left_shift) and
+  input_multiplier = round(q * 2^31) (no QuantizeMultiplier renormalisation);
+- input_range_radius = CalculateInputRadius(4, input_left_shift, 31).
+"""
+from __future__ import annotations
+
+import math
+
+from ..quant import f32, round_half_away
+from .base import OpDef, expect_inputs, expect_int8_activation, fail
+
+INPUT_INTEGER_BITS = 4
+
+
+def logistic_scaling(input_scale: float) -> tuple[int, int, int] | None:
+    """(input_multiplier, input_left_shift, input_range_radius); None when TFLM's math breaks."""
+    real = f32(input_scale) * float(1 << (31 - INPUT_INTEGER_BITS))
+    q, left_shift = math.frexp(real)
+    mult = round_half_away(q * (1 << 31))
+    if not 0 <= left_shift <= 62 or mult >= 1 << 31:
+        return None
+    radius = math.floor(((1 << INPUT_INTEGER_BITS) - 1)
+                        * float(1 << (31 - INPUT_INTEGER_BITS)) / float(1 << left_shift))
+    return mult, left_shift, int(radius)
+
+
+class Logistic(OpDef):
+    kinds = ("LOGISTIC",)
+    kernels = ("logistic", "fixedpoint")
+    #: the fields of the C parameter struct, all from op.params
+    fields = ("size", "input_zero_point", "input_range_radius", "input_multiplier",
+              "input_left_shift")
+
+    def prepare(self, op) -> None:
+        expect_inputs(op, 1)
+        x, y = op.inputs[0], op.outputs[0]
+        expect_int8_activation(op, x, "input")
+        expect_int8_activation(op, y, "output")
+        if x.size != y.size:
+            raise fail(op, f"output shape {list(y.shape)} does not match the input shape "
+                           f"{list(x.shape)}")
+        if y.zero_point != -128:
+            raise fail(op, f"output zero point {y.zero_point} is not supported: TFLite Micro's "
+                           "int8 LOGISTIC needs zero point -128 (and scale 1/256)")
+        scaling = logistic_scaling(x.scale)
+        if scaling is None:
+            raise fail(op, f"input scale {x.scale!r} is out of the range TFLite Micro's int8 "
+                           "LOGISTIC handles (at least 2^-29)")
+        mult, left_shift, radius = scaling
+        op.params.update(size=x.size, input_zero_point=x.zero_point, input_range_radius=radius,
+                         input_multiplier=mult, input_left_shift=left_shift)
+
+    def macs(self, op) -> int:
+        return op.inputs[0].size
+
+    def emit(self, op, c) -> str:
+        params = c.params("tme_logistic_params", op, {k: op.params[k] for k in self.fields})
+        return f"tme_logistic_s8(&{params}, {c.ptr(op.inputs[0])}, {c.ptr(op.outputs[0])});"

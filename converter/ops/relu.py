@@ -1,0 +1,75 @@
+"""RELU and RELU6 on int8, exactly as TFLite Micro's activations.cc computes them.
+
+- RELU (CalculateReluOpData + ReluQuantized): requantize x - input zero point with
+  QuantizeMultiplier(input scale / output scale), add the output zero point, clamp to
+  [max(-128, output zero point), 127].
+- RELU6 (Relu6Prepare + Relu6Quantized): a plain clamp of the int8 input to
+  [input zero point, FloatToQuantizedType(6.0f)] in the *input* quantization. TFLM does not
+  look at the output's scale or zero point, so neither does the generated code.
+- RELU_N1_TO_1 is not registered in TFLite Micro (no reference to be exact against).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..quant import f32, quantize_multiplier, round_half_away
+from .base import OpDef, expect_inputs, expect_int8_activation, fail
+
+
+def _check(op):
+    expect_inputs(op, 1)
+    x, y = op.inputs[0], op.outputs[0]
+    expect_int8_activation(op, x, "input")
+    expect_int8_activation(op, y, "output")
+    if x.size != y.size:
+        raise fail(op, f"output shape {list(y.shape)} does not match the input shape "
+                       f"{list(x.shape)}")
+    return x, y
+
+
+class Relu(OpDef):
+    kinds = ("RELU",)
+    kernels = ("relu",)
+    #: the fields of the C parameter struct, all from op.params
+    fields = ("size", "in_offset", "out_offset", "multiplier", "shift", "act_min", "act_max")
+
+    def prepare(self, op) -> None:
+        x, y = _check(op)
+        mult, shift = quantize_multiplier(f32(x.scale) / f32(y.scale))
+        if shift > 30:
+            raise fail(op, f"input scale {x.scale!r} over output scale {y.scale!r} is too "
+                           "large a rescale factor")
+        op.params.update(size=x.size, in_offset=x.zero_point, out_offset=y.zero_point,
+                         multiplier=mult, shift=shift, act_min=max(-128, y.zero_point),
+                         act_max=127)
+
+    def macs(self, op) -> int:
+        return op.inputs[0].size
+
+    def emit(self, op, c) -> str:
+        params = c.params("tme_relu_params", op, {k: op.params[k] for k in self.fields})
+        return f"tme_relu_s8(&{params}, {c.ptr(op.inputs[0])}, {c.ptr(op.outputs[0])});"
+
+
+class Relu6(OpDef):
+    kinds = ("RELU6",)
+    kernels = ("relu",)
+    #: the fields of the C parameter struct, all from op.params
+    fields = ("size", "lower", "upper")
+
+    def prepare(self, op) -> None:
+        x, _ = _check(op)
+        with np.errstate(all="ignore"):
+            six = float(np.float32(6.0) / np.float32(x.scale))
+        if not abs(six) < 2.0**31:
+            raise fail(op, f"input scale {x.scale!r} is too small for RELU6 (6 / scale must "
+                           "fit in int32)")
+        upper = min(127, max(-128, round_half_away(six) + x.zero_point))
+        op.params.update(size=x.size, lower=x.zero_point, upper=upper)
+
+    def macs(self, op) -> int:
+        return op.inputs[0].size
+
+    def emit(self, op, c) -> str:
+        params = c.params("tme_relu6_params", op, {k: op.params[k] for k in self.fields})
+        return f"tme_relu6_s8(&{params}, {c.ptr(op.inputs[0])}, {c.ptr(op.outputs[0])});"

@@ -1,0 +1,17 @@
+/* RELU / RELU6 int8 with TFLite Micro's semantics (activations.cc). */
+#include "tme_relu.h"
+
+void tme_relu_s8(const tme_relu_params *p, const int8_t *in, int8_t *out) {
+  for (int32_t i = 0; i < p->size; ++i) {
+    const int32_t v = p->out_offset +
+                      tme_requant((int32_t)in[i] - p->in_offset, p->multiplier, p->shift);
+    out[i] = tme_clamp_s8(v, p->act_min, p->act_max);
+  }
+}
+
+void tme_relu6_s8(const tme_relu6_params *p, const int8_t *in, int8_t *out) {
+  for (int32_t i = 0; i < p->size; ++i) {
+    const int32_t v = in[i];
+    out[i] = (int8_t)(v > p->upper ? p->upper : (v < p->lower ? p->lower : v));
+  }
+}
