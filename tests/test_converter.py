@@ -1,0 +1,78 @@
+"""The converter's own promises: no TensorFlow import, a sound memory plan, an honest report,
+deterministic output."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tflm_mcunet import convert
+
+pytest.importorskip("tensorflow")
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+from tflm_mcunet.quantize import quantize_keras  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((12, 12, 3))
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(inp)
+    y = layers.DepthwiseConv2D(3, padding="same", activation="relu6")(x)
+    y = layers.Conv2D(8, 1)(y)
+    x = layers.Add()([x, y])
+    x = layers.Dense(3)(layers.Flatten()(x))
+    data = np.random.default_rng(0).uniform(-1, 1, (8, 12, 12, 3)).astype(np.float32)
+    path = tmp_path_factory.mktemp("m") / "model.tflite"
+    path.write_bytes(quantize_keras(keras.Model(inp, x), data))
+    return path
+
+
+def test_converter_imports_no_tensorflow(model_file, tmp_path):
+    code = (f"import sys, tflm_mcunet; tflm_mcunet.convert({str(model_file)!r}, "
+            f"{str(tmp_path / 'out')!r}); "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', "
+            "'tf_keras')]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plan_never_overlaps_live_buffers(model_file, tmp_path):
+    conv = convert(model_file, tmp_path / "out")
+    buffers = conv.plan.buffers
+    for i, a in enumerate(buffers):
+        assert a.offset % 16 == 0 and a.offset + a.size <= conv.plan.arena_bytes
+        for b in buffers[i + 1:]:
+            if a.overlaps_in_time(b):
+                assert a.offset + a.size <= b.offset or b.offset + b.size <= a.offset, (a, b)
+
+
+def test_report_totals(model_file, tmp_path):
+    conv = convert(model_file, tmp_path / "out")
+    report = conv.report
+    assert report.macs == sum(r.macs for r in report.layers) > 0
+    assert report.peak_sram_bytes == conv.plan.arena_bytes
+    assert report.peak_sram_bytes >= max(r.live_bytes for r in report.layers)
+    weights = (tmp_path / "out" / "model_weights.c").read_text()
+    assert f"({report.flash_bytes} bytes)" in weights
+    assert f"{report.peak_sram_bytes}u" in (tmp_path / "out" / "model.h").read_text()
+    text = report.to_markdown()
+    assert "Peak SRAM" in text and "FULLY_CONNECTED" in text
+
+
+def test_output_is_deterministic(model_file, tmp_path):
+    convert(model_file, tmp_path / "a")
+    convert(model_file, tmp_path / "b")
+    for f in sorted((tmp_path / "a").iterdir()):
+        assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes(), f.name
+
+
+def test_generated_code_is_strict_c99(model_file, tmp_path):
+    convert(model_file, tmp_path / "out")
+    sources = [str(p) for p in (tmp_path / "out").glob("*.c")]
+    subprocess.run(["cc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wshadow",
+                    "-Wconversion", "-Wno-sign-conversion", "-c", *sources],
+                   cwd=tmp_path / "out", check=True)

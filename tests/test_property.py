@@ -1,0 +1,94 @@
+"""Property test: random small Keras graphs of the supported ops, quantized to int8 with a
+representative dataset, give the same output bytes in our C as in TFLite Micro."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("tensorflow")
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+from conftest import check_bit_exact  # noqa: E402
+from tflm_mcunet.quantize import quantize_keras  # noqa: E402
+
+EXAMPLES = int(os.environ.get("TFLM_MCUNET_PROPERTY_EXAMPLES", "40"))
+ACTIVATIONS = [None, "relu", "relu6"]
+
+
+@st.composite
+def graphs(draw):
+    """A recipe: input shape, a list of blocks, and a head."""
+    h = draw(st.integers(4, 14))
+    w = draw(st.integers(4, 14))
+    c = draw(st.integers(1, 6))
+    blocks = draw(st.lists(st.sampled_from(
+        ["conv", "depthwise", "pool", "residual", "concat", "pad", "pointwise"]),
+        min_size=1, max_size=5))
+    params = [dict(kernel=draw(st.sampled_from([1, 3, 5, 7])), stride=draw(st.sampled_from([1, 2])),
+                   padding=draw(st.sampled_from(["same", "valid"])),
+                   act=draw(st.sampled_from(ACTIVATIONS)), out=draw(st.integers(1, 8)),
+                   avg=draw(st.booleans())) for _ in blocks]
+    head = draw(st.sampled_from(["none", "gap_dense", "flatten_dense", "gap"]))
+    scale = draw(st.sampled_from([0.05, 1.0, 6.0]))
+    seed = draw(st.integers(0, 2**16))
+    return (h, w, c), list(zip(blocks, params)), head, scale, seed
+
+
+def build(recipe) -> keras.Model:
+    shape, blocks, head, _, seed = recipe
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape)
+    x = inp
+
+    def fits(p):  # VALID windows need room; SAME ones always fit
+        return p["padding"] == "same" or min(x.shape[1], x.shape[2]) >= p["kernel"]
+
+    for kind, p in blocks:
+        if kind == "conv" and fits(p):
+            x = layers.Conv2D(p["out"], p["kernel"], strides=p["stride"], padding=p["padding"],
+                              activation=p["act"])(x)
+        elif kind == "depthwise" and fits(p):
+            x = layers.DepthwiseConv2D(p["kernel"], strides=p["stride"], padding=p["padding"],
+                                       activation=p["act"])(x)
+        elif kind == "pointwise":
+            x = layers.Conv2D(p["out"], 1, activation=p["act"])(x)
+        elif kind == "pool" and min(x.shape[1], x.shape[2]) >= 2:
+            pool = layers.AveragePooling2D if p["avg"] else layers.MaxPooling2D
+            x = pool(2, strides=p["stride"], padding=p["padding"])(x)
+        elif kind == "residual":
+            branch = layers.Conv2D(x.shape[-1], 3, padding="same", activation="relu")(x)
+            branch = layers.Conv2D(x.shape[-1], 1)(branch)
+            x = layers.Add()([x, branch])
+            if p["act"]:
+                x = layers.Activation(p["act"])(x)
+        elif kind == "concat":
+            a = layers.Conv2D(p["out"], 1, activation="relu")(x)
+            b = layers.DepthwiseConv2D(3, padding="same")(x)
+            x = layers.Concatenate()([a, b])
+        elif kind == "pad":
+            x = layers.ZeroPadding2D(((1, p["stride"] - 1), (p["kernel"] // 2, 1)))(x)
+    if head == "gap":
+        x = layers.GlobalAveragePooling2D()(x)
+    elif head == "gap_dense":
+        x = layers.Dense(5, activation="relu")(layers.GlobalAveragePooling2D()(x))
+    elif head == "flatten_dense":
+        x = layers.Dense(4)(layers.Flatten()(x))
+    return keras.Model(inp, x)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(graphs())
+def test_random_graphs_are_bit_exact(recipe):
+    shape, _, _, scale, seed = recipe
+    model = build(recipe)
+    data = np.random.default_rng(seed).uniform(-scale, scale, (12, *shape)).astype(np.float32)
+    tflite = quantize_keras(model, data)
+    with tempfile.TemporaryDirectory() as tmp:
+        check_bit_exact(tflite, os.path.join(tmp, "c"), samples=3, seed=seed)
