@@ -17,7 +17,7 @@ from keras import layers  # noqa: E402
 from conftest import check_bit_exact  # noqa: E402
 from tflm_mcunet.quantize import quantize_keras  # noqa: E402
 
-EXAMPLES = int(os.environ.get("TFLM_MCUNET_PROPERTY_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("TFLM_MCUNET_PROPERTY_EXAMPLES", "60"))
 ACTIVATIONS = [None, "relu", "relu6"]
 
 
@@ -28,13 +28,14 @@ def graphs(draw):
     w = draw(st.integers(4, 14))
     c = draw(st.integers(1, 6))
     blocks = draw(st.lists(st.sampled_from(
-        ["conv", "depthwise", "pool", "residual", "concat", "pad", "pointwise"]),
+        ["conv", "depthwise", "pool", "residual", "concat", "pad", "pointwise", "se",
+         "hard_swish", "sigmoid", "relu"]),
         min_size=1, max_size=5))
     params = [dict(kernel=draw(st.sampled_from([1, 3, 5, 7])), stride=draw(st.sampled_from([1, 2])),
                    padding=draw(st.sampled_from(["same", "valid"])),
                    act=draw(st.sampled_from(ACTIVATIONS)), out=draw(st.integers(1, 8)),
                    avg=draw(st.booleans())) for _ in blocks]
-    head = draw(st.sampled_from(["none", "gap_dense", "flatten_dense", "gap"]))
+    head = draw(st.sampled_from(["none", "gap_dense", "flatten_dense", "gap", "softmax"]))
     scale = draw(st.sampled_from([0.05, 1.0, 6.0]))
     seed = draw(st.integers(0, 2**16))
     return (h, w, c), list(zip(blocks, params)), head, scale, seed
@@ -71,6 +72,13 @@ def build(recipe) -> keras.Model:
             a = layers.Conv2D(p["out"], 1, activation="relu")(x)
             b = layers.DepthwiseConv2D(3, padding="same")(x)
             x = layers.Concatenate()([a, b])
+        elif kind == "se":  # squeeze-and-excitation: gate the channels by a sigmoid
+            gate = layers.GlobalAveragePooling2D(keepdims=True)(x)
+            gate = layers.Conv2D(max(x.shape[-1] // 2, 1), 1, activation="relu")(gate)
+            gate = layers.Conv2D(x.shape[-1], 1, activation="sigmoid")(gate)
+            x = layers.Multiply()([x, gate])
+        elif kind in ("hard_swish", "sigmoid", "relu"):
+            x = layers.Activation(kind)(layers.Conv2D(p["out"], 1)(x))
         elif kind == "pad":
             x = layers.ZeroPadding2D(((1, p["stride"] - 1), (p["kernel"] // 2, 1)))(x)
     if head == "gap":
@@ -79,6 +87,8 @@ def build(recipe) -> keras.Model:
         x = layers.Dense(5, activation="relu")(layers.GlobalAveragePooling2D()(x))
     elif head == "flatten_dense":
         x = layers.Dense(4)(layers.Flatten()(x))
+    elif head == "softmax":
+        x = layers.Softmax()(layers.Dense(6)(layers.GlobalAveragePooling2D()(x)))
     return keras.Model(inp, x)
 
 
