@@ -31,25 +31,36 @@ def random_inputs(host, samples: int, seed: int) -> list[list[np.ndarray]]:
     return batches
 
 
-def check_bit_exact(model: bytes, out_dir, samples: int = 5, seed: int = 0):
-    """Convert, compile, run beside TFLite Micro; assert every output byte is equal."""
+def compare_with_tflm(model: bytes, out_dir, batches):
+    """Convert, compile, run every batch here and in TFLite Micro; every output byte must agree.
+
+    `batches` is a list of input lists, or a function of the compiled HostModel giving one.
+    """
     conversion = convert(model, out_dir, force=True)
     host = compile_host(out_dir)
-    inputs = random_inputs(host, samples, seed)
-    reference = run_tflm_batch(model, inputs)
-    for k, (sample, ref) in enumerate(zip(inputs, reference)):
+    if callable(batches):
+        batches = batches(host)
+    reference = run_tflm_batch(model, batches)
+    for k, (sample, ref) in enumerate(zip(batches, reference)):
         ours = host.invoke(*sample)
         ours = ours if isinstance(ours, list) else [ours]
         assert len(ours) == len(ref)
         for i, (a, b) in enumerate(zip(ours, ref)):
-            a, b = np.asarray(a), np.asarray(b)
-            assert a.dtype == b.dtype and a.size == b.size, (a.dtype, a.shape, b.dtype, b.shape)
+            a, b = np.asarray(a).reshape(-1), np.asarray(b).reshape(-1)
+            assert a.dtype == b.dtype and a.size == b.size, (a.dtype, a.size, b.dtype, b.size)
             if a.tobytes() != b.tobytes():
-                diff = np.flatnonzero(a.reshape(-1) != b.reshape(-1))
-                pytest.fail(f"sample {k}, output {i}: {diff.size} of {a.size} values differ; "
-                            f"first at {diff[0]}: ours {a.reshape(-1)[diff[0]]}, "
-                            f"TFLM {b.reshape(-1)[diff[0]]}")
+                bad = np.flatnonzero(a != b)
+                where = f"index {bad[0]}"
+                if len(sample) == len(ours):  # one input per output: name the input value
+                    where += f" (input {np.asarray(sample[i]).reshape(-1)[bad[0]]})"
+                pytest.fail(f"sample {k}, output {i}: {bad.size} of {a.size} values differ; "
+                            f"first at {where}: ours {a[bad[0]]}, TFLM {b[bad[0]]}")
     return conversion
+
+
+def check_bit_exact(model: bytes, out_dir, samples: int = 5, seed: int = 0):
+    """compare_with_tflm on random inputs (all -128, all 127, then uniform int8)."""
+    return compare_with_tflm(model, out_dir, lambda host: random_inputs(host, samples, seed))
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ import flatbuffers
 import numpy as np
 import pytest
 
-from tflm_mcunet import ConversionError, compile_host, convert
-from tflm_mcunet.tflm import TFLMError, run_tflm, run_tflm_batch
+from tflm_mcunet import ConversionError, convert
+from tflm_mcunet.tflm import TFLMError, run_tflm
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+from conftest import compare_with_tflm
 
 _dirs = itertools.count()
 
@@ -84,27 +86,6 @@ def parallel_model(kind: str, ops: list[dict]) -> bytes:
     return bytes(builder.Output())
 
 
-def compare(model: bytes, out_dir, batches: list[list[np.ndarray]]) -> None:
-    """Convert, compile, run every batch here and in TFLM; every output byte must agree."""
-    convert(model, out_dir, force=True)
-    host = compile_host(out_dir)
-    reference = run_tflm_batch(model, batches)
-    for k, (sample, ref) in enumerate(zip(batches, reference)):
-        ours = host.invoke(*sample)
-        ours = ours if isinstance(ours, list) else [ours]
-        assert len(ours) == len(ref)
-        for i, (a, b) in enumerate(zip(ours, ref)):
-            a, b = np.asarray(a).reshape(-1), np.asarray(b).reshape(-1)
-            assert a.dtype == b.dtype and a.size == b.size
-            if a.tobytes() != b.tobytes():
-                bad = np.flatnonzero(a != b)
-                where = f"{bad[0]}"
-                if len(sample) == len(ours):  # one input per op: name the input value
-                    where += f" (input {np.asarray(sample[i]).reshape(-1)[bad[0]]})"
-                pytest.fail(f"batch {k}, output {i}: {bad.size}/{a.size} values differ; first at "
-                            f"{where}: ours {a[bad[0]]}, TFLM {b[bad[0]]}")
-
-
 def every_int8(host_inputs: int, shape=(1, 256), seed=0) -> list[list[np.ndarray]]:
     """Batches that feed every int8 value to every input (in two orders), plus the extremes."""
     rng = np.random.default_rng(seed)
@@ -134,7 +115,7 @@ def test_logistic_every_value_many_scales(out_dir):
     ops[1]["inputs"][0] = ((1, 256), 0.05, 127)
     # TFLM reads neither the output scale (it assumes 1/256) nor do we
     ops[2]["output"] = ((1, 256), 0.5, -128)
-    compare(parallel_model("LOGISTIC", ops), out_dir(), every_int8(len(ops)))
+    compare_with_tflm(parallel_model("LOGISTIC", ops), out_dir(), every_int8(len(ops)))
 
 
 def test_hard_swish_every_value_many_scales(out_dir):
@@ -150,7 +131,7 @@ def test_hard_swish_every_value_many_scales(out_dir):
     # tiny scales: the int16 RoundingDivideByPOT by 16 or more
     ops.append(dict(inputs=[((1, 256), 1e-7, 3)], output=((1, 256), 1e-7, -5)))
     ops.append(dict(inputs=[((1, 256), 0.01, 3)], output=((1, 256), 60.0, -5)))
-    compare(parallel_model("HARD_SWISH", ops), out_dir(), every_int8(len(ops)))
+    compare_with_tflm(parallel_model("HARD_SWISH", ops), out_dir(), every_int8(len(ops)))
 
 
 def test_relu_every_value_many_scales(out_dir):
@@ -162,7 +143,7 @@ def test_relu_every_value_many_scales(out_dir):
                         output=((1, 256), s * ratio, int(rng.integers(-128, 128)))))
     ops.append(dict(inputs=[((1, 256), 0.1, 5)], output=((1, 256), 0.1, 5)))
     ops.append(dict(inputs=[((1, 256), 0.1, 5)], output=((1, 256), 0.05, -128)))
-    compare(parallel_model("RELU", ops), out_dir(), every_int8(len(ops)))
+    compare_with_tflm(parallel_model("RELU", ops), out_dir(), every_int8(len(ops)))
 
 
 def test_relu6_every_value_many_scales(out_dir):
@@ -172,7 +153,7 @@ def test_relu6_every_value_many_scales(out_dir):
         ops.append(dict(inputs=[((1, 256), s, int(rng.integers(-128, 128)))],
                         output=((1, 256), float(log_uniform(rng, 1e-2, 1.0, 1)[0]),
                                 int(rng.integers(-128, 128)))))
-    compare(parallel_model("RELU6", ops), out_dir(), every_int8(len(ops)))
+    compare_with_tflm(parallel_model("RELU6", ops), out_dir(), every_int8(len(ops)))
 
 
 def test_mul_every_pair_many_scales(out_dir):
@@ -188,7 +169,7 @@ def test_mul_every_pair_many_scales(out_dir):
                         output=((256, 256), so, zps[2]), activation=[0, 1, 3, 2][k % 4]))
     ramp = np.arange(-128, 128, dtype=np.int8)
     batch = [a for _ in ops for a in (ramp.reshape(256, 1), ramp.reshape(1, 256))]
-    compare(parallel_model("MUL", ops), out_dir(), [batch])
+    compare_with_tflm(parallel_model("MUL", ops), out_dir(), [batch])
 
 
 @pytest.mark.parametrize("shape_a,shape_b", [
@@ -208,7 +189,7 @@ def test_mul_broadcast_shapes(out_dir, shape_a, shape_b):
     rng = np.random.default_rng(6)
     batches = [[rng.integers(-128, 128, s, dtype=np.int8) for _ in ops for s in (shape_a, shape_b)]
                for _ in range(3)]
-    compare(parallel_model("MUL", ops), out_dir(), batches)
+    compare_with_tflm(parallel_model("MUL", ops), out_dir(), batches)
 
 
 def softmax_batches(shape, n_inputs, seed):
@@ -234,7 +215,7 @@ def test_softmax_many_scales_and_betas(out_dir, shape):
                (0.01, 1e4)]
     ops = [dict(inputs=[(shape, s, int(rng.integers(-128, 128)))], output=(shape, 1 / 256, -128),
                 beta=beta) for s, beta in params]
-    compare(parallel_model("SOFTMAX", ops), out_dir(), softmax_batches(shape, len(ops), 8))
+    compare_with_tflm(parallel_model("SOFTMAX", ops), out_dir(), softmax_batches(shape, len(ops), 8))
 
 
 def test_softmax_all_values_in_a_row(out_dir):
@@ -244,7 +225,7 @@ def test_softmax_all_values_in_a_row(out_dir):
     rng = np.random.default_rng(9)
     ramp = np.arange(-128, 128, dtype=np.int8)
     batch = [np.stack([ramp, rng.permutation(ramp)]) for _ in ops]
-    compare(parallel_model("SOFTMAX", ops), out_dir(), [batch])
+    compare_with_tflm(parallel_model("SOFTMAX", ops), out_dir(), [batch])
 
 
 # ------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def _import_tf():
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         with _quiet_tf():
-            import tensorflow as tf  # noqa: F401
+            import tensorflow  # noqa: F401  (the first import prints the noise)
     import tensorflow as tf
 
     try:

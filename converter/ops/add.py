@@ -2,27 +2,7 @@
 from __future__ import annotations
 
 from ..quant import f32, quantize_multiplier
-from .base import OpDef, expect_inputs, expect_int8_activation, fail, fused_activation_range
-
-
-def broadcast_strides(op, a, b, out) -> tuple[list[int], list[int], list[int]]:
-    """Output dims and element strides of two inputs broadcast to it, all padded to 4-D."""
-    if max(len(a.shape), len(b.shape), len(out.shape)) > 4:
-        raise fail(op, "broadcasting over more than 4 dimensions is not supported")
-    dims = [1] * (4 - len(out.shape)) + list(out.shape)
-
-    def strides(t):
-        shape = [1] * (4 - len(t.shape)) + list(t.shape)
-        result, step = [0] * 4, 1
-        for k in reversed(range(4)):
-            if shape[k] not in (1, dims[k]):
-                raise fail(op, f"input {t.name!r} of shape {list(t.shape)} does not broadcast to "
-                               f"the output shape {list(out.shape)}")
-            result[k] = step if shape[k] == dims[k] and dims[k] > 1 else 0
-            step *= shape[k]
-        return result
-
-    return dims, strides(a), strides(b)
+from .base import OpDef, expect_binary_int8, fused_activation_range
 
 
 class Add(OpDef):
@@ -33,11 +13,7 @@ class Add(OpDef):
         return {"activation": o.FusedActivationFunction() if o is not None else 0}
 
     def prepare(self, op) -> None:
-        expect_inputs(op, 2)
-        a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
-        for t, role in ((a, "first input"), (b, "second input"), (y, "output")):
-            expect_int8_activation(op, t, role)
-        dims, s1, s2 = broadcast_strides(op, a, b, y)
+        a, b, y, dims, s1, s2 = expect_binary_int8(op)
         left_shift = 20
         twice_max = 2 * max(f32(a.scale), f32(b.scale))
         m1, sh1 = quantize_multiplier(f32(a.scale) / twice_max)

@@ -88,6 +88,43 @@ def expect_batch1(op: Op, tensor: Tensor, role: str) -> None:
                        "generated code runs one sample at a time (batch 1)")
 
 
+def expect_unary_int8(op: Op) -> tuple[Tensor, Tensor]:
+    """(input, output) of an elementwise int8 op whose output has the input's shape."""
+    expect_inputs(op, 1)
+    x, y = op.inputs[0], op.outputs[0]
+    expect_int8_activation(op, x, "input")
+    expect_int8_activation(op, y, "output")
+    if x.size != y.size:
+        raise fail(op, f"output shape {list(y.shape)} does not match the input shape "
+                       f"{list(x.shape)}")
+    return x, y
+
+
+def expect_binary_int8(op: Op):
+    """(a, b, out, dims, strides_a, strides_b) of an int8 op broadcasting two inputs (<= 4-D)."""
+    expect_inputs(op, 2)
+    a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    for t, role in ((a, "first input"), (b, "second input"), (y, "output")):
+        expect_int8_activation(op, t, role)
+    if max(len(a.shape), len(b.shape), len(y.shape)) > 4:
+        raise fail(op, "broadcasting over more than 4 dimensions is not supported")
+    dims = [1] * (4 - len(y.shape)) + list(y.shape)
+    padded = [[1] * (4 - len(t.shape)) + list(t.shape) for t in (a, b)]
+    if any(d not in (1, o) for p in padded for d, o in zip(p, dims)) or \
+            [max(p, q) for p, q in zip(*padded)] != dims:
+        raise fail(op, f"output shape {list(y.shape)} is not the broadcast of the input shapes "
+                       f"{list(a.shape)} and {list(b.shape)}")
+
+    def strides(shape):  # element strides, 0 along broadcast dimensions
+        result, step = [0] * 4, 1
+        for k in reversed(range(4)):
+            result[k] = step if shape[k] == dims[k] and dims[k] > 1 else 0
+            step *= shape[k]
+        return result
+
+    return a, b, y, dims, strides(padded[0]), strides(padded[1])
+
+
 def fused_activation_range(op: Op) -> tuple[int, int]:
     """Clamp range of the op's fused activation on its int8 output."""
     act = op.options.get("activation", 0)

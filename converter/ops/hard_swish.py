@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..quant import quantize_multiplier
-from .base import OpDef, expect_inputs, expect_int8_activation, fail
+from .base import OpDef, expect_unary_int8, fail
 
 
 def downscale_int32_to_int16_multiplier(m: int) -> int:
@@ -40,13 +40,7 @@ class HardSwish(OpDef):
               "reluish_exponent", "output_multiplier", "output_exponent")
 
     def prepare(self, op) -> None:
-        expect_inputs(op, 1)
-        x, y = op.inputs[0], op.outputs[0]
-        expect_int8_activation(op, x, "input")
-        expect_int8_activation(op, y, "output")
-        if x.size != y.size:
-            raise fail(op, f"output shape {list(y.shape)} does not match the input shape "
-                           f"{list(x.shape)}")
+        x, y = expect_unary_int8(op)
         with np.errstate(all="ignore"):
             p = hard_swish_params(x.scale, y.scale)
         if p["output_exponent"] > 0:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from ..quant import f32, round_half_away
-from .base import OpDef, expect_inputs, expect_int8_activation, fail
+from .base import OpDef, expect_unary_int8, fail
 
 INPUT_INTEGER_BITS = 4
 
@@ -37,13 +37,7 @@ class Logistic(OpDef):
               "input_left_shift")
 
     def prepare(self, op) -> None:
-        expect_inputs(op, 1)
-        x, y = op.inputs[0], op.outputs[0]
-        expect_int8_activation(op, x, "input")
-        expect_int8_activation(op, y, "output")
-        if x.size != y.size:
-            raise fail(op, f"output shape {list(y.shape)} does not match the input shape "
-                           f"{list(x.shape)}")
+        x, y = expect_unary_int8(op)
         if y.zero_point != -128:
             raise fail(op, f"output zero point {y.zero_point} is not supported: TFLite Micro's "
                            "int8 LOGISTIC needs zero point -128 (and scale 1/256)")

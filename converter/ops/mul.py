@@ -7,8 +7,7 @@ the shapes differ (same arithmetic per element).
 from __future__ import annotations
 
 from ..quant import f32, quantize_multiplier
-from .add import broadcast_strides
-from .base import OpDef, expect_inputs, expect_int8_activation, fail, fused_activation_range
+from .base import OpDef, expect_binary_int8, fail, fused_activation_range
 
 
 class Mul(OpDef):
@@ -22,15 +21,7 @@ class Mul(OpDef):
         return {"activation": o.FusedActivationFunction() if o is not None else 0}
 
     def prepare(self, op) -> None:
-        expect_inputs(op, 2)
-        a, b, y = op.inputs[0], op.inputs[1], op.outputs[0]
-        for t, role in ((a, "first input"), (b, "second input"), (y, "output")):
-            expect_int8_activation(op, t, role)
-        dims, s1, s2 = broadcast_strides(op, a, b, y)
-        padded = [[1] * (4 - len(t.shape)) + list(t.shape) for t in (a, b)]
-        if [max(p, q) for p, q in zip(*padded)] != dims:
-            raise fail(op, f"output shape {list(y.shape)} is not the broadcast of the input "
-                           f"shapes {list(a.shape)} and {list(b.shape)}")
+        a, b, y, dims, s1, s2 = expect_binary_int8(op)
         real = f32(a.scale) * f32(b.scale) / f32(y.scale)
         mult, shift = quantize_multiplier(real)
         if shift > 30:
@@ -38,7 +29,7 @@ class Mul(OpDef):
                            f"{y.scale:g} is too large a rescale factor")
         act_min, act_max = fused_activation_range(op)
         op.params.update(
-            dims=dims, stride1=s1, stride2=s2, broadcast=int(any(p != dims for p in padded)),
+            dims=dims, stride1=s1, stride2=s2, broadcast=int(any(d > 1 and 0 in (i, j) for d, i, j in zip(dims, s1, s2))),
             in1_offset=-a.zero_point, in2_offset=-b.zero_point, out_offset=y.zero_point,
             multiplier=mult, shift=shift, act_min=act_min, act_max=act_max)
 

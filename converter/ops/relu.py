@@ -13,18 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..quant import f32, quantize_multiplier, round_half_away
-from .base import OpDef, expect_inputs, expect_int8_activation, fail
-
-
-def _check(op):
-    expect_inputs(op, 1)
-    x, y = op.inputs[0], op.outputs[0]
-    expect_int8_activation(op, x, "input")
-    expect_int8_activation(op, y, "output")
-    if x.size != y.size:
-        raise fail(op, f"output shape {list(y.shape)} does not match the input shape "
-                       f"{list(x.shape)}")
-    return x, y
+from .base import OpDef, expect_unary_int8, fail
 
 
 class Relu(OpDef):
@@ -34,7 +23,7 @@ class Relu(OpDef):
     fields = ("size", "in_offset", "out_offset", "multiplier", "shift", "act_min", "act_max")
 
     def prepare(self, op) -> None:
-        x, y = _check(op)
+        x, y = expect_unary_int8(op)
         mult, shift = quantize_multiplier(f32(x.scale) / f32(y.scale))
         if shift > 30:
             raise fail(op, f"input scale {x.scale!r} over output scale {y.scale!r} is too "
@@ -58,7 +47,7 @@ class Relu6(OpDef):
     fields = ("size", "lower", "upper")
 
     def prepare(self, op) -> None:
-        x, _ = _check(op)
+        x, _ = expect_unary_int8(op)
         with np.errstate(all="ignore"):
             six = float(np.float32(6.0) / np.float32(x.scale))
         if not abs(six) < 2.0**31:
