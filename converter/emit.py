@@ -49,7 +49,10 @@ def c_string(text: str) -> str:
 
 
 def _initializer(value) -> str:
-    """A struct field initializer: an integer, or a brace list for an array field."""
+    """A struct field initializer: an integer, a brace list for an array field, or designated
+    initializers for a nested struct (a dict)."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f".{k} = {_initializer(v)}" for k, v in value.items()) + " }"
     if isinstance(value, (list, tuple, np.ndarray)):
         return "{ " + ", ".join(str(int(v)) for v in value) + " }"
     return str(int(value))
@@ -99,10 +102,10 @@ class EmitContext:
         """A constant array derived by an op (multipliers, shifts, tables)."""
         return self._array(values, f"op{op.index}_{role}", f"{role} of op {op.index} ({op.kind})")
 
-    def params(self, ctype: str, op: Op, fields: dict) -> str:
+    def params(self, ctype: str, op: Op, fields: dict, suffix: str = "params") -> str:
         """A `static const` parameter struct for the op; returns its name."""
-        name = f"op{op.index}_params"
-        body = ", ".join(f".{k} = {_initializer(v)}" for k, v in fields.items())
+        name = f"op{op.index}_{suffix}"
+        body = _initializer(fields)[2:-2]
         self.param_structs.append(f"static const {ctype} {name} = {{ {body} }};")
         return name
 

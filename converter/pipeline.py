@@ -10,6 +10,7 @@ from pathlib import Path
 from .emit import emit_project
 from .errors import ConversionError
 from .ir import Graph
+from .passes.fuse import fuse
 from .passes.legalize import legalize
 from .planner import MemoryPlan, plan_memory
 from .reader import read_tflite
@@ -32,6 +33,7 @@ def load_graph(model) -> Graph:
     graph = read_tflite(model)
     try:
         legalize(graph)
+        fuse(graph)
     except ConversionError as e:
         if e.model is None:
             raise ConversionError(str(e), model=graph.source, op_index=e.op_index,

@@ -1,17 +1,23 @@
 """The memory planner: every activation and scratch buffer gets an offset in one static arena.
 
-Buffers are placed from tensor lifetimes over the op order (largest first, lowest free offset).
-The model's inputs and outputs live in the arena too, so the arena size is the whole activation
-memory of the model.
+Buffers live from the op that writes them to the last op that reads them. Two buffers live at
+the same time may share bytes only where a kernel allows it: an op's output may overwrite an
+input that dies at that op, as far as the op's `overlap_slack` says (the output is written in
+order, behind the input still to be read). Placement is greedy (lowest valid offset) over
+several orderings of the buffers, all of them tried when there are few; the smallest arena
+wins. The lower bound says how far any layer-by-layer plan of this op order could go.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from .ir import Graph, Tensor
 from .ops import lookup
 
 ALIGN = 16
+#: all orderings are tried up to this many buffers
+EXHAUSTIVE_BUFFERS = 7
 
 
 @dataclass(eq=False)
@@ -22,9 +28,14 @@ class Buffer:
     last: int  # last op position at which it is live
     tensors: list[Tensor] = field(default_factory=list)
     offset: int = -1
+    pinned: bool = False  # holds a model output: never overwritten
 
     def overlaps_in_time(self, other: "Buffer") -> bool:
         return self.first <= other.last and other.first <= self.last
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.size
 
 
 @dataclass
@@ -33,20 +44,35 @@ class MemoryPlan:
     buffers: list[Buffer]
     tensor_buffer: dict[int, Buffer]  # id(tensor) -> its buffer
     scratch: dict[int, Buffer]  # op position -> scratch buffer
+    overlaps: dict[tuple[int, int], int]  # (id(output buffer), id(input buffer)) -> slack
+    lower_bound_bytes: int
+    order: str  # the placement order that won
+    positions: int  # number of op positions
 
     def offset(self, tensor: Tensor) -> int:
         return self.tensor_buffer[id(tensor)].offset
 
+    def live(self, position: int) -> list[Buffer]:
+        return [b for b in self.buffers if b.first <= position <= b.last]
+
     def live_bytes(self, position: int) -> int:
-        """Bytes of the buffers live while the op at `position` runs."""
-        return sum(b.size for b in self.buffers if b.first <= position <= b.last)
+        """Bytes of the buffers live while the op at `position` runs (overlaps counted twice)."""
+        return sum(b.size for b in self.live(position))
+
+    def high_water(self, position: int) -> int:
+        """Highest arena byte in use while the op at `position` runs."""
+        return max((b.end for b in self.live(position)), default=0)
 
 
-def _align(n: int) -> int:
-    return (n + ALIGN - 1) // ALIGN * ALIGN
+def _align_up(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
 
 
-def plan_memory(graph: Graph) -> MemoryPlan:
+def _align_down(n: int) -> int:
+    return n // ALIGN * ALIGN
+
+
+def _lifetimes(graph: Graph, fused_scratch: bool):
     end = max(len(graph.ops) - 1, 0)
     root: dict[int, Buffer] = {}
     buffers: list[Buffer] = []
@@ -75,22 +101,118 @@ def plan_memory(graph: Graph) -> MemoryPlan:
                 b.tensors.append(t)
             else:
                 buffer_of(t, pos)
-        size = definition.scratch_bytes(op)
+        size = definition.scratch_bytes(op) if fused_scratch else 0
         if size:
             scratch[pos] = Buffer(f"scratch of op #{op.index}", size, pos, pos)
     for t in graph.outputs:
         if not t.is_const:
             root[id(t)].last = end
-    all_buffers = buffers + list(scratch.values())
+            root[id(t)].pinned = True
+    return buffers, scratch, root
 
+
+def _overlap_permissions(graph: Graph, root: dict[int, Buffer]) -> dict[tuple[int, int], int]:
+    """(output buffer, input buffer) pairs that may share bytes, with the op's slack."""
+    allowed = {}
+    for pos, op in enumerate(graph.ops):
+        definition = lookup(op.kind)
+        if definition.alias or len(op.outputs) != 1:
+            continue
+        out = root[id(op.outputs[0])]
+        if out.first != pos:
+            continue
+        for index, t in enumerate(op.inputs):
+            if t is None or t.is_const:
+                continue
+            src = root[id(t)]
+            if src is out or src.pinned or src.last != pos:
+                continue
+            slack = definition.overlap_slack(op, index)
+            if slack is not None:
+                key = (id(out), id(src))
+                allowed[key] = min(slack, allowed.get(key, slack))
+    return allowed
+
+
+def _fits(b: Buffer, offset: int, p: Buffer, allowed) -> bool:
+    if offset + b.size <= p.offset or p.end <= offset:
+        return True
+    slack = allowed.get((id(b), id(p)))  # b writes over p, its dying input
+    if slack is not None and offset - p.offset <= slack:
+        return True
+    slack = allowed.get((id(p), id(b)))  # p writes over b
+    return slack is not None and p.offset - offset <= slack
+
+
+def _place(order: list[Buffer], allowed) -> int:
     placed: list[Buffer] = []
-    for b in sorted(all_buffers, key=lambda b: (-b.size, b.first)):
-        offset = 0
-        for other in sorted((o for o in placed if o.overlaps_in_time(b)), key=lambda o: o.offset):
-            if offset + b.size <= other.offset:
-                break
-            offset = max(offset, _align(other.offset + other.size))
-        b.offset = offset
+    for b in order:
+        others = [p for p in placed if p.overlaps_in_time(b)]
+        candidates = {0}
+        for p in others:
+            candidates.add(_align_up(p.end))
+            slack = allowed.get((id(b), id(p)))
+            if slack is not None:
+                candidates.add(_align_down(p.offset + slack))
+            slack = allowed.get((id(p), id(b)))
+            if slack is not None:
+                candidates.add(_align_up(p.offset - slack))
+        b.offset = min(c for c in candidates
+                       if c >= 0 and all(_fits(b, c, p, allowed) for p in others))
         placed.append(b)
-    arena = _align(max((b.offset + b.size for b in all_buffers), default=0))
-    return MemoryPlan(arena, all_buffers, root, scratch)
+    return _align_up(max((b.end for b in order), default=0))
+
+
+_ORDERS = {
+    "largest first": lambda b: (-b.size, b.first),
+    "earliest first": lambda b: (b.first, -b.size),
+    "longest-lived first": lambda b: (-(b.last - b.first), -b.size),
+    "largest area first": lambda b: (-b.size * (b.last - b.first + 1), b.first),
+    "latest first": lambda b: (-b.last, -b.size),
+}
+
+
+def _max_saving(size_in: int, size_out: int, slack: int) -> int:
+    """The most bytes an output can share with its dying input under the slack."""
+    span = max(size_in, size_out) if slack >= 0 else max(size_in - slack, size_out)
+    return max(size_in + size_out - span, 0)
+
+
+def lower_bound(buffers: list[Buffer], allowed, positions: int) -> int:
+    """No plan of this op order needs less: at every op, the live buffers that may not share
+    bytes add up, and an output shares at most what its slack allows with each dying input."""
+    by_id = {id(b): b for b in buffers}
+    bound = 0
+    for pos in range(positions):
+        live = [b for b in buffers if b.first <= pos <= b.last]
+        total = sum(b.size for b in live)
+        outputs = {o for (o, _) in allowed if by_id[o].first == pos}
+        best = total
+        for o in outputs:
+            saving = sum(_max_saving(by_id[i].size, by_id[o].size, s)
+                         for (oo, i), s in allowed.items() if oo == o and by_id[i].last == pos)
+            best = min(best, max(total - saving, total - by_id[o].size))
+        bound = max(bound, best)
+    return bound
+
+
+def plan_memory(graph: Graph, *, overlap: bool = True, orders=None) -> MemoryPlan:
+    """Plan the arena. `overlap=False, orders=("largest first",)` gives TFLite Micro's greedy
+    plan (no buffer shares bytes with another live one)."""
+    buffers, scratch, root = _lifetimes(graph, fused_scratch=True)
+    allowed = _overlap_permissions(graph, root) if overlap else {}
+    everything = buffers + list(scratch.values())
+    names = list(orders or _ORDERS)
+    trials = [(name, sorted(everything, key=_ORDERS[name])) for name in names]
+    if orders is None and len(everything) <= EXHAUSTIVE_BUFFERS:
+        trials += [("exhaustive", list(p)) for p in itertools.permutations(everything)]
+    best_arena, best_name, best_offsets = None, "", []
+    for name, order in trials:
+        arena = _place(order, allowed)
+        if best_arena is None or arena < best_arena:
+            best_arena, best_name, best_offsets = arena, name, [b.offset for b in everything]
+    for b, offset in zip(everything, best_offsets):
+        b.offset = offset
+    positions = max(len(graph.ops), 1)
+    return MemoryPlan(best_arena or 0, everything, root, scratch, allowed,
+                      lower_bound(everything, allowed, positions), best_name, positions)

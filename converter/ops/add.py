@@ -7,6 +7,7 @@ from .base import OpDef, expect_binary_int8, fused_activation_range
 
 class Add(OpDef):
     kinds = ("ADD",)
+    elementwise = True
     kernels = ("add",)
 
     def parse_options(self, o) -> dict:

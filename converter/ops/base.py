@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConversionError
-from ..ir import Op, Tensor
+from ..ir import DTYPE_BYTES, Op, Tensor
 from ..quant import ACTIVATION_NAMES, activation_range
 
 
@@ -20,6 +20,8 @@ class OpDef:
     kernels: tuple[str, ...] = ()
     #: True when the output shares the input's bytes (RESHAPE): no code, no new buffer
     alias = False
+    #: True when the kernel reads element i of its inputs, then writes element i, in order
+    elementwise = False
 
     def parse_options(self, opts) -> dict:
         """Read the flatbuffer options table (None when the op has none) into a plain dict."""
@@ -33,6 +35,18 @@ class OpDef:
 
     def scratch_bytes(self, op: Op) -> int:
         return 0
+
+    def overlap_slack(self, op: Op, index: int) -> int | None:
+        """How far the output may reach into input `index` when that input dies here.
+
+        The generated kernel writes its output in order while it still reads the input; the
+        output may start at (input offset + slack) or lower without overwriting input bytes it
+        has yet to read (negative: it must start that far below). None: no overlap allowed.
+        """
+        x, y = op.inputs[index], op.outputs[0]
+        if self.elementwise and x.size == y.size:
+            return elementwise_slack(y.size, DTYPE_BYTES[x.dtype], DTYPE_BYTES[y.dtype])
+        return None
 
     def emit(self, op: Op, c) -> str:
         """The C statement(s) that run the op; `c` is the emitter's context (see emit.py)."""
@@ -123,6 +137,25 @@ def expect_binary_int8(op: Op):
         return result
 
     return a, b, y, dims, strides(padded[0]), strides(padded[1])
+
+
+def elementwise_slack(count: int, in_bytes: int = 1, out_bytes: int = 1) -> int:
+    """Slack of a kernel that reads element i, then writes element i, in order."""
+    step = in_bytes - out_bytes  # writing element i may not reach input element i + 1
+    return step if step >= 0 else step * count
+
+
+def raster_window_slack(in_w: int, in_c: int, out_h: int, out_w: int, out_c: int,
+                        stride_h: int, stride_w: int, pad_top: int, pad_left: int) -> int:
+    """Slack of a window kernel (conv, depthwise, pool) writing NHWC output pixels in raster
+    order, all channels of a pixel at a time: the output pixel q may not reach the first input
+    byte that pixel q or any later pixel still reads (its window's top-left corner)."""
+    oy, ox = np.divmod(np.arange(out_h * out_w, dtype=np.int64), out_w)
+    first = (np.maximum(oy * stride_h - pad_top, 0) * in_w
+             + np.maximum(ox * stride_w - pad_left, 0)) * in_c
+    still_needed = np.minimum.accumulate(first[::-1])[::-1]
+    written_end = (np.arange(out_h * out_w, dtype=np.int64) + 1) * out_c
+    return int(np.min(still_needed - written_end))
 
 
 def fused_activation_range(op: Op) -> tuple[int, int]:

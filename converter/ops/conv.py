@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..quant import f32, quantize_multiplier
-from .base import (PADDING_NAMES, OpDef, expect_batch1, expect_dtype, expect_inputs,
-                   expect_int8_activation, expect_rank, fail, fused_activation_range, nhwc,
-                   same_padding, window_output_size)
+from .base import (PADDING_NAMES, OpDef, elementwise_slack, expect_batch1, expect_dtype,
+                   expect_inputs, expect_int8_activation, expect_rank, fail,
+                   fused_activation_range, nhwc, raster_window_slack, same_padding,
+                   window_output_size)
 
 
 def channel_multipliers(op, in_scale: float, out_scale: float, weights, channels: int):
@@ -42,8 +43,12 @@ def check_weights(op, weights, bias, channels: int, axis: int) -> None:
             raise fail(op, f"bias {bias.name!r} must be a constant of {channels} int32 values")
 
 
+#: input slot of the skip tensor of a residual ADD fused into the convolution (passes/fuse.py)
+SKIP_INPUT = 3
+
+
 class _ConvBase(OpDef):
-    kernels = ("conv",)
+    kernels = ("conv", "add")
     depthwise = False
 
     def parse_options(self, o) -> dict:
@@ -110,9 +115,25 @@ class _ConvBase(OpDef):
         per_output = p["k_h"] * p["k_w"] * (1 if self.depthwise else p["in_c"])
         return p["out_h"] * p["out_w"] * p["out_c"] * per_output
 
+    def overlap_slack(self, op, index: int) -> int | None:
+        p = op.params
+        if index == 0:
+            return raster_window_slack(p["in_w"], p["in_c"], p["out_h"], p["out_w"], p["out_c"],
+                                       p["stride_h"], p["stride_w"], p["pad_top"],
+                                       p["pad_left"])
+        if index == SKIP_INPUT:  # read element by element just before the same element is written
+            return elementwise_slack(op.outputs[0].size)
+        return None
+
     def emit(self, op, c) -> str:
         x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
         bias = op.inputs[2] if len(op.inputs) > 2 else None
+        residual, skip = "NULL", "NULL"
+        if "residual" in op.params:
+            r = op.params["residual"]
+            residual = "&" + c.params("tme_residual_params", op, {
+                "add": r["add"], "conv_is_first": r["conv_is_first"]}, suffix="residual")
+            skip = c.ptr(op.inputs[SKIP_INPUT])
         fields = {k: op.params[k] for k in (
             "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h",
             "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "depth_multiplier",
@@ -121,7 +142,7 @@ class _ConvBase(OpDef):
         fn = "tme_depthwise_conv2d_s8" if self.depthwise else "tme_conv2d_s8"
         return (f"{fn}(&{params}, {c.ptr(x)}, {c.ptr(w)}, {c.ptr(bias)}, "
                 f"{c.const(op.params['multiplier'], op, 'mult')}, "
-                f"{c.const(op.params['shift'], op, 'shift')}, {c.ptr(y)});")
+                f"{c.const(op.params['shift'], op, 'shift')}, {residual}, {skip}, {c.ptr(y)});")
 
 
 class Conv2D(_ConvBase):

@@ -34,6 +34,7 @@ def hard_swish_params(input_scale: float, output_scale: float) -> dict:
 
 class HardSwish(OpDef):
     kinds = ("HARD_SWISH",)
+    elementwise = True
     kernels = ("hard_swish",)
     #: the fields of the C parameter struct, all from op.params
     fields = ("size", "input_zero_point", "output_zero_point", "reluish_multiplier",

@@ -31,6 +31,7 @@ def logistic_scaling(input_scale: float) -> tuple[int, int, int] | None:
 
 class Logistic(OpDef):
     kinds = ("LOGISTIC",)
+    elementwise = True
     kernels = ("logistic", "fixedpoint")
     #: the fields of the C parameter struct, all from op.params
     fields = ("size", "input_zero_point", "input_range_radius", "input_multiplier",

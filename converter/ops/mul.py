@@ -12,6 +12,7 @@ from .base import OpDef, expect_binary_int8, fail, fused_activation_range
 
 class Mul(OpDef):
     kinds = ("MUL",)
+    elementwise = True
     kernels = ("mul",)
     #: the fields of the C parameter struct, all from op.params
     fields = ("dims", "stride1", "stride2", "broadcast", "in1_offset", "in2_offset", "out_offset",

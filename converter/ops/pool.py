@@ -1,7 +1,7 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D: int8, SAME/VALID, fused activation; quantization unchanged."""
 from __future__ import annotations
 
-from .base import (PADDING_NAMES, OpDef, expect_batch1, expect_inputs, expect_int8_activation,
+from .base import (PADDING_NAMES, OpDef, raster_window_slack, expect_batch1, expect_inputs, expect_int8_activation,
                    expect_rank, fail, fused_activation_range, nhwc, same_padding,
                    window_output_size)
 
@@ -43,6 +43,11 @@ class _Pool(OpDef):
             pad_top=same_padding(in_h, out_h, o["stride_h"], 1, o["k_h"]) if same else 0,
             pad_left=same_padding(in_w, out_w, o["stride_w"], 1, o["k_w"]) if same else 0,
             act_min=act_min, act_max=act_max)
+
+    def overlap_slack(self, op, index: int) -> int | None:
+        p = op.params
+        return raster_window_slack(p["in_w"], p["channels"], p["out_h"], p["out_w"], p["channels"],
+                                   p["stride_h"], p["stride_w"], p["pad_top"], p["pad_left"])
 
     def macs(self, op) -> int:
         p = op.params

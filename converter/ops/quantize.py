@@ -8,6 +8,7 @@ from .base import OpDef, expect_dtype, expect_inputs, expect_int8_activation, ex
 
 class Quantize(OpDef):
     kinds = ("QUANTIZE",)
+    elementwise = True
     kernels = ("quantize",)
 
     def prepare(self, op) -> None:
@@ -31,6 +32,7 @@ class Quantize(OpDef):
 
 class Dequantize(OpDef):
     kinds = ("DEQUANTIZE",)
+    elementwise = True
     kernels = ("quantize",)
 
     def prepare(self, op) -> None:

@@ -18,6 +18,7 @@ from .base import OpDef, expect_unary_int8, fail
 
 class Relu(OpDef):
     kinds = ("RELU",)
+    elementwise = True
     kernels = ("relu",)
     #: the fields of the C parameter struct, all from op.params
     fields = ("size", "in_offset", "out_offset", "multiplier", "shift", "act_min", "act_max")
@@ -42,6 +43,7 @@ class Relu(OpDef):
 
 class Relu6(OpDef):
     kinds = ("RELU6",)
+    elementwise = True
     kernels = ("relu",)
     #: the fields of the C parameter struct, all from op.params
     fields = ("size", "lower", "upper")

@@ -13,6 +13,16 @@ typedef struct {
   int32_t act_min, act_max;
 } tme_add_params;
 
+/* One element of TFLite's reference integer add: both inputs are shifted left by
+ * `left_shift` (20) and rescaled to twice the larger input scale, summed, then rescaled to
+ * the output. Also the epilogue of a convolution with a fused residual add. */
+static inline int8_t tme_add_element(const tme_add_params *p, int8_t a, int8_t b) {
+  const int32_t x1 = tme_requant(tme_shl((int32_t)a + p->in1_offset, p->left_shift), p->in1_mult, p->in1_shift);
+  const int32_t x2 = tme_requant(tme_shl((int32_t)b + p->in2_offset, p->left_shift), p->in2_mult, p->in2_shift);
+  const int32_t sum = tme_requant(x1 + x2, p->out_mult, p->out_shift) + p->out_offset;
+  return tme_clamp_s8(sum, p->act_min, p->act_max);
+}
+
 void tme_add_s8(const tme_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 
 #endif /* TME_ADD_H */

@@ -2,6 +2,7 @@
 #ifndef TME_CONV_H
 #define TME_CONV_H
 
+#include "tme_add.h"
 #include "tme_common.h"
 
 typedef struct {
@@ -17,13 +18,24 @@ typedef struct {
   int32_t act_min, act_max;      /* fused activation clamp */
 } tme_conv_params;
 
-/* filter: [out_c][k_h][k_w][in_c]; bias: [out_c] or NULL; mult/shift: per output channel. */
+/* A residual ADD fused into the epilogue: out = add(conv result, skip) element by element,
+ * with the conv result as the ADD's first input when conv_is_first, else its second. */
+typedef struct {
+  tme_add_params add;
+  int32_t conv_is_first;
+} tme_residual_params;
+
+/* filter: [out_c][k_h][k_w][in_c]; bias: [out_c] or NULL; mult/shift: per output channel;
+ * residual and skip: NULL, or a fused residual add. Output pixels are written in raster
+ * order, each after the input window it reads. */
 void tme_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *filter,
-                   const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *out);
+                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                   const tme_residual_params *residual, const int8_t *skip, int8_t *out);
 
 /* filter: [k_h][k_w][out_c] with out_c = in_c * depth_multiplier. */
 void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *filter,
                              const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                             const tme_residual_params *residual, const int8_t *skip,
                              int8_t *out);
 
 #endif /* TME_CONV_H */

@@ -3,8 +3,19 @@
  * point), then per-channel requantization, output offset and the activation clamp. */
 #include "tme_conv.h"
 
+/* The epilogue: requantize, clamp, and apply the fused residual add if there is one. */
+static inline int8_t epilogue(const tme_conv_params *p, int32_t acc, int32_t mult, int32_t shift,
+                              const tme_residual_params *residual, const int8_t *skip,
+                              size_t index) {
+  const int8_t v = tme_clamp_s8(tme_requant(acc, mult, shift) + p->out_offset, p->act_min, p->act_max);
+  if (!residual) return v;
+  return residual->conv_is_first ? tme_add_element(&residual->add, v, skip[index])
+                                 : tme_add_element(&residual->add, skip[index], v);
+}
+
 void tme_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *filter,
-                   const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *out) {
+                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                   const tme_residual_params *residual, const int8_t *skip, int8_t *out) {
   for (int32_t oy = 0; oy < p->out_h; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     for (int32_t ox = 0; ox < p->out_w; ++ox) {
@@ -23,8 +34,8 @@ void tme_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *fil
           }
         }
         if (bias) acc += bias[oc];
-        acc = tme_requant(acc, mult[oc], shift[oc]) + p->out_offset;
-        out[((size_t)oy * p->out_w + ox) * p->out_c + oc] = tme_clamp_s8(acc, p->act_min, p->act_max);
+        const size_t o = ((size_t)oy * p->out_w + ox) * p->out_c + oc;
+        out[o] = epilogue(p, acc, mult[oc], shift[oc], residual, skip, o);
       }
     }
   }
@@ -32,6 +43,7 @@ void tme_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *fil
 
 void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *filter,
                              const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                             const tme_residual_params *residual, const int8_t *skip,
                              int8_t *out) {
   for (int32_t oy = 0; oy < p->out_h; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
@@ -53,8 +65,8 @@ void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const i
             }
           }
           if (bias) acc += bias[oc];
-          acc = tme_requant(acc, mult[oc], shift[oc]) + p->out_offset;
-          out[((size_t)oy * p->out_w + ox) * p->out_c + oc] = tme_clamp_s8(acc, p->act_min, p->act_max);
+          const size_t o = ((size_t)oy * p->out_w + ox) * p->out_c + oc;
+          out[o] = epilogue(p, acc, mult[oc], shift[oc], residual, skip, o);
         }
       }
     }
