@@ -45,6 +45,7 @@ class MemoryPlan:
     tensor_buffer: dict[int, Buffer]  # id(tensor) -> its buffer
     scratch: dict[int, Buffer]  # op position -> scratch buffer
     overlaps: dict[tuple[int, int], int]  # (id(output buffer), id(input buffer)) -> slack
+    exact: set[tuple[int, int]]  # of those, the pairs that must start at the same byte
     lower_bound_bytes: int
     order: str  # the placement order that won
     positions: int  # number of op positions
@@ -111,9 +112,10 @@ def _lifetimes(graph: Graph, fused_scratch: bool):
     return buffers, scratch, root
 
 
-def _overlap_permissions(graph: Graph, root: dict[int, Buffer]) -> dict[tuple[int, int], int]:
-    """(output buffer, input buffer) pairs that may share bytes, with the op's slack."""
-    allowed = {}
+def _overlap_permissions(graph: Graph, root: dict[int, Buffer]):
+    """(output buffer, input buffer) pairs that may share bytes, with the op's slack; and the
+    pairs of in-place kernels, whose output must start exactly at its input."""
+    allowed, exact = {}, set()
     for pos, op in enumerate(graph.ops):
         definition = lookup(op.kind)
         if definition.alias or len(op.outputs) != 1:
@@ -121,22 +123,29 @@ def _overlap_permissions(graph: Graph, root: dict[int, Buffer]) -> dict[tuple[in
         out = root[id(op.outputs[0])]
         if out.first != pos:
             continue
+        shared = definition.shares_input(op)
         for index, t in enumerate(op.inputs):
             if t is None or t.is_const:
                 continue
             src = root[id(t)]
             if src is out or src.pinned or src.last != pos:
                 continue
+            if index == shared:
+                allowed[(id(out), id(src))] = 0
+                exact.add((id(out), id(src)))
+                continue
             slack = definition.overlap_slack(op, index)
             if slack is not None:
                 key = (id(out), id(src))
                 allowed[key] = min(slack, allowed.get(key, slack))
-    return allowed
+    return allowed, exact
 
 
-def _fits(b: Buffer, offset: int, p: Buffer, allowed) -> bool:
+def _fits(b: Buffer, offset: int, p: Buffer, allowed, exact) -> bool:
     if offset + b.size <= p.offset or p.end <= offset:
         return True
+    if (id(b), id(p)) in exact or (id(p), id(b)) in exact:
+        return offset == p.offset
     slack = allowed.get((id(b), id(p)))  # b writes over p, its dying input
     if slack is not None and offset - p.offset <= slack:
         return True
@@ -144,23 +153,36 @@ def _fits(b: Buffer, offset: int, p: Buffer, allowed) -> bool:
     return slack is not None and p.offset - offset <= slack
 
 
-def _place(order: list[Buffer], allowed) -> int:
+def _place(order: list[Buffer], allowed, exact, tightest: bool) -> int:
+    """Place each buffer at the lowest valid offset, or (tightest) where the arena grows least;
+    offsets may go below zero while placing (an output may need to sit below its input).
+    Returns the arena size, with offsets shifted to start at zero."""
     placed: list[Buffer] = []
+    low = high = 0
     for b in order:
         others = [p for p in placed if p.overlaps_in_time(b)]
         candidates = {0}
         for p in others:
+            if (id(b), id(p)) in exact or (id(p), id(b)) in exact:
+                candidates.add(p.offset)
             candidates.add(_align_up(p.end))
+            candidates.add(_align_down(p.offset - b.size))
             slack = allowed.get((id(b), id(p)))
             if slack is not None:
                 candidates.add(_align_down(p.offset + slack))
             slack = allowed.get((id(p), id(b)))
             if slack is not None:
                 candidates.add(_align_up(p.offset - slack))
-        b.offset = min(c for c in candidates
-                       if c >= 0 and all(_fits(b, c, p, allowed) for p in others))
+        valid = [c for c in candidates if all(_fits(b, c, p, allowed, exact) for p in others)]
+        if tightest:
+            b.offset = min(valid, key=lambda c: (max(high, c + b.size) - min(low, c), abs(c)))
+        else:
+            b.offset = min(valid, key=lambda c: (c < 0, abs(c)))
+        low, high = min(low, b.offset), max(high, b.end)
         placed.append(b)
-    return _align_up(max((b.end for b in order), default=0))
+    for b in order:
+        b.offset -= low
+    return _align_up(high - low)
 
 
 _ORDERS = {
@@ -200,19 +222,21 @@ def plan_memory(graph: Graph, *, overlap: bool = True, orders=None) -> MemoryPla
     """Plan the arena. `overlap=False, orders=("largest first",)` gives TFLite Micro's greedy
     plan (no buffer shares bytes with another live one)."""
     buffers, scratch, root = _lifetimes(graph, fused_scratch=True)
-    allowed = _overlap_permissions(graph, root) if overlap else {}
+    allowed, exact = _overlap_permissions(graph, root) if overlap else ({}, set())
     everything = buffers + list(scratch.values())
     names = list(orders or _ORDERS)
     trials = [(name, sorted(everything, key=_ORDERS[name])) for name in names]
     if orders is None and len(everything) <= EXHAUSTIVE_BUFFERS:
         trials += [("exhaustive", list(p)) for p in itertools.permutations(everything)]
+    rules = (False, True) if overlap else (False,)
     best_arena, best_name, best_offsets = None, "", []
-    for name, order in trials:
-        arena = _place(order, allowed)
+    for (name, order), tightest in itertools.product(trials, rules):
+        arena = _place(order, allowed, exact, tightest)
         if best_arena is None or arena < best_arena:
-            best_arena, best_name, best_offsets = arena, name, [b.offset for b in everything]
+            best_arena, best_offsets = arena, [b.offset for b in everything]
+            best_name = f"{name}, {'tightest' if tightest else 'lowest'} offset"
     for b, offset in zip(everything, best_offsets):
         b.offset = offset
     positions = max(len(graph.ops), 1)
-    return MemoryPlan(best_arena or 0, everything, root, scratch, allowed,
+    return MemoryPlan(best_arena or 0, everything, root, scratch, allowed, exact,
                       lower_bound(everything, allowed, positions), best_name, positions)

@@ -135,3 +135,33 @@ def test_extreme_scales(bit_exact, lo, hi):
     m = keras_model((6, 6, 3), layers.Conv2D(4, 3, padding="same", activation="relu"),
                     layers.DepthwiseConv2D(3), layers.GlobalAveragePooling2D(), layers.Dense(3))
     bit_exact(quantize_keras(m, rep((6, 6, 3), lo=lo, hi=hi)))
+
+
+@pytest.mark.parametrize("kernel,stride,size", [(3, 1, 6), (3, 2, 7), (5, 1, 8), (7, 2, 9),
+                                                (5, 2, 10)])
+def test_inplace_depthwise_chain(bit_exact, kernel, stride, size):
+    """Few pixels, many channels: the depthwise layers overwrite their inputs in place."""
+    m = keras_model((size, size, 24), layers.Conv2D(32, 1, activation="relu"),
+                    layers.DepthwiseConv2D(kernel, strides=stride, padding="same",
+                                           activation="relu6"),
+                    layers.DepthwiseConv2D(3, padding="same"), layers.Conv2D(16, 1))
+    conversion = bit_exact(quantize_keras(m, rep((size, size, 24))))
+    assert any(op.params.get("inplace") for op in conversion.graph.ops)
+
+
+def test_residual_add_is_fused_into_the_projection(bit_exact):
+    inp = keras.Input((10, 10, 8))
+    x = layers.Conv2D(24, 1, activation="relu6")(inp)
+    x = layers.DepthwiseConv2D(3, padding="same", activation="relu6")(x)
+    x = layers.Conv2D(8, 1)(x)
+    m = keras.Model(inp, layers.Add()([inp, x]))
+    conversion = bit_exact(quantize_keras(m, rep((10, 10, 8))))
+    kinds = [row.kind for row in conversion.report.layers]
+    assert "ADD" not in kinds and "CONV_2D+ADD" in kinds
+
+
+def test_pad_is_fused_into_the_convolution(bit_exact):
+    m = keras_model((9, 9, 4), layers.ZeroPadding2D(((2, 1), (1, 2))),
+                    layers.Conv2D(6, 3, strides=2))
+    conversion = bit_exact(quantize_keras(m, rep((9, 9, 4))))
+    assert [op.kind for op in conversion.graph.ops] == ["CONV_2D"]

@@ -33,6 +33,11 @@ class OpDef:
     def macs(self, op: Op) -> int:
         return 0
 
+    def shares_input(self, op: Op) -> int | None:
+        """Index of the input whose first bytes the output must occupy exactly (an in-place
+        kernel), or None."""
+        return None
+
     def scratch_bytes(self, op: Op) -> int:
         return 0
 
@@ -188,5 +193,7 @@ PADDING_NAMES = {0: "SAME", 1: "VALID"}
 
 def nhwc(t: Tensor) -> tuple[int, int, int, int]:
     """(N, H, W, C) of a rank-4 tensor."""
+    if len(t.shape) != 4:
+        raise ConversionError(f"tensor {t.name!r} has shape {list(t.shape)}; expected 4-D NHWC")
     n, h, w, ch = t.shape
     return n, h, w, ch

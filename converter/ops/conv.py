@@ -43,6 +43,10 @@ def check_weights(op, weights, bias, channels: int, axis: int) -> None:
             raise fail(op, f"bias {bias.name!r} must be a constant of {channels} int32 values")
 
 
+#: the fields of tme_conv_params, all in op.params
+CONV_FIELDS = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h",
+               "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "depth_multiplier",
+               "in_offset", "out_offset", "act_min", "act_max")
 #: input slot of the skip tensor of a residual ADD fused into the convolution (passes/fuse.py)
 SKIP_INPUT = 3
 
@@ -115,8 +119,17 @@ class _ConvBase(OpDef):
         per_output = p["k_h"] * p["k_w"] * (1 if self.depthwise else p["in_c"])
         return p["out_h"] * p["out_w"] * p["out_c"] * per_output
 
+    def shares_input(self, op) -> int | None:
+        return 0 if op.params.get("inplace") else None
+
+    def scratch_bytes(self, op) -> int:
+        p = op.params
+        return p["out_h"] * p["out_w"] if p.get("inplace") else 0
+
     def overlap_slack(self, op, index: int) -> int | None:
         p = op.params
+        if p.get("inplace"):
+            return None
         if index == 0:
             return raster_window_slack(p["in_w"], p["in_c"], p["out_h"], p["out_w"], p["out_c"],
                                        p["stride_h"], p["stride_w"], p["pad_top"],
@@ -128,21 +141,20 @@ class _ConvBase(OpDef):
     def emit(self, op, c) -> str:
         x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
         bias = op.inputs[2] if len(op.inputs) > 2 else None
+        params = c.params("tme_conv_params", op, {k: op.params[k] for k in CONV_FIELDS})
+        weights = (f"{c.ptr(w)}, {c.ptr(bias)}, {c.const(op.params['multiplier'], op, 'mult')}, "
+                   f"{c.const(op.params['shift'], op, 'shift')}")
+        if op.params.get("inplace"):  # x and y start at the same arena byte
+            return (f"tme_depthwise_conv2d_inplace_s8(&{params}, {c.ptr(x)}, {weights}, "
+                    f"(int8_t *){c.scratch(op)});")
         residual, skip = "NULL", "NULL"
         if "residual" in op.params:
             r = op.params["residual"]
             residual = "&" + c.params("tme_residual_params", op, {
                 "add": r["add"], "conv_is_first": r["conv_is_first"]}, suffix="residual")
             skip = c.ptr(op.inputs[SKIP_INPUT])
-        fields = {k: op.params[k] for k in (
-            "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h",
-            "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "depth_multiplier",
-            "in_offset", "out_offset", "act_min", "act_max")}
-        params = c.params("tme_conv_params", op, fields)
         fn = "tme_depthwise_conv2d_s8" if self.depthwise else "tme_conv2d_s8"
-        return (f"{fn}(&{params}, {c.ptr(x)}, {c.ptr(w)}, {c.ptr(bias)}, "
-                f"{c.const(op.params['multiplier'], op, 'mult')}, "
-                f"{c.const(op.params['shift'], op, 'shift')}, {residual}, {skip}, {c.ptr(y)});")
+        return f"{fn}(&{params}, {c.ptr(x)}, {weights}, {residual}, {skip}, {c.ptr(y)});"
 
 
 class Conv2D(_ConvBase):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..ir import Graph, Op
 from ..ops.conv import SKIP_INPUT
+from .inplace import choose_inplace_depthwise
 
 _CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
@@ -66,3 +67,4 @@ def fuse_residual_add(graph: Graph) -> None:
 def fuse(graph: Graph) -> None:
     fuse_pad_into_conv(graph)
     fuse_residual_add(graph)
+    choose_inplace_depthwise(graph)

@@ -38,4 +38,12 @@ void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const i
                              const tme_residual_params *residual, const int8_t *skip,
                              int8_t *out);
 
+/* In-place depthwise (depth multiplier 1): the output overwrites the input, one channel at a
+ * time. Channel c is computed into `scratch` (out_h * out_w bytes) from input channel c, then
+ * copied over input channel c's first out_h * out_w pixels, which nothing reads any more.
+ * `data` holds the input on entry and the output on return. */
+void tme_depthwise_conv2d_inplace_s8(const tme_conv_params *p, int8_t *data,
+                                     const int8_t *filter, const int32_t *bias,
+                                     const int32_t *mult, const int32_t *shift, int8_t *scratch);
+
 #endif /* TME_CONV_H */

@@ -72,3 +72,31 @@ void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const i
     }
   }
 }
+
+void tme_depthwise_conv2d_inplace_s8(const tme_conv_params *p, int8_t *data,
+                                     const int8_t *filter, const int32_t *bias,
+                                     const int32_t *mult, const int32_t *shift, int8_t *scratch) {
+  const size_t pixels = (size_t)p->out_h * p->out_w;
+  for (int32_t c = 0; c < p->in_c; ++c) {
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+      const int32_t iy0 = oy * p->stride_h - p->pad_top;
+      for (int32_t ox = 0; ox < p->out_w; ++ox) {
+        const int32_t ix0 = ox * p->stride_w - p->pad_left;
+        int32_t acc = 0;
+        for (int32_t ky = 0; ky < p->k_h; ++ky) {
+          const int32_t iy = iy0 + ky * p->dil_h;
+          if (iy < 0 || iy >= p->in_h) continue;
+          for (int32_t kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = ix0 + kx * p->dil_w;
+            if (ix < 0 || ix >= p->in_w) continue;
+            const int32_t x = data[((size_t)iy * p->in_w + ix) * p->in_c + c];
+            acc += (x + p->in_offset) * filter[((size_t)ky * p->k_w + kx) * p->out_c + c];
+          }
+        }
+        if (bias) acc += bias[c];
+        scratch[(size_t)oy * p->out_w + ox] = epilogue(p, acc, mult[c], shift[c], NULL, NULL, 0);
+      }
+    }
+    for (size_t k = 0; k < pixels; ++k) data[k * (size_t)p->in_c + c] = scratch[k];
+  }
+}
