@@ -1,0 +1,101 @@
+"""Peak SRAM side by side: TFLite Micro's arena against our plan, over the model zoo.
+
+    python -m tflm_mcunet.benchmarks.memory [NAME ...] [--json]   (also: tflm-mcunet bench --memory)
+
+Per model: TFLite Micro's arena as it reports it (head + tail) and the smallest arena with which
+it really runs (bisected), our peak SRAM (the static arena: every activation, the input and the
+output, and scratch), the lower bound of any layer-by-layer plan of our op order, the ratio
+TFLM / ours, and the published TinyEngine and X-CUBE-AI figures where benchmarks/archs has them.
+Both runtimes hold the input image in SRAM here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..converter import load_graph
+from ..converter.planner import plan_memory
+from ..tflm import tflm_arena_report
+from . import zoo
+
+#: published peak SRAM per runtime, in kB, from benchmarks/archs/*.json
+_PUBLISHED = ("tinyengine", "x_cube_ai_7_3")
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("TFLM_MCUNET_CACHE", Path.home() / ".cache" / "tflm-mcunet"))
+
+
+def published_sram_kb(name: str, runtime: str) -> dict[str, float]:
+    """{board: peak SRAM kB} published for a zoo architecture and runtime."""
+    arch = zoo.ARCHS.get(name, {})
+    return {board: figures[runtime]["peak_sram_kB"]
+            for board, figures in arch.get("published", {}).items()
+            if isinstance(figures, dict) and runtime in figures}
+
+
+def memory_row(name: str, cache_dir: Path) -> dict:
+    tflite = zoo.cached_zoo_tflite(name, cache_dir)
+    graph = load_graph(tflite)
+    plan = plan_memory(graph)
+    tflm = tflm_arena_report(tflite)
+    row = dict(model=name, tflm_reported_bytes=tflm["arena_total_bytes"],
+               tflm_min_working_bytes=tflm["min_working_arena_bytes"],
+               ours_bytes=plan.arena_bytes, lower_bound_bytes=plan.lower_bound_bytes,
+               ratio=tflm["min_working_arena_bytes"] / plan.arena_bytes,
+               above_bound=plan.arena_bytes / plan.lower_bound_bytes - 1)
+    for runtime in _PUBLISHED:
+        row[f"{runtime}_kB"] = published_sram_kb(name, runtime)
+    return row
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1000:,.1f}"
+
+
+def to_markdown(rows: list[dict]) -> str:
+    lines = ["| model | TFLM reported (kB) | TFLM smallest working (kB) | ours (kB) | "
+             "lower bound (kB) | TFLM / ours | ours vs bound | TinyEngine (kB) | "
+             "X-CUBE-AI (kB) |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        te = ", ".join(f"{v:g} ({b.split('_')[0]})" for b, v in r["tinyengine_kB"].items()) or "-"
+        xc = ", ".join(f"{v:g} ({b.split('_')[0]})" for b, v in r["x_cube_ai_7_3_kB"].items()) or "-"
+        lines.append(f"| {r['model']} | {_kb(r['tflm_reported_bytes'])} | "
+                     f"{_kb(r['tflm_min_working_bytes'])} | {_kb(r['ours_bytes'])} | "
+                     f"{_kb(r['lower_bound_bytes'])} | {r['ratio']:.2f}x | "
+                     f"+{r['above_bound']:.1%} | {te} | {xc} |")
+    geo = math.exp(sum(math.log(r["ratio"]) for r in rows) / len(rows))
+    lines += ["", f"Geometric mean of TFLM smallest working arena / ours: {geo:.2f}x over "
+              f"{len(rows)} models (kB = 1000 bytes; input and output tensors in SRAM for both)."]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="tflm-mcunet bench --memory", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="*", help=f"zoo models (default: all of {zoo.zoo_names()})")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument("--cache", type=Path, default=default_cache(),
+                        help="folder for the built zoo models (default: %(default)s)")
+    args = parser.parse_args(argv)
+    names = args.models or zoo.zoo_names()
+    unknown = [n for n in names if n not in zoo.zoo_names()]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; the zoo has {zoo.zoo_names()}")
+    args.cache.mkdir(parents=True, exist_ok=True)
+    rows = [memory_row(n, args.cache)
+            for n in tqdm(names, desc="memory", unit="model", file=sys.stderr)]
+    print(json.dumps(rows, indent=2) if args.json else to_markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""Memory scheduling: what the report says is what the compiled code declares; the plan beats
+TFLite Micro's; the plot and the benchmark work."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tflm_mcunet import convert
+from tflm_mcunet.benchmarks import memory, zoo
+
+pytest.importorskip("tensorflow")
+
+
+def static_data_bytes(out_dir) -> int:
+    """Writable .data + .bss of every object of the generated project, as the compiler laid
+    them out (.data.rel.ro holds constants with relocations: read-only, Flash on an MCU)."""
+    total = 0
+    for source in sorted(out_dir.glob("*.c")):
+        obj = source.with_suffix(".o")
+        subprocess.run(["cc", "-std=c99", "-O2", "-c", str(source), "-o", str(obj)],
+                       cwd=out_dir, check=True)
+        sizes = subprocess.run(["size", "-A", str(obj)], capture_output=True, text=True,
+                               check=True).stdout
+        for line in sizes.splitlines():
+            parts = line.split()
+            if parts and parts[0].startswith((".data", ".bss")) and \
+                    not parts[0].startswith(".data.rel.ro"):
+                total += int(parts[1])
+    return total
+
+
+@pytest.mark.parametrize("name", ["ds_cnn", "mobilenet_v1_0.25_96", "resnet8"])
+def test_reported_peak_is_what_the_code_declares(zoo_tflite, tmp_path, name):
+    conversion = convert(zoo_tflite(name), tmp_path / "c")
+    assert static_data_bytes(tmp_path / "c") == conversion.report.peak_sram_bytes
+
+
+@pytest.mark.parametrize("name", ["ds_cnn", "mobilenet_v1_0.25_96", "resnet8", "mcunet-in1"])
+def test_plan_is_close_to_its_lower_bound_and_below_tflm(zoo_tflite, tmp_path, name):
+    from tflm_mcunet.plot import tflm_style_plan
+
+    model = zoo_tflite(name)
+    report = convert(model, tmp_path / "c").report
+    assert report.lower_bound_bytes <= report.peak_sram_bytes <= 1.05 * report.lower_bound_bytes
+    _, tflm_plan = tflm_style_plan(model)
+    assert report.peak_sram_bytes < tflm_plan.arena_bytes
+
+
+def test_memory_plot_is_a_png(zoo_tflite, tmp_path):
+    pytest.importorskip("matplotlib")
+    from tflm_mcunet.plot import plot_memory
+
+    model = zoo_tflite("ds_cnn")
+    path = plot_memory(convert(model, tmp_path / "c"), model, tmp_path / "mem.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_memory_benchmark_row(zoo_dir):
+    row = memory.memory_row("ds_cnn", zoo_dir)
+    assert row["ours_bytes"] < row["tflm_min_working_bytes"] <= row["tflm_reported_bytes"] * 1.5
+    assert row["lower_bound_bytes"] <= row["ours_bytes"]
+    table = memory.to_markdown([row])
+    assert "ds_cnn" in table and "Geometric mean" in table
+
+
+def test_published_figures_come_from_the_archs():
+    assert memory.published_sram_kb("mcunet-in1", "tinyengine") == {"h743_480mhz": 96,
+                                                                     "f746_216mhz": 107}
+    assert memory.published_sram_kb("ds_cnn", "tinyengine") == {}
+    assert set(zoo.ARCHS) <= set(zoo.zoo_names())
