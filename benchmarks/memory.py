@@ -2,8 +2,8 @@
 
     python -m tflm_mcunet.benchmarks.memory [NAME ...] [--json]   (also: tflm-mcunet bench --memory)
 
-Per model: TFLite Micro's arena as it reports it (head + tail) and the smallest arena with which
-it really runs (bisected), our peak SRAM (the static arena: every activation, the input and the
+Per model: TFLite Micro's arena as it reports it (head: activations and scratch; tail:
+persistent tensor and op metadata) and the smallest arena with which it really runs (bisected), our peak SRAM (the static arena: every activation, the input and the
 output, and scratch), the lower bound of any layer-by-layer plan of our op order, the ratio
 TFLM / ours, and the published TinyEngine and X-CUBE-AI figures where benchmarks/archs has them.
 Both runtimes hold the input image in SRAM here.
@@ -47,6 +47,7 @@ def memory_row(name: str, cache_dir: Path) -> dict:
     plan = plan_memory(graph)
     tflm = tflm_arena_report(tflite)
     row = dict(model=name, tflm_reported_bytes=tflm["arena_total_bytes"],
+               tflm_head_bytes=tflm["arena_head_bytes"],
                tflm_min_working_bytes=tflm["min_working_arena_bytes"],
                ours_bytes=plan.arena_bytes, lower_bound_bytes=plan.lower_bound_bytes,
                ratio=tflm["min_working_arena_bytes"] / plan.arena_bytes,
@@ -61,20 +62,26 @@ def _kb(n: int) -> str:
 
 
 def to_markdown(rows: list[dict]) -> str:
-    lines = ["| model | TFLM reported (kB) | TFLM smallest working (kB) | ours (kB) | "
-             "lower bound (kB) | TFLM / ours | ours vs bound | TinyEngine (kB) | "
+    lines = ["| model | TFLM head (kB) | TFLM reported (kB) | TFLM smallest working (kB) | "
+             "ours (kB) | lower bound (kB) | TFLM / ours | ours vs bound | TinyEngine (kB) | "
              "X-CUBE-AI (kB) |",
-             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         te = ", ".join(f"{v:g} ({b.split('_')[0]})" for b, v in r["tinyengine_kB"].items()) or "-"
         xc = ", ".join(f"{v:g} ({b.split('_')[0]})" for b, v in r["x_cube_ai_7_3_kB"].items()) or "-"
-        lines.append(f"| {r['model']} | {_kb(r['tflm_reported_bytes'])} | "
+        lines.append(f"| {r['model']} | {_kb(r['tflm_head_bytes'])} | "
+                     f"{_kb(r['tflm_reported_bytes'])} | "
                      f"{_kb(r['tflm_min_working_bytes'])} | {_kb(r['ours_bytes'])} | "
                      f"{_kb(r['lower_bound_bytes'])} | {r['ratio']:.2f}x | "
                      f"+{r['above_bound']:.1%} | {te} | {xc} |")
-    geo = math.exp(sum(math.log(r["ratio"]) for r in rows) / len(rows))
-    lines += ["", f"Geometric mean of TFLM smallest working arena / ours: {geo:.2f}x over "
-              f"{len(rows)} models (kB = 1000 bytes; input and output tensors in SRAM for both)."]
+    def geomean(values):
+        return math.exp(sum(math.log(v) for v in values) / len(values))
+
+    lines += ["", f"Geometric mean of TFLM smallest working arena / ours: "
+              f"{geomean([r['ratio'] for r in rows]):.2f}x over {len(rows)} models; of TFLM's "
+              f"head (its activations alone, without the tail of tensor metadata) / ours: "
+              f"{geomean([r['tflm_head_bytes'] / r['ours_bytes'] for r in rows]):.2f}x.",
+              "kB = 1000 bytes. Both runtimes keep the input and output tensors in SRAM."]
     return "\n".join(lines)
 
 
