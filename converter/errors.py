@@ -9,6 +9,7 @@ class ConversionError(ValueError):
     """
 
     def __init__(self, message, *, model=None, op_index=None, op_kind=None):
+        self.detail = message  # without the model and operator prefix
         self.model = model
         self.op_index = op_index
         self.op_kind = op_kind
@@ -19,3 +20,10 @@ class ConversionError(ValueError):
             where.append(f"operator #{op_index} ({op_kind})")
         prefix = ": ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+    def at(self, *, model=None, op_index=None, op_kind=None) -> "ConversionError":
+        """The same error with the context it lacks filled in (the model file, the operator)."""
+        if self.op_index is not None:
+            op_index, op_kind = self.op_index, self.op_kind
+        return ConversionError(self.detail, model=self.model or model, op_index=op_index,
+                               op_kind=op_kind)

@@ -9,7 +9,12 @@ import math
 
 import numpy as np
 
+from .errors import ConversionError
+
 INT8_MIN, INT8_MAX = -128, 127
+#: the largest left shift the kernels' requantization (tme_requant) takes: a rescale factor of
+#: 2^31 or more cannot be represented (TFLite Micro's int32 arithmetic overflows on it)
+MAX_REQUANT_SHIFT = 31
 
 
 def round_half_away(x: float) -> int:
@@ -25,6 +30,9 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     """(multiplier Q31, shift) with real = multiplier * 2^(shift - 31), as TFLite's QuantizeMultiplier."""
     if real == 0.0:
         return 0, 0
+    if not math.isfinite(real):
+        raise ConversionError(f"a rescale factor of the model is {real}: its scales are out of "
+                              "range (a zero, denormal or huge scale)")
     q, shift = math.frexp(real)
     q_fixed = round_half_away(q * (1 << 31))
     if q_fixed == (1 << 31):
@@ -35,14 +43,36 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return int(q_fixed), int(shift)
 
 
+def requant_multiplier(real: float, what: str) -> tuple[int, int]:
+    """quantize_multiplier for a kernel's requantization; a ConversionError naming `what` when
+    the factor is too large for the int8 kernels (and for TFLite Micro's arithmetic)."""
+    mult, shift = quantize_multiplier(real)
+    if shift > MAX_REQUANT_SHIFT:
+        raise ConversionError(f"{what}: the rescale factor {real:.3g} is 2^31 or more, beyond "
+                              "what int8 requantization can represent (TFLite Micro's integer "
+                              "arithmetic overflows on it); the output scale is far too small "
+                              "for the input and weight scales: re-quantize the model with "
+                              "representative data that exercises the layer")
+    return mult, shift
+
+
 def f32(x) -> float:
     """A value as the float32 TFLite stored it, widened to double as its C++ code does."""
     return float(np.float32(x))
 
 
 def quantize_value(real: float, scale: float, zero_point: int) -> int:
-    """zero_point + round(real / scale) in float32, as CalculateActivationRangeQuantized does."""
-    return zero_point + round_half_away(float(np.float32(real) / np.float32(scale)))
+    """zero_point + round(real / scale) in float32, as CalculateActivationRangeQuantized does.
+
+    TFLite casts the rounded float to int32, which is undefined beyond the int32 range: such
+    a scale is rejected here."""
+    with np.errstate(all="ignore"):
+        steps = float(np.float32(real) / np.float32(scale))
+    if not abs(steps) < 2.0**31:
+        raise ConversionError(f"the activation bound {real:g} is {steps:g} steps of the output "
+                              f"scale {scale!r}, beyond int32: the output scale is too small "
+                              "(TFLite Micro's arithmetic overflows on it)")
+    return zero_point + round_half_away(steps)
 
 
 #: fused activation (TFLite ActivationFunctionType) -> real-valued clamp range

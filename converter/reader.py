@@ -15,6 +15,11 @@ from .ir import Graph, Op, Quant, Tensor
 from .ops import lookup, supported_kinds
 
 _MAX_ELEMENTS = 1 << 31
+#: more operators or tensors than any microcontroller model has (bounds the converter's work)
+MAX_OPERATORS = 2000
+MAX_TENSORS = 20000
+#: zero points a tensor of each type can have
+_ZERO_POINT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 
 
 def read_tflite(model: str | Path | bytes, name: str | None = None) -> Graph:
@@ -31,8 +36,7 @@ def read_tflite(model: str | Path | bytes, name: str | None = None) -> Graph:
         return _Reader(data, source).graph()
     except ConversionError as e:
         if e.model is None:
-            raise ConversionError(str(e), model=source, op_index=e.op_index,
-                                  op_kind=e.op_kind) from e
+            raise e.at(model=source) from e
         raise
     except (IndexError, ValueError, TypeError, OverflowError, AttributeError,
             UnicodeDecodeError, MemoryError) as e:
@@ -42,6 +46,12 @@ def read_tflite(model: str | Path | bytes, name: str | None = None) -> Graph:
     except Exception as e:  # struct.error and friends from the flatbuffers runtime
         raise ConversionError(f"malformed .tflite flatbuffer ({type(e).__name__}: {e})",
                               model=source) from e
+
+
+def printable(text: str) -> str:
+    """Text from the file, safe for one-line messages: control characters escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 class _Reader:
@@ -66,6 +76,10 @@ class _Reader:
             raise self.error(f"model has {model.SubgraphsLength()} subgraphs; only single-subgraph "
                              "models are supported (no control flow)")
         sub = model.Subgraphs(0)
+        if sub.OperatorsLength() > MAX_OPERATORS or sub.TensorsLength() > MAX_TENSORS:
+            raise self.error(f"the model has {sub.OperatorsLength()} operators and "
+                             f"{sub.TensorsLength()} tensors; at most {MAX_OPERATORS} and "
+                             f"{MAX_TENSORS} are supported")
         tensors = [self.tensor(model, sub.Tensors(i), i) for i in range(sub.TensorsLength())]
         opcodes = [self.opcode(model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
 
@@ -97,7 +111,16 @@ class _Reader:
             if any(t is None for t in outs):
                 raise self.error(f"operator #{k} ({kind}) has an empty output slot")
             op = Op(k, kind, ins, outs)
-            op.options = definition.parse_options(schema.builtin_options(fb_op))
+            given, expected = schema.options_name(fb_op), schema.OPTIONS_OF.get(kind)
+            if given != "none" and expected is not None and given != expected:
+                raise ConversionError(f"its builtin options are {given}; {kind} takes "
+                                      f"{expected}", model=self.source, op_index=k, op_kind=kind)
+            try:
+                op.options = definition.parse_options(schema.builtin_options(fb_op))
+            except AttributeError as e:  # an options table of another operator, or none
+                raise ConversionError(
+                    f"it has no builtin options; {kind} needs {expected or 'them'}",
+                    model=self.source, op_index=k, op_kind=kind) from e
             ops.append(op)
         inputs = [tensor_at(int(i), "subgraph input") for i in self.int_vector(sub, "Inputs")]
         outputs = [tensor_at(int(i), "subgraph output") for i in self.int_vector(sub, "Outputs")]
@@ -118,7 +141,7 @@ class _Reader:
         if builtin == schema.BuiltinOperator.CUSTOM:
             custom = code.CustomCode()
             label = custom.decode("utf-8", "replace") if custom else "?"
-            return f"CUSTOM({label})"
+            return f"CUSTOM({printable(label)})"
         return schema.OPERATOR_NAMES.get(builtin, f"BUILTIN_{builtin}")
 
     def tensor(self, model, fb, index: int) -> Tensor:
@@ -137,7 +160,7 @@ class _Reader:
         if type_code not in schema.TENSOR_TYPES:
             raise self.error(f"tensor {index} ({name!r}) has unknown type code {type_code}")
         dtype, np_dtype = schema.TENSOR_TYPES[type_code]
-        quant = self.quant(fb, index, name)
+        quant = self.quant(fb, index, name, dtype)
         data = None
         buf_index = fb.Buffer()
         if buf_index != 0:
@@ -168,7 +191,7 @@ class _Reader:
             return None
         return buf.DataAsNumpy().tobytes()
 
-    def quant(self, fb, index: int, name: str) -> Quant | None:
+    def quant(self, fb, index: int, name: str, dtype: str) -> Quant | None:
         q = fb.Quantization()
         if q is None or q.ScaleIsNone() or q.ScaleLength() == 0:
             return None
@@ -178,4 +201,8 @@ class _Reader:
         if zp.size != scale.size:
             raise self.error(f"tensor {index} ({name!r}) has {scale.size} scales but "
                              f"{zp.size} zero points")
+        lo, hi = _ZERO_POINT_RANGE.get(dtype, (-2**31, 2**31 - 1))
+        if zp.size and not (lo <= zp.min() and zp.max() <= hi):
+            raise self.error(f"tensor {index} ({name!r}) of type {dtype} has zero point "
+                             f"{int(zp[(zp < lo) | (zp > hi)][0])}, outside [{lo}, {hi}]")
         return Quant(scale, zp, int(q.QuantizedDimension()))

@@ -19,7 +19,9 @@ class Concatenation(OpDef):
             raise fail(op, "expects one or more inputs and one output")
         expect_int8_activation(op, y, "output")
         rank = len(y.shape)
-        axis = op.options["axis"] % rank if rank else 0
+        if not -rank <= op.options["axis"] < rank:
+            raise fail(op, f"axis {op.options['axis']} is out of range for rank {rank}")
+        axis = op.options["axis"] % rank
         for t in op.inputs:
             expect_int8_activation(op, t, "input")
             if t.scale != y.scale or t.zero_point != y.zero_point:

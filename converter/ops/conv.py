@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quant import f32, quantize_multiplier
+from ..quant import f32, requant_multiplier
 from .base import (PADDING_NAMES, OpDef, elementwise_slack, expect_batch1, expect_dtype,
                    expect_inputs, expect_int8_activation, expect_rank, fail,
                    fused_activation_range, nhwc, raster_window_slack, same_padding,
@@ -21,7 +21,7 @@ def channel_multipliers(op, in_scale: float, out_scale: float, weights, channels
     mults, shifts = [], []
     for i in range(channels):
         real = f32(in_scale) * f32(scales[i if scales.size > 1 else 0]) / f32(out_scale)
-        m, s = quantize_multiplier(real)
+        m, s = requant_multiplier(real, f"output channel {i}")
         mults.append(m)
         shifts.append(s)
     return np.array(mults, np.int32), np.array(shifts, np.int32)
@@ -41,6 +41,14 @@ def check_weights(op, weights, bias, channels: int, axis: int) -> None:
         expect_dtype(op, bias, "int32", "bias")
         if not bias.is_const or bias.size != channels:
             raise fail(op, f"bias {bias.name!r} must be a constant of {channels} int32 values")
+    # no input may make the int32 sum of (x - zero point) * w overflow (|x - zp| <= 255)
+    if weights.is_const and weights.data.ndim > axis:
+        others = tuple(k for k in range(weights.data.ndim) if k != axis)
+        worst = int(np.abs(weights.data.astype(np.int64)).sum(axis=others).max(initial=0)) * 255
+        if worst > 2**31 - 1:
+            raise fail(op, f"weights {weights.name!r} can overflow the int32 accumulator (up to "
+                           f"{worst:,} for some inputs; TFLite Micro overflows too): the layer "
+                           "sums too many terms, split it")
 
 
 #: the fields of tme_conv_params, all in op.params
@@ -95,6 +103,8 @@ class _ConvBase(OpDef):
                                "is not supported")
             dm, axis = 1, 0
         check_weights(op, w, bias, out_c, axis)
+        if max((k_h - 1) * o["dil_h"], (k_w - 1) * o["dil_w"]) >= 1 << 16:
+            raise fail(op, f"the dilated {k_h}x{k_w} kernel spans more than 65536 pixels")
         exp_h = window_output_size(o["padding"], in_h, o["stride_h"], o["dil_h"], k_h)
         exp_w = window_output_size(o["padding"], in_w, o["stride_w"], o["dil_w"], k_w)
         if (exp_h, exp_w) != (out_h, out_w):

@@ -6,14 +6,14 @@ fixed point (the shift first takes up floor(log2(count)) bits so little precisio
 """
 from __future__ import annotations
 
-from ..quant import f32, quantize_multiplier
+from ..quant import f32, requant_multiplier
 from .base import (OpDef, expect_batch1, expect_inputs, expect_int8_activation, expect_rank,
                    fail, nhwc)
 
 
 def mean_multiplier(in_scale: float, out_scale: float, count: int) -> tuple[int, int]:
     """(multiplier, shift) of in_scale / (out_scale * count), derived as TFLite derives it."""
-    mult, shift = quantize_multiplier(f32(in_scale) / f32(out_scale))
+    mult, shift = requant_multiplier(f32(in_scale) / f32(out_scale), "input over output scale")
     extra = min(count.bit_length() - 1, 32, 31 + shift)
     return (mult << extra) // count, shift - extra
 
@@ -32,11 +32,16 @@ class Mean(OpDef):
         expect_int8_activation(op, y, "output")
         expect_rank(op, x, (4,), "input")
         expect_batch1(op, x, "input")
+        if not all(-4 <= int(a) < 4 for a in axes.data.reshape(-1)):
+            raise fail(op, f"axes {axes.data.reshape(-1).tolist()} are out of range for a 4-D "
+                           "input")
         reduced = sorted(int(a) % 4 for a in axes.data.reshape(-1))
         if reduced != [1, 2]:
             raise fail(op, f"MEAN over axes {axes.data.reshape(-1).tolist()} is not supported; "
                            "only over height and width (axes 1 and 2, global average pooling)")
         _, h, w, ch = nhwc(x)
+        if h * w * 255 > 2**31 - 1:
+            raise fail(op, f"MEAN over {h}x{w} values can overflow its int32 sum")
         if y.size != ch:
             raise fail(op, f"output {list(y.shape)} does not hold {ch} channels")
         mult, shift = mean_multiplier(x.scale, y.scale, h * w)

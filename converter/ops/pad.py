@@ -16,6 +16,8 @@ class Pad(OpDef):
         if x.scale != y.scale or x.zero_point != y.zero_point:
             raise fail(op, "input and output quantization must be equal")
         rank = len(x.shape)
+        if pads.data.dtype.kind not in "iu":
+            raise fail(op, f"paddings {pads.name!r} are {pads.dtype}; expected int32 or int64")
         if rank > 4 or pads.data.shape != (rank, 2):
             raise fail(op, f"paddings of shape {list(pads.data.shape)} for a rank-{rank} input; "
                            "supported: [rank, 2] with rank <= 4")
@@ -32,6 +34,12 @@ class Pad(OpDef):
         if op.kind == "PADV2" and len(op.inputs) > 2 and op.inputs[2] is not None:
             if not op.inputs[2].is_const:
                 raise fail(op, "the padding value must be a constant")
+            v = op.inputs[2]
+            if v.dtype != "int8" or v.size != 1:
+                raise fail(op, "the padding value must be one int8 value")
+            if v.quant is None or v.quant.scale0 != y.scale or v.quant.zp0 != y.zero_point:
+                raise fail(op, "the padding value must be quantized as the output (TFLite Micro "
+                               "checks it)")
             value = int(op.inputs[2].data.reshape(-1)[0])
         op.params.update(in_dims=in_dims, before=before, after=after, pad_value=value)
 

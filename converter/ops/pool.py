@@ -35,6 +35,8 @@ class _Pool(OpDef):
                window_output_size(o["padding"], in_w, o["stride_w"], 1, o["k_w"]), ch)
         if exp != (out_h, out_w, out_c):
             raise fail(op, f"output {list(y.shape)} does not match the pooling window output")
+        if 128 * min(o["k_h"], in_h) * min(o["k_w"], in_w) > 2**31 - 1:
+            raise fail(op, f"a {o['k_h']}x{o['k_w']} window can overflow the int32 sum")
         same = o["padding"] == "SAME"
         act_min, act_max = fused_activation_range(op)
         op.params.update(

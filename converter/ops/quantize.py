@@ -2,7 +2,7 @@
 float at the output)."""
 from __future__ import annotations
 
-from ..quant import f32, quantize_multiplier
+from ..quant import f32, requant_multiplier
 from .base import OpDef, expect_dtype, expect_inputs, expect_int8_activation, expect_per_tensor
 
 
@@ -18,7 +18,8 @@ class Quantize(OpDef):
         expect_int8_activation(op, y, "output")
         if x.dtype == "int8":
             expect_per_tensor(op, x, "input")
-            mult, shift = quantize_multiplier(f32(x.scale) / f32(y.scale))
+            mult, shift = requant_multiplier(f32(x.scale) / f32(y.scale),
+                                             "input over output scale")
             op.params.update(mult=mult, shift=shift)
 
     def emit(self, op, c) -> str:

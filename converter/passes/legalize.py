@@ -1,6 +1,8 @@
 """Legalize: fold static shape arithmetic, check data flow, check every op and derive its params."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import ConversionError
 from ..ir import Graph
 from ..ops import lookup
@@ -24,6 +26,11 @@ def fold_constants(graph: Graph) -> None:
                 raise ConversionError(f"cannot fold {op.kind} at conversion time: {e}",
                                       op_index=op.index, op_kind=op.kind) from e
             out = op.outputs[0]
+            value = np.asarray(value)
+            if value.dtype.name != out.dtype:
+                raise ConversionError(f"folds to {value.dtype.name} values, but its output "
+                                      f"{out.name!r} is {out.dtype}", op_index=op.index,
+                                      op_kind=op.kind)
             out.data = value.reshape(out.shape) if value.size == out.size else value
             out.shape = tuple(out.data.shape)
         else:
@@ -48,14 +55,47 @@ def check_data_flow(graph: Graph) -> None:
     for t in graph.outputs:
         if not t.is_const and id(t) not in written:
             raise ConversionError(f"model output {t.index} ({t.name!r}) is never written")
+    for role, tensors in (("input", graph.inputs), ("output", graph.outputs)):
+        for t in tensors:
+            if t.is_const:
+                raise ConversionError(f"model {role} {t.index} ({t.name!r}) is a constant "
+                                      "tensor; model inputs and outputs must be activations")
+
+
+#: what an activation may hold: int8 inside the model, float32 (or int32) at its edges
+ACTIVATION_DTYPES = ("int8", "float32", "int32")
+#: no activation tensor may be larger (16 MiB is beyond any microcontroller's SRAM; the
+#: converter's own work on a tensor stays bounded)
+MAX_ACTIVATION_BYTES = 1 << 24
+
+
+def check_activations(graph: Graph) -> None:
+    """Every tensor that lives in the arena has a supported type and a sane, non-empty size."""
+    for t in graph.activations():
+        if t.dtype not in ACTIVATION_DTYPES:
+            raise ConversionError(f"tensor {t.index} ({t.name!r}) is {t.dtype}; activations must "
+                                  "be int8 (float32 or int32 at the model's edges)")
+        if 0 in t.shape:
+            raise ConversionError(f"tensor {t.index} ({t.name!r}) has an empty shape "
+                                  f"{list(t.shape)}; empty tensors are not supported")
+        if t.nbytes > MAX_ACTIVATION_BYTES:
+            raise ConversionError(f"tensor {t.index} ({t.name!r}) of shape {list(t.shape)} needs "
+                                  f"{t.nbytes:,} bytes; activations are limited to "
+                                  f"{MAX_ACTIVATION_BYTES:,} bytes")
 
 
 def prepare_ops(graph: Graph) -> None:
     for op in graph.ops:
-        lookup(op.kind).prepare(op)
+        try:
+            lookup(op.kind).prepare(op)
+        except ConversionError as e:
+            if e.op_index is None:  # raised by a shared helper: name the op
+                raise e.at(op_index=op.index, op_kind=op.kind) from e
+            raise
 
 
 def legalize(graph: Graph) -> None:
     fold_constants(graph)
     check_data_flow(graph)
+    check_activations(graph)
     prepare_ops(graph)

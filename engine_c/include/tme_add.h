@@ -19,7 +19,7 @@ typedef struct {
 static inline int8_t tme_add_element(const tme_add_params *p, int8_t a, int8_t b) {
   const int32_t x1 = tme_requant(tme_shl((int32_t)a + p->in1_offset, p->left_shift), p->in1_mult, p->in1_shift);
   const int32_t x2 = tme_requant(tme_shl((int32_t)b + p->in2_offset, p->left_shift), p->in2_mult, p->in2_shift);
-  const int32_t sum = tme_requant(x1 + x2, p->out_mult, p->out_shift) + p->out_offset;
+  const int32_t sum = tme_add_wrap(tme_requant(x1 + x2, p->out_mult, p->out_shift), p->out_offset);
   return tme_clamp_s8(sum, p->act_min, p->act_max);
 }
 

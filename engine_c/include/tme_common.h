@@ -19,6 +19,15 @@ static inline int8_t tme_clamp_s8(int32_t x, int32_t lo, int32_t hi) {
   return (int8_t)(x < lo ? lo : (x > hi ? hi : x));
 }
 
+/* Two's-complement wrapping int32 addition. TFLite Micro adds biases and output offsets in
+ * plain int32 arithmetic, which wraps on every target it runs on when a sum leaves the int32
+ * range (a bias saturated at INT32_MAX by a tiny weight scale, a requantized value near the
+ * limits after a large rescale factor); the same sums here wrap the same way, with no
+ * undefined behaviour. */
+static inline int32_t tme_add_wrap(int32_t a, int32_t b) {
+  return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
 /* gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), saturating INT32_MIN^2. */
 static inline int32_t tme_srdhm(int32_t a, int32_t b) {
   if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;

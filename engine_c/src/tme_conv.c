@@ -7,7 +7,8 @@
 static inline int8_t epilogue(const tme_conv_params *p, int32_t acc, int32_t mult, int32_t shift,
                               const tme_residual_params *residual, const int8_t *skip,
                               size_t index) {
-  const int8_t v = tme_clamp_s8(tme_requant(acc, mult, shift) + p->out_offset, p->act_min, p->act_max);
+  const int8_t v = tme_clamp_s8(tme_add_wrap(tme_requant(acc, mult, shift), p->out_offset), p->act_min,
+                                 p->act_max);
   if (!residual) return v;
   return residual->conv_is_first ? tme_add_element(&residual->add, v, skip[index])
                                  : tme_add_element(&residual->add, skip[index], v);
@@ -33,7 +34,7 @@ void tme_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *fil
             for (int32_t c = 0; c < p->in_c; ++c) acc += ((int32_t)x[c] + p->in_offset) * w[c];
           }
         }
-        if (bias) acc += bias[oc];
+        if (bias) acc = tme_add_wrap(acc, bias[oc]);
         const size_t o = ((size_t)oy * p->out_w + ox) * p->out_c + oc;
         out[o] = epilogue(p, acc, mult[oc], shift[oc], residual, skip, o);
       }
@@ -64,7 +65,7 @@ void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const i
               acc += (x + p->in_offset) * w;
             }
           }
-          if (bias) acc += bias[oc];
+          if (bias) acc = tme_add_wrap(acc, bias[oc]);
           const size_t o = ((size_t)oy * p->out_w + ox) * p->out_c + oc;
           out[o] = epilogue(p, acc, mult[oc], shift[oc], residual, skip, o);
         }
@@ -93,7 +94,7 @@ void tme_depthwise_conv2d_inplace_s8(const tme_conv_params *p, int8_t *data,
             acc += (x + p->in_offset) * filter[((size_t)ky * p->k_w + kx) * p->out_c + c];
           }
         }
-        if (bias) acc += bias[c];
+        if (bias) acc = tme_add_wrap(acc, bias[c]);
         scratch[(size_t)oy * p->out_w + ox] = epilogue(p, acc, mult[c], shift[c], NULL, NULL, 0);
       }
     }

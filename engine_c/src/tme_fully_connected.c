@@ -11,8 +11,8 @@ void tme_fully_connected_s8(const tme_fc_params *p, const int8_t *in, const int8
       int32_t acc = 0;
       for (int32_t i = 0; i < p->in_depth; ++i)
         acc += ((int32_t)x[i] + p->in_offset) * ((int32_t)w[i] + p->filter_offset);
-      if (bias) acc += bias[o];
-      acc = tme_requant(acc, mult[o], shift[o]) + p->out_offset;
+      if (bias) acc = tme_add_wrap(acc, bias[o]);
+      acc = tme_add_wrap(tme_requant(acc, mult[o], shift[o]), p->out_offset);
       out[(size_t)b * p->out_depth + o] = tme_clamp_s8(acc, p->act_min, p->act_max);
     }
   }

@@ -4,7 +4,7 @@
 
 static int8_t mul_one(const tme_mul_params *p, int32_t a, int32_t b) {
   const int32_t prod = (a + p->in1_offset) * (b + p->in2_offset);
-  const int32_t v = p->out_offset + tme_requant(prod, p->multiplier, p->shift);
+  const int32_t v = tme_add_wrap(p->out_offset, tme_requant(prod, p->multiplier, p->shift));
   return tme_clamp_s8(v, p->act_min, p->act_max);
 }
 

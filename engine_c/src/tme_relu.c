@@ -3,8 +3,8 @@
 
 void tme_relu_s8(const tme_relu_params *p, const int8_t *in, int8_t *out) {
   for (int32_t i = 0; i < p->size; ++i) {
-    const int32_t v = p->out_offset +
-                      tme_requant((int32_t)in[i] - p->in_offset, p->multiplier, p->shift);
+    const int32_t v = tme_add_wrap(
+        p->out_offset, tme_requant((int32_t)in[i] - p->in_offset, p->multiplier, p->shift));
     out[i] = tme_clamp_s8(v, p->act_min, p->act_max);
   }
 }
