@@ -30,6 +30,7 @@ SEARCH = [
     "tensorflow-model-optimization>=0.8,<0.9",
 ]
 PLOT = ["matplotlib>=3.8,<4"]
+BOARD = ["pyocd>=0.36,<1", "pyserial>=3.5,<4"]  # flash and read the STM32F746G-DISCO
 DEV = TF + SEARCH + PLOT + ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "hypothesis>=6.100,<7"]
 
 setup(
@@ -45,10 +46,10 @@ setup(
     package_data={
         "tflm_mcunet": ["data/*.tflite"],
         "tflm_mcunet.converter": ["templates/*.j2"],
-        "tflm_mcunet.engine_c": ["include/*.h", "src/*.c"],
-        "tflm_mcunet.benchmarks": ["archs/*.json"],
+        "tflm_mcunet.engine_c": ["include/*.h", "src/*.c", "targets/*.h", "targets/*.c"],
+        "tflm_mcunet.benchmarks": ["archs/*.json", "qemu_plugin/*.c"],
     },
     install_requires=CORE,
-    extras_require={"tf": TF, "search": SEARCH, "plot": PLOT, "dev": DEV},
+    extras_require={"tf": TF, "search": SEARCH, "plot": PLOT, "board": BOARD, "dev": DEV},
     entry_points={"console_scripts": ["tflm-mcunet = tflm_mcunet.cli:main"]},
 )

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from .report import Report, build_report
 
 #: marks a folder as written by the converter, so that converting again may replace it
 MARKER = ".tflm-mcunet"
+#: the generated code indexes the arena with 32-bit signed offsets
+MAX_ARENA_BYTES = 2**31 - 1
+_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 
 
 @dataclass
@@ -26,53 +30,159 @@ class Conversion:
     graph: Graph
     plan: MemoryPlan
     report: Report
+    device: object = None  # the tflm_mcunet.devices.Device converted for, if any
+    fit: object = None  # its devices.Fit: arena and model data against the device's memory
 
 
-def load_graph(model) -> Graph:
-    """Read and legalize a model; every error names the model file."""
-    graph = read_tflite(model)
+def load_graph(model, name: str | None = None) -> Graph:
+    """Read and legalize a model; every error names the model file (or `name`)."""
+    graph = read_tflite(model, name)
     try:
         legalize(graph)
         fuse(graph)
     except ConversionError as e:
         if e.model is None:
-            raise ConversionError(str(e), model=graph.source, op_index=e.op_index,
-                                  op_kind=e.op_kind) from e
+            raise e.at(model=graph.source) from e
         raise
     return graph
 
 
-def convert(model, out_dir, *, prefix: str = "model", force: bool = False) -> Conversion:
-    """Convert a .tflite model (path or bytes) into a C project in `out_dir`."""
-    graph = load_graph(model)
+def check_prefix(prefix: str) -> None:
+    """The prefix of the C API names must be a plain C identifier."""
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise ConversionError(f"prefix {prefix!r} is not a usable C name: use up to 40 letters, "
+                              "digits and underscores, starting with a letter (e.g. 'model', "
+                              "'kws_net')")
+
+
+def generate(model, *, prefix: str = "model", name: str | None = None):
+    """Read, legalize, plan and emit in memory: (graph, plan, files by name, constant bytes)."""
+    check_prefix(prefix)
+    graph = load_graph(model, name)
     plan = plan_memory(graph)
+    if plan.arena_bytes > MAX_ARENA_BYTES:
+        raise ConversionError(f"the model needs {plan.arena_bytes:,} bytes of activation memory; "
+                              f"the generated code addresses at most {MAX_ARENA_BYTES:,}",
+                              model=graph.source)
     files, const_bytes = emit_project(graph, plan, prefix)
+    return graph, plan, files, const_bytes
+
+
+def convert(model, out_dir, *, prefix: str = "model", force: bool = False,
+            device=None) -> Conversion:
+    """Convert a .tflite model (path or bytes) into a C project in `out_dir`.
+
+    `device` (a name from `tflm_mcunet.devices`, a user-defined spec or a Device) adds the
+    Cortex-M build files for it (startup, linker script, `make firmware`; see targets.py).
+    """
     out = Path(out_dir)
-    _write_atomically(out, files, force=force)
-    return Conversion(out, graph, plan, build_report(graph, plan, const_bytes))
+    _check_output_folder(out, force=force, model=model)  # before the work; again when writing
+    graph, plan, files, const_bytes = generate(model, prefix=prefix)
+    fit = None
+    if device is not None:
+        from ..devices import get_device
+        from .targets import DEFAULT_STACK_BYTES, target_files
+
+        device = get_device(device)
+        files.update(target_files(device, prefix=prefix, source=Path(graph.source).name))
+        fit = device.fit(plan.arena_bytes, const_bytes, stack_bytes=DEFAULT_STACK_BYTES)
+    _write_atomically(out, files, force=force, model=model)
+    return Conversion(out, graph, plan, build_report(graph, plan, const_bytes), device, fit)
 
 
-def _write_atomically(out: Path, files: dict[str, str], *, force: bool) -> None:
-    if out.exists():
-        if not out.is_dir():
-            raise ConversionError(f"output path {out} exists and is not a folder")
-        if any(out.iterdir()) and not (out / MARKER).exists() and not force:
-            raise ConversionError(f"output folder {out} exists and was not written by "
-                                  "tflm-mcunet; choose another folder or pass force=True "
-                                  "(--force) to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+def _write_atomically(out: Path, files: dict[str, str], *, force: bool, model=None) -> None:
+    """Write the files into a new hidden folder next to `out`, then swap it into place.
+
+    A failure or an interrupt (KeyboardInterrupt, SIGTERM in the CLI) at any point leaves `out`
+    as it was: the old folder comes back if it had been moved aside. Only a folder that
+    tflm-mcunet wrote (it holds the MARKER file) or an empty one is replaced, unless `force`.
+    """
+    _check_output_folder(out, force=force, model=model)
+    created = _missing_parents(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _fresh_name(out, "tmp")
+        tmp.mkdir()
+    except OSError as e:
+        _remove_empty(created)
+        raise _write_error(out, e) from e
     try:
         for name, text in files.items():
             (tmp / name).write_text(text)
         (tmp / MARKER).write_text("generated by tflm-mcunet; safe to delete\n")
         if out.exists():
-            old = out.with_name(f".{out.name}.old.{os.getpid()}")
+            old = _fresh_name(out, "old")
             out.rename(old)
-            tmp.rename(out)
+            try:
+                tmp.rename(out)
+            except BaseException:
+                old.rename(out)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(out)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(created)
+        if isinstance(e, OSError):
+            raise _write_error(out, e) from e
         raise
+
+
+def _check_output_folder(out: Path, *, force: bool, model) -> None:
+    if out.is_symlink():
+        raise ConversionError(f"output path {out} is a symbolic link; give the folder it points "
+                              "to, or another path")
+    if out.exists() and not out.is_dir():
+        raise ConversionError(f"output path {out} exists and is not a folder; choose a folder "
+                              "path")
+    if not out.exists():
+        return
+    resolved = out.resolve()
+    cwd = Path.cwd().resolve()
+    protected = {Path(resolved.anchor), Path.home().resolve()}
+    if resolved in protected or resolved == cwd or resolved in cwd.parents:
+        raise ConversionError(f"refusing to replace {out}: it is the current folder, one of its "
+                              "parents, the home folder or a root; choose a new folder such as "
+                              "model_c")
+    if isinstance(model, (str, os.PathLike)):
+        source = Path(model).resolve()
+        if resolved == source or resolved in source.parents:
+            raise ConversionError(f"refusing to replace {out}: it holds the model file "
+                                  f"{model}; choose another output folder")
+    if any(out.iterdir()) and not (out / MARKER).exists() and not force:
+        raise ConversionError(f"output folder {out} exists and was not written by tflm-mcunet; "
+                              "choose another folder, or pass --force (force=True) to replace "
+                              "it and everything in it")
+
+
+def _fresh_name(out: Path, what: str) -> Path:
+    """A hidden sibling of `out` that does not exist yet."""
+    while True:
+        path = out.with_name(f".{out.name}.{what}-{secrets.token_hex(4)}")
+        if not path.exists():
+            return path
+
+
+def _missing_parents(out: Path) -> list[Path]:
+    """The parents of `out` that do not exist yet, deepest first."""
+    missing = []
+    for parent in out.absolute().parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _write_error(out: Path, e: OSError) -> ConversionError:
+    where = f" ({e.filename})" if e.filename else ""
+    return ConversionError(f"cannot write the output folder {out}: {e.strerror or e}{where}; "
+                           "check that its parent folder is writable and has free space")

@@ -28,8 +28,12 @@ def example_model() -> Path:
 def _convert(args) -> int:
     from .converter import convert
 
-    conv = convert(args.model, args.output, prefix=args.prefix, force=args.force)
+    conv = convert(args.model, args.output, prefix=args.prefix, force=args.force,
+                   device=args.device)
     print(conv.report.to_markdown())
+    if conv.fit is not None:  # converted for a device: firmware files written too
+        print(f"\nDevice {conv.fit.summary()}\nCortex-M firmware: `make -C {conv.out_dir} "
+              "firmware` (the link checks code, stack and all; see firmware.mk)")
     print(f"\nWrote {conv.out_dir}/ (build with `make -C {conv.out_dir}`)")
     return 0
 
@@ -75,6 +79,12 @@ def _demo(args) -> int:
     return 0 if same == len(inputs) else 1
 
 
+def _bench(args) -> int:
+    from .benchmarks.mcu import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tflm-mcunet", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,7 +100,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="model", help="prefix of the C API names (default: model)")
     p.add_argument("--force", action="store_true",
                    help="replace the output folder even if tflm-mcunet did not write it")
+    p.add_argument("--device", help="also write the Cortex-M build files for a device "
+                   "(stm32f412, stm32f746, stm32h743, nrf52840, or NAME:sram=128K,flash=512K"
+                   "[,core=cortex-m4|cortex-m7])")
     p.set_defaults(run=_convert)
+
+    p = sub.add_parser("bench", help="benchmark the firmware on a Cortex-M target",
+                       description="Build the firmware of each model for a Cortex-M target, run "
+                       "it (QEMU mps2-an500 Cortex-M7, or an STM32F746G-DISCO board), check its "
+                       "output bytes against TFLite Micro and report Flash, SRAM, instructions "
+                       "(or cycles) of the invoke call and the goals.")
+    p.add_argument("--target", choices=("qemu-m7", "disco-f746"), default="qemu-m7",
+                   help="qemu-m7: QEMU mps2-an500 (default); disco-f746: the board via pyocd")
+    from .benchmarks.mcu import add_arguments as _bench_arguments
+
+    _bench_arguments(p)
+    p.set_defaults(run=_bench)
 
     p = sub.add_parser("demo", help="convert a model, run it beside TFLite Micro, compare",
                        description="Convert a model (default: the bundled example), build it for "
