@@ -85,23 +85,30 @@ def to_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def run(names: list[str], as_json: bool = False, cache: Path | None = None) -> int:
+    """Print the memory table (or JSON rows) for zoo models (default: the whole zoo)."""
+    names = names or zoo.zoo_names()
+    unknown = [n for n in names if n not in zoo.zoo_names()]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; the memory benchmark runs zoo models: "
+                         f"{', '.join(zoo.zoo_names())}")
+    cache = cache or default_cache()
+    cache.mkdir(parents=True, exist_ok=True)
+    rows = [memory_row(n, cache) for n in tqdm(names, desc="memory", unit="model", file=sys.stderr)]
+    print(json.dumps(rows, indent=2) if as_json else to_markdown(rows))
+    return 0
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tflm-mcunet bench --memory", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tflm_mcunet.benchmarks.memory",
+                                     description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="*", help=f"zoo models (default: all of {zoo.zoo_names()})")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--cache", type=Path, default=default_cache(),
                         help="folder for the built zoo models (default: %(default)s)")
     args = parser.parse_args(argv)
-    names = args.models or zoo.zoo_names()
-    unknown = [n for n in names if n not in zoo.zoo_names()]
-    if unknown:
-        parser.error(f"unknown model(s) {unknown}; the zoo has {zoo.zoo_names()}")
-    args.cache.mkdir(parents=True, exist_ok=True)
-    rows = [memory_row(n, args.cache)
-            for n in tqdm(names, desc="memory", unit="model", file=sys.stderr)]
-    print(json.dumps(rows, indent=2) if args.json else to_markdown(rows))
-    return 0
+    return run(args.models, args.json, args.cache)
 
 
 if __name__ == "__main__":

@@ -69,3 +69,17 @@ def test_published_figures_come_from_the_archs():
                                                                      "f746_216mhz": 107}
     assert memory.published_sram_kb("ds_cnn", "tinyengine") == {}
     assert set(zoo.ARCHS) <= set(zoo.zoo_names())
+
+
+def test_cli_convert_plot_and_bench_memory(zoo_tflite, zoo_dir, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from tflm_mcunet.cli import main
+
+    model = tmp_path / "ds_cnn.tflite"
+    model.write_bytes(zoo_tflite("ds_cnn"))
+    png = tmp_path / "mem.png"
+    assert main(["convert", str(model), "-o", str(tmp_path / "c"), "--plot", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG" and "Lower bound" in capsys.readouterr().out
+    monkeypatch.setenv("TFLM_MCUNET_CACHE", str(zoo_dir))
+    assert main(["bench", "--memory", "ds_cnn", "--json"]) == 0
+    assert '"ours_bytes"' in capsys.readouterr().out

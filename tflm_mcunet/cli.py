@@ -31,6 +31,10 @@ def _convert(args) -> int:
     conv = convert(args.model, args.output, prefix=args.prefix, force=args.force,
                    device=args.device)
     print(conv.report.to_markdown())
+    if args.plot:
+        from .plot import plot_memory
+
+        print(f"\nMemory plot: {plot_memory(conv, args.model, args.plot)}")
     if conv.fit is not None:  # converted for a device: firmware files written too
         print(f"\nDevice {conv.fit.summary()}\nCortex-M firmware: `make -C {conv.out_dir} "
               "firmware` (the link checks code, stack and all; see firmware.mk)")
@@ -80,6 +84,10 @@ def _demo(args) -> int:
 
 
 def _bench(args) -> int:
+    if args.memory:
+        from .benchmarks.memory import run as run_memory
+
+        return run_memory(args.models, args.json)
     from .benchmarks.mcu import run
 
     return run(args)
@@ -98,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="the int8 .tflite file")
     p.add_argument("-o", "--output", required=True, help="folder to write the C project into")
     p.add_argument("--prefix", default="model", help="prefix of the C API names (default: model)")
+    p.add_argument("--plot", metavar="PNG", help="also write a plot of memory over the layers, "
+                   "ours beside TFLite Micro's plan (needs matplotlib: the [plot] extra)")
     p.add_argument("--force", action="store_true",
                    help="replace the output folder even if tflm-mcunet did not write it")
     p.add_argument("--device", help="also write the Cortex-M build files for a device "
@@ -105,11 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "[,core=cortex-m4|cortex-m7])")
     p.set_defaults(run=_convert)
 
-    p = sub.add_parser("bench", help="benchmark the firmware on a Cortex-M target",
-                       description="Build the firmware of each model for a Cortex-M target, run "
-                       "it (QEMU mps2-an500 Cortex-M7, or an STM32F746G-DISCO board), check its "
-                       "output bytes against TFLite Micro and report Flash, SRAM, instructions "
-                       "(or cycles) of the invoke call and the goals.")
+    p = sub.add_parser("bench", help="benchmark models beside TFLite Micro (memory, Cortex-M)",
+                       description="Benchmark models beside TFLite Micro. --memory: peak SRAM "
+                       "of both runtimes, our lower bound and the published TinyEngine / "
+                       "X-CUBE-AI figures over the zoo. --target: build the firmware of each "
+                       "model for a Cortex-M target, run it (QEMU mps2-an500 Cortex-M7, or an "
+                       "STM32F746G-DISCO board), check its output bytes against TFLite Micro "
+                       "and report Flash, SRAM, instructions (or cycles) of the invoke call and "
+                       "the goals.")
+    p.add_argument("--memory", action="store_true",
+                   help="the peak-SRAM table over zoo models instead of a firmware run")
     p.add_argument("--target", choices=("qemu-m7", "disco-f746"), default="qemu-m7",
                    help="qemu-m7: QEMU mps2-an500 (default); disco-f746: the board via pyocd")
     from .benchmarks.mcu import add_arguments as _bench_arguments
