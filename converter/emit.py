@@ -81,6 +81,7 @@ class EmitContext:
         self._array_by_content: dict[tuple, str] = {}
         self._tensor_arrays: dict[int, str] = {}
         self.param_structs: list[str] = []
+        self.functions: list[str] = []  # one per specialised layer, called from invoke
 
     def ptr(self, tensor: Tensor | None) -> str:
         """C expression for the data of a tensor: arena pointer, constant array, or NULL."""
@@ -108,6 +109,14 @@ class EmitContext:
         body = _initializer(fields)[2:-2]
         self.param_structs.append(f"static const {ctype} {name} = {{ {body} }};")
         return name
+
+    def function(self, op: Op, body: str) -> str:
+        """A function of its own for the op's call (a kernel inlined with the op's `static
+        const` parameters, so that the compiler specialises it to the layer); returns the
+        statement that calls it."""
+        name = f"{self.prefix}_op{op.index}"
+        self.functions.append(f"static TME_LAYER void {name}(void) {{\n  {body}\n}}")
+        return f"{name}();"
 
     def _array(self, values: np.ndarray, hint: str, about: str) -> str:
         values = np.ascontiguousarray(values)
@@ -171,7 +180,8 @@ def emit_project(graph: Graph, plan: MemoryPlan,
         prefix=prefix, PREFIX=prefix.upper(), arena_bytes=max(plan.arena_bytes, 16),
         inputs=[_tensor_info(t) | dict(offset=plan.offset(t)) for t in graph.inputs],
         outputs=[_tensor_info(t) | dict(offset=plan.offset(t)) for t in graph.outputs],
-        calls=calls, params=ctx.param_structs, arrays=ctx.arrays, kernel_headers=kernel_headers,
+        calls=calls, params=ctx.param_structs, functions=ctx.functions, arrays=ctx.arrays,
+        kernel_headers=kernel_headers,
         sources=sorted(f for f in files if f.endswith(".c")) + ["model.c", "model_weights.c"],
         source=c_comment(Path(graph.source).name),
         weight_bytes=sum(a["nbytes"] for a in ctx.arrays))

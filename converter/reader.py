@@ -75,6 +75,9 @@ class _Reader:
         if model.SubgraphsLength() != 1:
             raise self.error(f"model has {model.SubgraphsLength()} subgraphs; only single-subgraph "
                              "models are supported (no control flow)")
+        if model.BuffersLength() and self.buffer(model.Buffers(0)):
+            raise self.error("buffer 0 holds data; it must be empty (the schema's sentinel for "
+                             "tensors without data)")
         sub = model.Subgraphs(0)
         if sub.OperatorsLength() > MAX_OPERATORS or sub.TensorsLength() > MAX_TENSORS:
             raise self.error(f"the model has {sub.OperatorsLength()} operators and "
@@ -115,8 +118,14 @@ class _Reader:
             if given != "none" and expected is not None and given != expected:
                 raise ConversionError(f"its builtin options are {given}; {kind} takes "
                                       f"{expected}", model=self.source, op_index=k, op_kind=kind)
+            options = schema.builtin_options(fb_op)
+            bias_type = getattr(options, "QuantizedBiasType", lambda: 0)()
+            if bias_type not in (0, schema.TensorType.INT32):  # 0: not set
+                raise ConversionError(f"its quantized bias type {bias_type} is not supported "
+                                      "(int32 biases only)", model=self.source, op_index=k,
+                                      op_kind=kind)
             try:
-                op.options = definition.parse_options(schema.builtin_options(fb_op))
+                op.options = definition.parse_options(options)
             except AttributeError as e:  # an options table of another operator, or none
                 raise ConversionError(
                     f"it has no builtin options; {kind} needs {expected or 'them'}",
@@ -181,12 +190,10 @@ class _Reader:
 
     def buffer(self, buf) -> bytes | None:
         offset = buf.Offset() if hasattr(buf, "Offset") else 0
-        if offset > 1:  # large models keep their buffers after the flatbuffer
-            size = buf.Size()
-            if offset + size > len(self.data):
-                raise self.error(f"a buffer at offset {offset} of {size} bytes lies past the end "
-                                 "of the file")
-            return self.data[offset:offset + size]
+        if offset > 1:  # models over 2 GB keep their buffers after the flatbuffer
+            raise self.error(f"a buffer is stored after the flatbuffer (at offset {offset}); "
+                             "TFLite Micro does not read such buffers: export the model without "
+                             "buffer offsets")
         if buf.DataIsNone():
             return None
         return buf.DataAsNumpy().tobytes()

@@ -41,6 +41,29 @@ def model_has_identifier(data: bytes) -> bool:
     return _fb.Model.ModelBufferHasIdentifier(data, 0)
 
 
+_OPTIONS_NAMES = {v: k for k, v in vars(BuiltinOptions).items() if not k.startswith("_")}
+
+
+#: the builtin options table each operator takes (TFLite reads no other: a table of another
+#: type is as good as none to it)
+OPTIONS_OF = {
+    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "FULLY_CONNECTED": "FullyConnectedOptions", "ADD": "AddOptions", "MUL": "MulOptions",
+    "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions", "MEAN": "ReducerOptions",
+    "PAD": "PadOptions", "PADV2": "PadV2Options", "RESHAPE": "ReshapeOptions",
+    "SQUEEZE": "SqueezeOptions", "CONCATENATION": "ConcatenationOptions",
+    "SOFTMAX": "SoftmaxOptions", "SHAPE": "ShapeOptions", "STRIDED_SLICE": "StridedSliceOptions",
+    "PACK": "PackOptions", "QUANTIZE": "QuantizeOptions", "DEQUANTIZE": "DequantizeOptions",
+    "HARD_SWISH": "HardSwishOptions",
+}
+
+
+def options_name(op) -> str:
+    """The name of an operator's builtin options type, e.g. "Conv2DOptions" (or "none")."""
+    code = op.BuiltinOptionsType()
+    return "none" if code == 0 else _OPTIONS_NAMES.get(code, f"type {code}")
+
+
 def builtin_options(op):
     """The typed options table of an operator, or None when it has none."""
     cls = _OPTIONS_CLASSES.get(op.BuiltinOptionsType())

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import itertools
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,16 +33,33 @@ def random_inputs(host, samples: int, seed: int) -> list[list[np.ndarray]]:
     return batches
 
 
-def compare_with_tflm(model: bytes, out_dir, batches):
+#: the host build of the kernels written for the Arm DSP extension (SXTB16/SMLAD), with those
+#: instructions emulated in C (engine_c/include/tme_common.h)
+DSP_EMULATION_CFLAGS = "-O2 -DTME_EMULATE_DSP"
+
+
+def compare_with_tflm(model: bytes, out_dir, batches, *, dsp: bool = False):
     """Convert, compile, run every batch here and in TFLite Micro; every output byte must agree.
 
     `batches` is a list of input lists, or a function of the compiled HostModel giving one.
+    `dsp`: also build the project's DSP path (emulated on the host) and check it the same way.
     """
     conversion = convert(model, out_dir, force=True)
     host = compile_host(out_dir)
     if callable(batches):
         batches = batches(host)
     reference = run_tflm_batch(model, batches)
+    _compare(host, batches, reference)
+    if dsp:
+        dsp_dir = Path(out_dir).with_name(Path(out_dir).name + "-dsp")
+        shutil.rmtree(dsp_dir, ignore_errors=True)
+        shutil.copytree(out_dir, dsp_dir, ignore=shutil.ignore_patterns("*.o", "*.so", "*.a"))
+        _compare(compile_host(dsp_dir, cflags=DSP_EMULATION_CFLAGS), batches, reference,
+                 what="DSP path: ")
+    return conversion
+
+
+def _compare(host, batches, reference, what: str = ""):
     for k, (sample, ref) in enumerate(zip(batches, reference)):
         ours = host.invoke(*sample)
         ours = ours if isinstance(ours, list) else [ours]
@@ -53,14 +72,14 @@ def compare_with_tflm(model: bytes, out_dir, batches):
                 where = f"index {bad[0]}"
                 if len(sample) == len(ours):  # one input per output: name the input value
                     where += f" (input {np.asarray(sample[i]).reshape(-1)[bad[0]]})"
-                pytest.fail(f"sample {k}, output {i}: {bad.size} of {a.size} values differ; "
-                            f"first at {where}: ours {a[bad[0]]}, TFLM {b[bad[0]]}")
-    return conversion
+                pytest.fail(f"{what}sample {k}, output {i}: {bad.size} of {a.size} values "
+                            f"differ; first at {where}: ours {a[bad[0]]}, TFLM {b[bad[0]]}")
 
 
-def check_bit_exact(model: bytes, out_dir, samples: int = 5, seed: int = 0):
+def check_bit_exact(model: bytes, out_dir, samples: int = 5, seed: int = 0, dsp: bool = False):
     """compare_with_tflm on random inputs (all -128, all 127, then uniform int8)."""
-    return compare_with_tflm(model, out_dir, lambda host: random_inputs(host, samples, seed))
+    return compare_with_tflm(model, out_dir, lambda host: random_inputs(host, samples, seed),
+                             dsp=dsp)
 
 
 @pytest.fixture
@@ -93,3 +112,30 @@ def zoo_tflite(zoo_dir):
         return built[name]
 
     return get
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many mutated models the fuzz tests tried and how they ended (tests/test_fuzz.py),
+    summed over the xdist workers; printed at the end of every run that includes them."""
+    import collections
+
+    inputs, seconds, outcomes = 0, 0.0, collections.Counter()
+    ran, ran_outcomes = 0, collections.Counter()
+    for status in ("passed", "failed"):
+        for report in terminalreporter.stats.get(status, []):
+            props = dict(getattr(report, "user_properties", []))
+            inputs += props.get("fuzz_inputs", 0)
+            seconds += props.get("fuzz_seconds", 0.0)
+            outcomes.update(props.get("fuzz_outcomes", {}))
+            ran += props.get("fuzz_run_inputs", 0)
+            ran_outcomes.update(props.get("fuzz_run_outcomes", {}))
+    if inputs or ran:
+        terminalreporter.write_sep("-", "fuzz")
+        terminalreporter.write_line(
+            f"{inputs:,} mutated .tflite inputs through the converter in {seconds:.0f} s: "
+            + ", ".join(f"{v:,} {k}" for k, v in sorted(outcomes.items()))
+            + "; no other exception, hang or crash")
+        if ran:
+            terminalreporter.write_line(
+                f"{ran:,} mutants built with ASan+UBSan and compared with TFLite Micro: "
+                + ", ".join(f"{v:,} {k}" for k, v in sorted(ran_outcomes.items())))

@@ -209,9 +209,10 @@ def seed_mixed(seed: int = 1) -> bytes:
 
 
 def seed_shapes(seed: int = 2) -> bytes:
-    """Two inputs (one reshaped) and two outputs; Keras 3's Flatten (SHAPE -> STRIDED_SLICE -> PACK ->
-    RESHAPE, folded), PADV2 with an explicit value, VALID depthwise with depth multiplier 2,
-    SQUEEZE, a FULLY_CONNECTED without bias, a broadcasting ADD and a global AVERAGE_POOL."""
+    """Two inputs (one reshaped) and two outputs; Keras 3's Flatten (SHAPE -> STRIDED_SLICE ->
+    PACK -> RESHAPE, folded), PADV2 with an explicit value, VALID depthwise with depth
+    multiplier 2, SQUEEZE, a FULLY_CONNECTED without bias, a broadcasting ADD and a global
+    AVERAGE_POOL."""
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     x = b.tensor("a", (1, 5, 5, 2), "int8", 0.05, 0)

@@ -14,7 +14,6 @@ import itertools
 import zlib
 
 import numpy as np
-import pytest
 
 from flatbuffer_models import ACT, PADDING, ModelBuilder
 from sanitize import build_sanitized, run_sanitized

@@ -9,7 +9,7 @@ The mutations are in tests/fuzz_mutations.py.
 Counts: TFLM_MCUNET_FUZZ_EXAMPLES (default 10000) inputs in all, 60 % structured, 40 % raw
 bytes; the pytest summary prints how many were tried and how they ended. The mutants that
 convert are also compiled with the sanitizers and compared with TFLite Micro
-(TFLM_MCUNET_FUZZ_RUN_EXAMPLES, default 24).
+(TFLM_MCUNET_FUZZ_RUN_EXAMPLES, default 40).
 """
 from __future__ import annotations
 
@@ -24,18 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from flatbuffer_models import pack, seed_models
-from fuzz_mutations import (STRUCTURED, Seeds, byte_mutant, m_activation_quant, m_buffer_data,
+from fuzz_mutations import (Seeds, byte_mutant, m_activation_quant, m_buffer_data,
                             m_name, m_options, m_quantization, structured_mutant)
 from tflm_mcunet import ConversionError
 from tflm_mcunet.converter.pipeline import generate
 
 EXAMPLES = int(os.environ.get("TFLM_MCUNET_FUZZ_EXAMPLES", "10000"))
-RUN_EXAMPLES = int(os.environ.get("TFLM_MCUNET_FUZZ_RUN_EXAMPLES", "24"))
+RUN_EXAMPLES = int(os.environ.get("TFLM_MCUNET_FUZZ_RUN_EXAMPLES", "40"))
 #: per-input time budget: a hang guard, not a speed test (a conversion takes milliseconds)
 BUDGET_SECONDS = float(os.environ.get("TFLM_MCUNET_FUZZ_BUDGET", "5"))
 #: the converter may not allocate more than this over the whole fuzz run
@@ -129,12 +128,6 @@ def test_fuzz_byte_mutations(record_property):
     _fuzz(record_property, "byte mutations", byte_mutant, EXAMPLES - EXAMPLES * 6 // 10)
 
 
-def test_every_structured_mutation_is_used():
-    names = {m.__name__ for m in STRUCTURED}
-    assert {"m_shape", "m_cycle", "m_order", "m_quantization", "m_buffer_index", "m_op_io",
-            "m_name"} <= names
-
-
 #: mutations that often leave a model convertible: its numbers change, not its structure
 NUMERIC = [m_quantization, m_activation_quant, m_buffer_data, m_options, m_name]
 
@@ -144,6 +137,11 @@ def numeric_mutant(data, seeds: Seeds) -> bytes:
     for _ in range(data.draw(st.integers(1, 2), label="mutations")):
         data.draw(st.sampled_from(NUMERIC), label="mutation")(data, m)
     return pack(m)
+
+
+def run_mutant(data, seeds: Seeds) -> bytes:
+    """Half numeric mutants (they convert often), half structured ones."""
+    return (numeric_mutant if data.draw(st.booleans()) else structured_mutant)(data, seeds)
 
 
 def test_mutants_that_convert_run_clean_and_match_tflm(tmp_path, record_property):
@@ -157,7 +155,7 @@ def test_mutants_that_convert_run_clean_and_match_tflm(tmp_path, record_property
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     @given(st.data())
     def run(data):
-        model = numeric_mutant(data, SEEDS)
+        model = run_mutant(data, SEEDS)
         if outcome(model) != "converted":
             stats["ConversionError"] += 1
             return

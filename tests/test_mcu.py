@@ -125,7 +125,8 @@ def test_ds_cnn_on_qemu_cortex_m7_gives_tflite_micro_bytes(tools, plugin, zoo_tf
     # exact, repeatable counts: the same input twice gives the same count
     counts = run.invoke_instructions
     assert len(counts) == 4 and counts[2] == counts[3]
-    assert 5 * conv.report.macs < counts[2] < 50 * conv.report.macs
+    # SMLAD does two MACs per instruction: at least half an instruction per MAC
+    assert conv.report.macs / 2 < counts[2] < 50 * conv.report.macs
     assert 0 < run.stack_peak_bytes < run.stack_size_bytes
     # counting per block and per instruction agree exactly
     slow = mcu.run_qemu(elf, samples[2:3], mcu.output_specs(conv.graph), plugin=plugin,

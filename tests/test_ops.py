@@ -34,24 +34,30 @@ def keras_model(input_shape, *layer_list, seed=0):
 def test_conv2d(bit_exact, kernel, stride, padding, activation, size):
     m = keras_model((size, size + 1, 3), layers.Conv2D(6, kernel, strides=stride, padding=padding,
                                                        activation=activation))
-    bit_exact(quantize_keras(m, rep((size, size + 1, 3))))
+    bit_exact(quantize_keras(m, rep((size, size + 1, 3))), dsp=True)
 
 
 def test_conv2d_dilated_and_no_bias(bit_exact):
     m = keras_model((12, 12, 4), layers.Conv2D(5, 3, dilation_rate=2, padding="same",
                                                use_bias=False))
-    bit_exact(quantize_keras(m, rep((12, 12, 4))))
+    bit_exact(quantize_keras(m, rep((12, 12, 4))), dsp=True)
 
 
 @pytest.mark.parametrize("kernel,stride,padding,activation,multiplier,size", [
     (3, 1, "same", "relu6", 1, 8), (3, 2, "same", None, 1, 9), (5, 2, "same", "relu", 1, 10),
     (7, 1, "valid", None, 1, 11), (3, 1, "same", None, 2, 6), (5, 2, "valid", "relu6", 1, 12),
 ])
-def test_depthwise_conv2d(bit_exact, kernel, stride, padding, activation, multiplier, size):
+@pytest.mark.parametrize("raster", [False, True])
+def test_depthwise_conv2d(bit_exact, monkeypatch, kernel, stride, padding, activation, multiplier,
+                          size, raster):
+    if raster:  # the raster kernel even where running in place would save memory
+        from tflm_mcunet.converter.passes import fuse
+
+        monkeypatch.setattr(fuse, "choose_inplace_depthwise", lambda graph: None)
     m = keras_model((size, size, 4), layers.DepthwiseConv2D(
         kernel, strides=stride, padding=padding, depth_multiplier=multiplier,
         activation=activation))
-    bit_exact(quantize_keras(m, rep((size, size, 4))))
+    bit_exact(quantize_keras(m, rep((size, size, 4))), dsp=True)
 
 
 @pytest.mark.parametrize("activation,use_bias,shape", [
@@ -59,7 +65,7 @@ def test_depthwise_conv2d(bit_exact, kernel, stride, padding, activation, multip
 ])
 def test_fully_connected(bit_exact, activation, use_bias, shape):
     m = keras_model(shape, layers.Dense(7, activation=activation, use_bias=use_bias))
-    bit_exact(quantize_keras(m, rep(shape)))
+    bit_exact(quantize_keras(m, rep(shape)), dsp=True)
 
 
 @pytest.mark.parametrize("shape_a,shape_b,activation", [
@@ -127,26 +133,52 @@ def test_reshape_and_squeeze(bit_exact):
 def test_float_edges(bit_exact, shape):
     layer = layers.Conv2D(4, 3, padding="same") if len(shape) == 3 else layers.Dense(5)
     m = keras_model(shape, layer)
-    bit_exact(quantize_keras(m, rep(shape), float_io=True))
+    bit_exact(quantize_keras(m, rep(shape), float_io=True), dsp=True)
 
 
 @pytest.mark.parametrize("lo,hi", [(-0.01, 0.01), (-50.0, 50.0), (0.0, 3.0)])
 def test_extreme_scales(bit_exact, lo, hi):
     m = keras_model((6, 6, 3), layers.Conv2D(4, 3, padding="same", activation="relu"),
                     layers.DepthwiseConv2D(3), layers.GlobalAveragePooling2D(), layers.Dense(3))
-    bit_exact(quantize_keras(m, rep((6, 6, 3), lo=lo, hi=hi)))
+    bit_exact(quantize_keras(m, rep((6, 6, 3), lo=lo, hi=hi)), dsp=True)
 
 
-@pytest.mark.parametrize("kernel,stride,size", [(3, 1, 6), (3, 2, 7), (5, 1, 8), (7, 2, 9),
-                                                (5, 2, 10)])
-def test_inplace_depthwise_chain(bit_exact, kernel, stride, size):
-    """Few pixels, many channels: the depthwise layers overwrite their inputs in place."""
+def _depthwise_chain(kernel, stride, size):
+    return keras_model((size, size, 24), layers.Conv2D(32, 1, activation="relu"),
+                       layers.DepthwiseConv2D(kernel, strides=stride, padding="same",
+                                              activation="relu6"),
+                       layers.DepthwiseConv2D(3, padding="same"), layers.Conv2D(16, 1))
+
+
+@pytest.mark.parametrize("kernel,size", [(3, 6), (5, 8), (7, 9)])
+def test_inplace_depthwise_chain(bit_exact, kernel, size):
+    """Few pixels, many channels: the depthwise layers overwrite their inputs in place where
+    that lowers the arena."""
+    m = _depthwise_chain(kernel, 1, size)
+    conversion = bit_exact(quantize_keras(m, rep((size, size, 24))), dsp=True)
+    assert any(op.params.get("inplace") for op in conversion.graph.ops)
+
+
+@pytest.mark.parametrize("kernel,stride,size,pad", [
+    (3, 1, 6, "same"), (3, 2, 7, "same"), (5, 1, 8, "valid"), (7, 2, 9, "same"),
+    (5, 2, 10, "valid"), (3, 2, 20, "same"), (3, 1, 19, "same"), (7, 1, 23, "same"),
+])
+def test_inplace_depthwise_kernel_every_shape(bit_exact, monkeypatch, kernel, stride, size, pad):
+    """Every depthwise candidate forced in place (the converter keeps in place only where it
+    saves memory): strides, paddings, rows wider than a vector of 16."""
+    from tflm_mcunet.converter.passes import fuse, inplace
+
+    def everything_in_place(graph):
+        for op in inplace.inplace_candidates(graph):
+            op.params["inplace"] = True
+
+    monkeypatch.setattr(fuse, "choose_inplace_depthwise", everything_in_place)
     m = keras_model((size, size, 24), layers.Conv2D(32, 1, activation="relu"),
-                    layers.DepthwiseConv2D(kernel, strides=stride, padding="same",
+                    layers.DepthwiseConv2D(kernel, strides=stride, padding=pad,
                                            activation="relu6"),
                     layers.DepthwiseConv2D(3, padding="same"), layers.Conv2D(16, 1))
-    conversion = bit_exact(quantize_keras(m, rep((size, size, 24))))
-    assert any(op.params.get("inplace") for op in conversion.graph.ops)
+    conversion = bit_exact(quantize_keras(m, rep((size, size, 24))), dsp=True)
+    assert sum(bool(op.params.get("inplace")) for op in conversion.graph.ops) == 2
 
 
 def test_residual_add_is_fused_into_the_projection(bit_exact):
@@ -155,7 +187,7 @@ def test_residual_add_is_fused_into_the_projection(bit_exact):
     x = layers.DepthwiseConv2D(3, padding="same", activation="relu6")(x)
     x = layers.Conv2D(8, 1)(x)
     m = keras.Model(inp, layers.Add()([inp, x]))
-    conversion = bit_exact(quantize_keras(m, rep((10, 10, 8))))
+    conversion = bit_exact(quantize_keras(m, rep((10, 10, 8))), dsp=True)
     kinds = [row.kind for row in conversion.report.layers]
     assert "ADD" not in kinds and "CONV_2D+ADD" in kinds
 
@@ -163,5 +195,5 @@ def test_residual_add_is_fused_into_the_projection(bit_exact):
 def test_pad_is_fused_into_the_convolution(bit_exact):
     m = keras_model((9, 9, 4), layers.ZeroPadding2D(((2, 1), (1, 2))),
                     layers.Conv2D(6, 3, strides=2))
-    conversion = bit_exact(quantize_keras(m, rep((9, 9, 4))))
+    conversion = bit_exact(quantize_keras(m, rep((9, 9, 4))), dsp=True)
     assert [op.kind for op in conversion.graph.ops] == ["CONV_2D"]

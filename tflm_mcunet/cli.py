@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import traceback
@@ -17,6 +18,10 @@ examples:
   tflm-mcunet convert model.tflite -o model_c     write the C project, print the report
   tflm-mcunet demo                                convert the bundled example, run it beside
                                                   TFLite Micro and compare the outputs
+
+exit status: 0 done, 1 internal error (a bug: please report it with --verbose), 2 error in
+the model, options or paths (one line says what and where), 130 interrupted (nothing is left
+half-written)
 """
 
 
@@ -50,7 +55,7 @@ def _demo(args) -> int:
 
     model = Path(args.model) if args.model else example_model()
     out = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="tflm-mcunet-"))
-    conv = convert(model, out, force=True)
+    conv = convert(model, out)  # a folder of the user's is replaced only if we wrote it
     print(conv.report.to_markdown())
     host = compile_host(out)
     rng = np.random.default_rng(args.seed)
@@ -141,22 +146,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=10, help="random inputs to compare (10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (0)")
     p.set_defaults(run=_demo)
+    for command in sub.choices.values():  # `--verbose` after the command works too
+        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="show the traceback of an error")
     return parser
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that cleanup code runs as for Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
         return args.run(args)
-    except (ValueError, OSError, RuntimeError) as e:
+    except (KeyboardInterrupt, _Terminated):
+        print(f"tflm-mcunet {args.command}: interrupted (no output folder is left "
+              "half-written)", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError) as e:  # ConversionError, paths, builds, TFLM
         if args.verbose:
             traceback.print_exc()
         print(f"tflm-mcunet {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except Exception as e:  # a bug: say so, and how to report it
+        if args.verbose:
+            traceback.print_exc()
+        print(f"tflm-mcunet {args.command}: internal error: {type(e).__name__}: {e}. This is a "
+              f"bug in tflm-mcunet; please report it with the output of `tflm-mcunet "
+              f"{args.command} --verbose ...`", file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -62,9 +62,12 @@ def fail(op: Op, message: str) -> ConversionError:
     return ConversionError(message, op_index=op.index, op_kind=op.kind)
 
 
-def expect_inputs(op: Op, count: int, *, const: tuple[int, ...] = ()) -> None:
-    if len(op.inputs) < count or any(op.inputs[i] is None for i in range(count)):
-        raise fail(op, f"expects {count} input tensors, has {len(op.inputs)}")
+def expect_inputs(op: Op, count: int, *, const: tuple[int, ...] = (), optional: int = 0) -> None:
+    """`count` inputs, then up to `optional` more (TFLite Micro checks the exact number)."""
+    if not count <= len(op.inputs) <= count + optional or \
+            any(op.inputs[i] is None for i in range(count)):
+        expected = f"{count} to {count + optional}" if optional else f"{count}"
+        raise fail(op, f"expects {expected} input tensors, has {len(op.inputs)}")
     for i in const:
         if not op.inputs[i].is_const:
             raise fail(op, f"input {i} ({op.inputs[i].name!r}) must be a constant tensor")

@@ -51,6 +51,28 @@ def check_weights(op, weights, bias, channels: int, axis: int) -> None:
                            "sums too many terms, split it")
 
 
+def gemm_constants(weights: np.ndarray, bias: np.ndarray | None, zero_point: int):
+    """Weights [out_c][k] -> ([out_c][k4] zero-padded rows, the folded int32 bias) for the
+    tme_gemm kernels: bias[oc] - (zero_point + 128) * sum_k w[oc][k], wrapping like int32."""
+    w = np.asarray(weights, np.int8).reshape(weights.shape[0], -1)
+    out_c, k = w.shape
+    k4 = -(-k // 4) * 4
+    padded = np.zeros((out_c, k4), np.int8)
+    padded[:, :k] = w
+    folded = w.astype(np.int64).sum(axis=1) * -(int(zero_point) + 128)
+    if bias is not None:
+        folded += np.asarray(bias, np.int64).reshape(-1)
+    folded = ((folded + 2**31) % 2**32 - 2**31).astype(np.int32)
+    return padded, folded
+
+
+def gemm_scratch_bytes(rows: int, k: int) -> int:
+    """Scratch of tme_gemm_s8: a block of rows (4 of k4 bytes on the portable path, 2 of k4
+    16-bit values on the DSP path; one row of either when there is one)."""
+    k4 = -(-k // 4) * 4
+    return 4 * k4 if rows > 1 else 2 * k4
+
+
 #: the fields of tme_conv_params, all in op.params
 CONV_FIELDS = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h",
                "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "depth_multiplier",
@@ -72,7 +94,7 @@ class _ConvBase(OpDef):
         return opts
 
     def prepare(self, op) -> None:
-        expect_inputs(op, 2, const=(1,))
+        expect_inputs(op, 2, const=(1,), optional=1)
         x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
         bias = op.inputs[2] if len(op.inputs) > 2 else None
         expect_int8_activation(op, x, "input")
@@ -93,6 +115,9 @@ class _ConvBase(OpDef):
             if w_c != out_c or dm < 1 or in_c * dm != out_c:
                 raise fail(op, f"weights {list(w.shape)} do not match input channels {in_c} and "
                                f"output channels {out_c}")
+            if o["depth_multiplier"] != dm:  # TFLite Micro's kernel loops over the option
+                raise fail(op, f"depth multiplier {o['depth_multiplier']} does not match the "
+                               f"{in_c} input and {out_c} output channels")
             axis = 3
         else:
             w_out, k_h, k_w, w_in = w.shape
@@ -103,8 +128,6 @@ class _ConvBase(OpDef):
                                "is not supported")
             dm, axis = 1, 0
         check_weights(op, w, bias, out_c, axis)
-        if max((k_h - 1) * o["dil_h"], (k_w - 1) * o["dil_w"]) >= 1 << 16:
-            raise fail(op, f"the dilated {k_h}x{k_w} kernel spans more than 65536 pixels")
         exp_h = window_output_size(o["padding"], in_h, o["stride_h"], o["dil_h"], k_h)
         exp_w = window_output_size(o["padding"], in_w, o["stride_w"], o["dil_w"], k_w)
         if (exp_h, exp_w) != (out_h, out_w):
@@ -114,6 +137,9 @@ class _ConvBase(OpDef):
         if o["padding"] == "SAME":
             pad_top = same_padding(in_h, out_h, o["stride_h"], o["dil_h"], k_h)
             pad_left = same_padding(in_w, out_w, o["stride_w"], o["dil_w"], k_w)
+        if max(pad_top, pad_left) > 32767:  # TFLite Micro keeps paddings in int16
+            raise fail(op, f"SAME padding of {max(pad_top, pad_left)} pixels is beyond the 16 "
+                           "bits TFLite Micro keeps it in (a huge kernel or dilation)")
         act_min, act_max = fused_activation_range(op)
         mult, shift = channel_multipliers(op, x.scale, y.scale, w, out_c)
         op.params.update(
@@ -168,9 +194,130 @@ class _ConvBase(OpDef):
 
 
 class Conv2D(_ConvBase):
+    """A matrix product (tme_gemm.h): every output pixel's window, copied a block of pixels at
+    a time into scratch (im2col; the pixel itself for 1x1 stride 1), times the weights."""
     kinds = ("CONV_2D",)
+    kernels = ("gemm", "add")
+
+    def scratch_bytes(self, op) -> int:
+        p = op.params
+        return gemm_scratch_bytes(p["out_h"] * p["out_w"], p["k_h"] * p["k_w"] * p["in_c"])
+
+    def emit(self, op, c) -> str:
+        x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
+        bias = op.inputs[2] if len(op.inputs) > 2 else None
+        p = op.params
+        direct = (p["k_h"] == p["k_w"] == p["stride_h"] == p["stride_w"] == 1
+                  and p["pad_top"] == p["pad_left"] == 0
+                  and (p["in_h"], p["in_w"]) == (p["out_h"], p["out_w"]))
+        weights, folded = gemm_constants(w.data, None if bias is None else bias.data,
+                                         x.zero_point)
+        fields = dict(rows=p["out_h"] * p["out_w"], k=p["k_h"] * p["k_w"] * p["in_c"],
+                      k4=weights.shape[1], out_c=p["out_c"], im2col=int(not direct),
+                      **{k: p[k] for k in ("in_h", "in_w", "in_c", "out_w", "k_h", "k_w",
+                                           "stride_h", "stride_w", "dil_h", "dil_w", "pad_top",
+                                           "pad_left")},
+                      pad_value=x.zero_point + 128,
+                      **{k: p[k] for k in ("out_offset", "act_min", "act_max")})
+        params = c.params("tme_gemm_params", op, fields)
+        residual, skip = "NULL", "NULL"
+        if "residual" in p:
+            r = p["residual"]
+            residual = "&" + c.params("tme_residual_params", op, {
+                "add": r["add"], "conv_is_first": r["conv_is_first"]}, suffix="residual")
+            skip = c.ptr(op.inputs[SKIP_INPUT])
+        return c.function(op, (
+            f"tme_gemm_s8(&{params}, {c.ptr(x)}, {c.const(weights, op, 'weights')}, "
+            f"{c.const(folded, op, 'bias')}, {c.const(p['multiplier'], op, 'mult')}, "
+            f"{c.const(p['shift'], op, 'shift')}, {residual}, {skip}, "
+            f"(uint8_t *){c.scratch(op)}, {c.ptr(y)});"))
+
+
+def _interior(out_n: int, in_n: int, k: int, s: int, d: int, pad: int) -> tuple[int, int]:
+    """Output positions [lo, hi) whose window lies inside the input along one axis."""
+    lo = min(out_n, -(-pad // s))
+    last = in_n - 1 - (k - 1) * d + pad  # the window of position o starts at o * s - pad
+    hi = last // s + 1 if last >= 0 else 0
+    return lo, max(lo, min(out_n, hi))
+
+
+def inplace_geometry(p: dict) -> dict:
+    """The rings of tme_dw_inplace_s8: values per stride phase of a padded input row, the lag
+    (output rows computed before the first may be written back over the input) and the
+    scratch bytes (k_h padded 16-bit input rows + lag + 1 output rows)."""
+    s = p["stride_w"]
+    columns = -(-p["out_w"] // 16) * 16  # the kernel may compute whole groups of 16 columns
+    padded = max(p["pad_left"] + p["in_w"], (columns - 1) * s + (p["k_w"] - 1) * p["dil_w"] + 1)
+    ring_w = -(-padded // s) + 1  # + 1: the DSP kernel reads taps in pairs
+    lag = 0
+    for q in range(p["out_h"]):
+        covered = ((q + 1) * p["out_w"] - 1) // p["in_w"]  # last input row output row q overwrites
+        last_reader = min(p["out_h"] - 1, (covered + p["pad_top"]) // p["stride_h"])
+        lag = max(lag, last_reader - q)
+    scratch = 2 * p["k_h"] * s * ring_w + (lag + 1) * p["out_w"]
+    return dict(ring_w=ring_w, lag=lag, scratch=scratch)
+
+
+#: the fields of tme_dw_params taken from op.params as they are
+_DW_FIELDS = ("in_h", "in_w", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w", "dil_h",
+              "dil_w", "pad_top", "pad_left")
 
 
 class DepthwiseConv2D(_ConvBase):
+    """Depth multiplier 1: tme_dwconv.h, in raster order or in place (passes/inplace.py
+    chooses); other depth multipliers: the generic kernel of tme_conv.c."""
     kinds = ("DEPTHWISE_CONV_2D",)
+    kernels = ("dwconv", "conv", "add")
     depthwise = True
+
+    def inplace_scratch_bytes(self, op) -> int:
+        """Scratch of the in-place kernel, were the op run in place."""
+        return inplace_geometry(op.params)["scratch"]
+
+    def can_run_inplace(self, op) -> bool:
+        p = op.params
+        # the DSP kernel holds a channel's weights as at most 64 pairs (TME_DW_PAIRS)
+        pairs = p["k_h"] * sum(-(-len(range(ph, p["k_w"], p["stride_w"])) // 2)
+                               for ph in range(p["stride_w"]))
+        return (p["depth_multiplier"] == 1 and p["dil_h"] == p["dil_w"] == 1
+                and "residual" not in p and pairs <= 64)
+
+    def scratch_bytes(self, op) -> int:
+        return self.inplace_scratch_bytes(op) if op.params.get("inplace") else 0
+
+    def emit(self, op, c) -> str:
+        p = op.params
+        if p["depth_multiplier"] != 1:
+            return super().emit(op, c)
+        x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
+        bias = op.inputs[2] if len(op.inputs) > 2 else None
+        oy_lo, oy_hi = _interior(p["out_h"], p["in_h"], p["k_h"], p["stride_h"], p["dil_h"],
+                                 p["pad_top"])
+        ox_lo, ox_hi = _interior(p["out_w"], p["in_w"], p["k_w"], p["stride_w"], p["dil_w"],
+                                 p["pad_left"])
+        ring = inplace_geometry(p) if p.get("inplace") else dict(ring_w=0, lag=0)
+        fields = dict({k: p[k] for k in _DW_FIELDS}, c=p["out_c"], oy_lo=oy_lo, oy_hi=oy_hi,
+                      ox_lo=ox_lo, ox_hi=ox_hi,
+                      **{k: p[k] for k in ("in_offset", "out_offset", "act_min", "act_max")},
+                      ring_w=ring["ring_w"], lag=ring["lag"])
+        fields = {k: fields[k] for k in ("in_h", "in_w", "c", "out_h", "out_w", "k_h", "k_w",
+                                         "stride_h", "stride_w", "dil_h", "dil_w", "pad_top",
+                                         "pad_left", "oy_lo", "oy_hi", "ox_lo", "ox_hi",
+                                         "in_offset", "out_offset", "act_min", "act_max",
+                                         "ring_w", "lag")}
+        params = c.params("tme_dw_params", op, fields)
+        biases = (np.asarray(bias.data, np.int32) if bias is not None
+                  else np.zeros(p["out_c"], np.int32))
+        consts = (f"{c.ptr(w)}, {c.const(biases, op, 'bias')}, "
+                  f"{c.const(p['multiplier'], op, 'mult')}, {c.const(p['shift'], op, 'shift')}")
+        if p.get("inplace"):  # x and y start at the same arena byte
+            return c.function(op, f"tme_dw_inplace_s8(&{params}, {c.ptr(x)}, {consts}, "
+                                  f"(uint8_t *){c.scratch(op)});")
+        residual, skip = "NULL", "NULL"
+        if "residual" in p:
+            r = p["residual"]
+            residual = "&" + c.params("tme_residual_params", op, {
+                "add": r["add"], "conv_is_first": r["conv_is_first"]}, suffix="residual")
+            skip = c.ptr(op.inputs[SKIP_INPUT])
+        return c.function(op, f"tme_dw_s8(&{params}, {c.ptr(x)}, {consts}, {residual}, {skip}, "
+                              f"{c.ptr(y)});")

@@ -1,13 +1,16 @@
 """FULLY_CONNECTED: int8 input and weights (per tensor or per output channel), int32 bias."""
 from __future__ import annotations
 
+import numpy as np
+
 from .base import (OpDef, expect_inputs, expect_int8_activation, fail, fused_activation_range)
-from .conv import channel_multipliers, check_weights
+from .conv import channel_multipliers, check_weights, gemm_constants, gemm_scratch_bytes
 
 
 class FullyConnected(OpDef):
+    """A matrix product (tme_gemm.h): each batch is one row."""
     kinds = ("FULLY_CONNECTED",)
-    kernels = ("fully_connected",)
+    kernels = ("gemm", "add")
 
     def parse_options(self, o) -> dict:
         if o is None:
@@ -16,7 +19,7 @@ class FullyConnected(OpDef):
                 "keep_num_dims": bool(o.KeepNumDims())}
 
     def prepare(self, op) -> None:
-        expect_inputs(op, 2, const=(1,))
+        expect_inputs(op, 2, const=(1,), optional=1)
         x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
         bias = op.inputs[2] if len(op.inputs) > 2 else None
         expect_int8_activation(op, x, "input")
@@ -33,6 +36,14 @@ class FullyConnected(OpDef):
         if y.size != batches * out_depth:
             raise fail(op, f"output {list(y.shape)} does not hold {batches} x {out_depth} values")
         check_weights(op, w, bias, out_depth, 0)
+        if bias is not None and not w.quant.per_channel:
+            # GetQuantizedConvolutionMultipler: TFLite Micro rejects a bias scale far from
+            # input scale * weight scale (relative to the output scale)
+            product = float(np.float32(x.scale) * np.float32(w.quant.scale0))
+            bias_scale = bias.quant.scale0 if bias.quant is not None else 0.0
+            if not abs(product - bias_scale) / y.scale <= 0.02:
+                raise fail(op, f"bias scale {bias_scale!r} is not input scale * weight scale "
+                               f"({product!r}); TFLite Micro requires them to agree")
         act_min, act_max = fused_activation_range(op)
         mult, shift = channel_multipliers(op, x.scale, y.scale, w, out_depth)
         op.params.update(batches=batches, in_depth=in_depth, out_depth=out_depth,
@@ -43,12 +54,22 @@ class FullyConnected(OpDef):
         p = op.params
         return p["batches"] * p["in_depth"] * p["out_depth"]
 
+    def scratch_bytes(self, op) -> int:
+        p = op.params
+        return gemm_scratch_bytes(p["batches"], p["in_depth"])
+
     def emit(self, op, c) -> str:
         x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
         bias = op.inputs[2] if len(op.inputs) > 2 else None
-        fields = {k: op.params[k] for k in ("batches", "in_depth", "out_depth", "in_offset",
-                                            "filter_offset", "out_offset", "act_min", "act_max")}
-        params = c.params("tme_fc_params", op, fields)
-        return (f"tme_fully_connected_s8(&{params}, {c.ptr(x)}, {c.ptr(w)}, {c.ptr(bias)}, "
-                f"{c.const(op.params['multiplier'], op, 'mult')}, "
-                f"{c.const(op.params['shift'], op, 'shift')}, {c.ptr(y)});")
+        p = op.params
+        weights, folded = gemm_constants(w.data, None if bias is None else bias.data,
+                                         x.zero_point)
+        fields = dict(rows=p["batches"], k=p["in_depth"], k4=weights.shape[1],
+                      out_c=p["out_depth"], im2col=0, out_offset=p["out_offset"],
+                      act_min=p["act_min"], act_max=p["act_max"])
+        params = c.params("tme_gemm_params", op, fields)
+        return c.function(op, (
+            f"tme_gemm_s8(&{params}, {c.ptr(x)}, {c.const(weights, op, 'weights')}, "
+            f"{c.const(folded, op, 'bias')}, {c.const(p['multiplier'], op, 'mult')}, "
+            f"{c.const(p['shift'], op, 'shift')}, NULL, NULL, (uint8_t *){c.scratch(op)}, "
+            f"{c.ptr(y)});"))

@@ -9,7 +9,7 @@ class Pad(OpDef):
     kernels = ("copy",)
 
     def prepare(self, op) -> None:
-        expect_inputs(op, 2, const=(1,))
+        expect_inputs(op, 2, const=(1,), optional=1)
         x, pads, y = op.inputs[0], op.inputs[1], op.outputs[0]
         expect_int8_activation(op, x, "input")
         expect_int8_activation(op, y, "output")
@@ -31,7 +31,7 @@ class Pad(OpDef):
         if out_dims[lead:] != list(y.shape):
             raise fail(op, f"output {list(y.shape)} does not match the padded shape {out_dims}")
         value = y.zero_point
-        if op.kind == "PADV2" and len(op.inputs) > 2 and op.inputs[2] is not None:
+        if len(op.inputs) > 2 and op.inputs[2] is not None:  # PAD takes one too in TFLM
             if not op.inputs[2].is_const:
                 raise fail(op, "the padding value must be a constant")
             v = op.inputs[2]

@@ -38,13 +38,16 @@ class _Pool(OpDef):
         if 128 * min(o["k_h"], in_h) * min(o["k_w"], in_w) > 2**31 - 1:
             raise fail(op, f"a {o['k_h']}x{o['k_w']} window can overflow the int32 sum")
         same = o["padding"] == "SAME"
+        pad_top = same_padding(in_h, out_h, o["stride_h"], 1, o["k_h"]) if same else 0
+        pad_left = same_padding(in_w, out_w, o["stride_w"], 1, o["k_w"]) if same else 0
+        if max(pad_top, pad_left) > 32767:  # TFLite Micro keeps paddings in int16
+            raise fail(op, f"SAME padding of {max(pad_top, pad_left)} pixels is beyond the 16 "
+                           "bits TFLite Micro keeps it in (a huge window)")
         act_min, act_max = fused_activation_range(op)
         op.params.update(
             in_h=in_h, in_w=in_w, channels=ch, out_h=out_h, out_w=out_w, k_h=o["k_h"],
             k_w=o["k_w"], stride_h=o["stride_h"], stride_w=o["stride_w"],
-            pad_top=same_padding(in_h, out_h, o["stride_h"], 1, o["k_h"]) if same else 0,
-            pad_left=same_padding(in_w, out_w, o["stride_w"], 1, o["k_w"]) if same else 0,
-            act_min=act_min, act_max=act_max)
+            pad_top=pad_top, pad_left=pad_left, act_min=act_min, act_max=act_max)
 
     def overlap_slack(self, op, index: int) -> int | None:
         p = op.params

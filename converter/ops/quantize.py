@@ -3,7 +3,14 @@ float at the output)."""
 from __future__ import annotations
 
 from ..quant import f32, requant_multiplier
-from .base import OpDef, expect_dtype, expect_inputs, expect_int8_activation, expect_per_tensor
+from .base import (OpDef, expect_dtype, expect_inputs, expect_int8_activation,
+                   expect_per_tensor, fail)
+
+
+def expect_same_size(op, x, y) -> None:
+    if x.size != y.size:  # the kernel converts y.size values and reads as many
+        raise fail(op, f"output shape {list(y.shape)} does not match the input shape "
+                       f"{list(x.shape)}")
 
 
 class Quantize(OpDef):
@@ -16,6 +23,7 @@ class Quantize(OpDef):
         x, y = op.inputs[0], op.outputs[0]
         expect_dtype(op, x, ("float32", "int8"), "input")
         expect_int8_activation(op, y, "output")
+        expect_same_size(op, x, y)
         if x.dtype == "int8":
             expect_per_tensor(op, x, "input")
             mult, shift = requant_multiplier(f32(x.scale) / f32(y.scale),
@@ -41,6 +49,7 @@ class Dequantize(OpDef):
         x, y = op.inputs[0], op.outputs[0]
         expect_int8_activation(op, x, "input")
         expect_dtype(op, y, "float32", "output")
+        expect_same_size(op, x, y)
 
     def emit(self, op, c) -> str:
         x, y = op.inputs[0], op.outputs[0]

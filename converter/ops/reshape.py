@@ -8,14 +8,33 @@ class Reshape(OpDef):
     kinds = ("RESHAPE", "SQUEEZE")
     alias = True
 
+    def parse_options(self, o) -> dict:
+        if o is None or not hasattr(o, "SqueezeDimsAsNumpy") or o.SqueezeDimsIsNone():
+            return {"squeeze_dims": []}
+        return {"squeeze_dims": [int(d) for d in o.SqueezeDimsAsNumpy()]}
+
     def prepare(self, op) -> None:
         if not op.inputs or op.inputs[0] is None or len(op.outputs) != 1:
             raise fail(op, "expects one data input and one output")
+        if len(op.inputs) > (2 if op.kind == "RESHAPE" else 1):
+            raise fail(op, f"has {len(op.inputs)} inputs; {op.kind} takes "
+                           f"{'a data and a shape input' if op.kind == 'RESHAPE' else 'one'}")
         x, y = op.inputs[0], op.outputs[0]
         if x.is_const:
             raise fail(op, f"reshaping the constant {x.name!r} at run time is not supported")
         if x.size != y.size:
             raise fail(op, f"input {list(x.shape)} and output {list(y.shape)} differ in size")
+        if op.kind == "SQUEEZE":  # TFLite Micro checks the shape, not only the size
+            dims = op.options.get("squeeze_dims", [])
+            rank = len(x.shape)
+            if any(not -rank <= d < rank or x.shape[d] != 1 for d in dims):
+                raise fail(op, f"squeeze dimensions {dims} are not dimensions of size 1 of the "
+                               f"input {list(x.shape)}")
+            drop = {d % rank for d in dims} if dims else {k for k in range(rank)
+                                                          if x.shape[k] == 1}
+            expected = [d for k, d in enumerate(x.shape) if k not in drop]
+            if list(y.shape) != expected:
+                raise fail(op, f"output {list(y.shape)} is not the squeezed input {expected}")
         if x.dtype != y.dtype:
             raise fail(op, f"input is {x.dtype} but output is {y.dtype}")
         if x.quant is not None and y.quant is not None and (

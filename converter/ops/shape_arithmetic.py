@@ -28,6 +28,10 @@ class Shape(_Folded):
         return {"out_type": o.OutType() if o is not None else 2}
 
     def evaluate(self, op):
+        names = {2: "int32", 4: "int64"}  # TensorType codes
+        if names.get(op.options["out_type"]) != op.outputs[0].dtype:
+            raise fail(op, f"out_type {op.options['out_type']} does not name the output's type "
+                           f"{op.outputs[0].dtype} (int32 or int64)")
         dtype = np.int64 if op.outputs[0].dtype == "int64" else np.int32
         return np.array(op.inputs[0].shape, dtype)
 
@@ -47,6 +51,8 @@ class StridedSlice(_Folded):
         o = op.options
         if o["EllipsisMask"] or o["NewAxisMask"]:
             raise fail(op, "STRIDED_SLICE with ellipsis or new-axis masks is not supported")
+        if not (len(begin) == len(end) == len(strides)) or 0 in [int(s) for s in strides]:
+            raise fail(op, "begin, end and strides must have one non-zero stride per dimension")
         index = []
         for i in range(len(begin)):
             b = None if o["BeginMask"] >> i & 1 else int(begin[i])
@@ -64,7 +70,11 @@ class Pack(_Folded):
     kinds = ("PACK",)
 
     def parse_options(self, o) -> dict:
-        return {"axis": o.Axis() if o is not None else 0}
+        return {"axis": o.Axis() if o is not None else 0,
+                "values_count": o.ValuesCount() if o is not None else 0}
 
     def evaluate(self, op):
+        if op.options["values_count"] != len(op.inputs):
+            raise fail(op, f"values_count {op.options['values_count']} but {len(op.inputs)} "
+                           "inputs")
         return np.stack([t.data for t in op.inputs], axis=op.options["axis"])

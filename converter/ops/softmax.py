@@ -43,7 +43,8 @@ class Softmax(OpDef):
     fields = ("outer", "depth", "input_multiplier", "input_left_shift", "diff_min")
 
     def parse_options(self, o) -> dict:
-        return {"beta": float(o.Beta()) if o is not None else 1.0}
+        # without its options table TFLite Micro takes beta 0 (and then aborts): so do we
+        return {"beta": float(o.Beta()) if o is not None else 0.0}
 
     def prepare(self, op) -> None:
         expect_inputs(op, 1)

@@ -1,13 +1,14 @@
 """Choose in-place depthwise convolutions.
 
-A depthwise convolution (depth multiplier 1) whose input dies there can overwrite its input
-channel by channel, with one output channel of scratch (TinyEngine's in-place depthwise). The
-alternative, writing the output in raster order just behind the windows still to be read,
-costs a couple of input rows instead. Each op takes whichever needs fewer extra bytes; in a
+A depthwise convolution (depth multiplier 1, no dilation) whose input dies there can overwrite
+its input channel by channel (TinyEngine's in-place depthwise), with a few rows of one channel
+as scratch (tme_dwconv.h). The alternative, writing the output in raster order just behind the
+windows still to be read, costs a couple of input rows instead. Each op takes whichever needs fewer extra bytes; in a
 chain of depthwise layers the in-place one also keeps every output at its input's address.
 An in-place output must start exactly at its input, which can get in the way of other
 placements, so the whole plan is made with and without the chosen in-place ops and the
-smaller arena wins.
+smaller arena wins; then each in-place op whose raster version leaves that arena as it is
+goes back to raster (faster).
 """
 from __future__ import annotations
 
@@ -16,11 +17,21 @@ from ..ops import lookup
 from ..planner import plan_memory
 
 
-def choose_inplace_depthwise(graph: Graph) -> None:
-    chosen = []
+def inplace_is_cheaper(op) -> bool:
+    """Does the in-place kernel need fewer extra bytes (its scratch) than the raster kernel
+    (the input rows its output may not overwrite)? Asked before the op is made in place."""
+    definition = lookup(op.kind)
+    raster_extra = max(0, -definition.overlap_slack(op, 0))
+    return definition.inplace_scratch_bytes(op) < raster_extra
+
+
+def inplace_candidates(graph: Graph) -> list:
+    """The depthwise ops that could run in place: the kernel supports them and nothing else
+    reads their input."""
+    candidates = []
     for op in graph.ops:
-        p = op.params
-        if op.kind != "DEPTHWISE_CONV_2D" or p["depth_multiplier"] != 1 or "residual" in p:
+        definition = lookup(op.kind)
+        if op.kind != "DEPTHWISE_CONV_2D" or not definition.can_run_inplace(op):
             continue
         x = op.inputs[0]
         if x.is_const or any(t is x for t in graph.outputs) or graph.consumers(x) != [op]:
@@ -28,14 +39,26 @@ def choose_inplace_depthwise(graph: Graph) -> None:
         producer = graph.producer(x)
         if producer is not None and lookup(producer.kind).alias:
             continue  # the bytes may be read under another name
-        raster_extra = max(0, -lookup(op.kind).overlap_slack(op, 0))
-        if p["out_h"] * p["out_w"] < raster_extra:
-            chosen.append(op)
+        candidates.append(op)
+    return candidates
+
+
+def choose_inplace_depthwise(graph: Graph) -> None:
+    chosen = [op for op in inplace_candidates(graph) if inplace_is_cheaper(op)]
     if not chosen:
         return
     without = plan_memory(graph).arena_bytes
     for op in chosen:
         op.params["inplace"] = True
-    if plan_memory(graph).arena_bytes > without:
+    arena = plan_memory(graph).arena_bytes
+    if arena > without:
         for op in chosen:
             del op.params["inplace"]
+        return
+    # In place is for where memory is tight: elsewhere the raster kernel, which computes all
+    # channels of a pixel at a time, is faster. Each op goes back to raster when the arena stays
+    # exactly as planned with every candidate in place (the arena search.cost predicts).
+    for op in reversed(chosen):
+        del op.params["inplace"]
+        if plan_memory(graph).arena_bytes != arena:
+            op.params["inplace"] = True

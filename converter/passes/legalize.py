@@ -31,8 +31,11 @@ def fold_constants(graph: Graph) -> None:
                 raise ConversionError(f"folds to {value.dtype.name} values, but its output "
                                       f"{out.name!r} is {out.dtype}", op_index=op.index,
                                       op_kind=op.kind)
-            out.data = value.reshape(out.shape) if value.size == out.size else value
-            out.shape = tuple(out.data.shape)
+            if value.shape != tuple(out.shape):  # TFLite Micro checks the output shape too
+                raise ConversionError(f"folds to shape {list(value.shape)}, but its output "
+                                      f"{out.name!r} has shape {list(out.shape)}",
+                                      op_index=op.index, op_kind=op.kind)
+            out.data = value
         else:
             kept.append(op)
     graph.ops = kept

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 
 #define TME_INT8_MIN (-128)
 #define TME_INT8_MAX 127
@@ -54,6 +55,196 @@ static inline int32_t tme_requant(int32_t x, int32_t multiplier, int32_t shift) 
   int left = shift > 0 ? shift : 0;
   int right = shift > 0 ? 0 : -shift;
   return tme_rdbpot(tme_srdhm(tme_shl(x, left), multiplier), right);
+}
+
+/* tme_requant for a non-negative multiplier (every convolution and fully connected layer: the
+ * multiplier of a positive rescale factor is in [2^30, 2^31), or 0), written without branches so
+ * that compilers vectorise it. Same result as tme_requant: with b >= 0 the INT32_MIN * INT32_MIN
+ * saturation cannot happen, and SaturatingRoundingDoublingHighMul's truncating division of
+ * (a * b + nudge) by 2^31 equals floor((a * b + 2^30) / 2^31) for either sign of a * b. */
+static inline int32_t tme_requant_pos(int32_t x, int32_t multiplier, int32_t shift) {
+  const int32_t left = tme_max_i32(shift, 0);
+  const int32_t right = tme_max_i32(-shift, 0);  /* both without a branch */
+  const int64_t ab = (int64_t)tme_shl(x, left) * multiplier;
+  const int32_t y = (int32_t)((ab + (1LL << 30)) >> 31);
+  const int32_t mask = (int32_t)((1u << right) - 1u);
+  const int32_t threshold = (mask >> 1) + (y < 0 ? 1 : 0);
+  return (y >> right) + ((y & mask) > threshold ? 1 : 0);
+}
+
+/* Kernels specialised per layer: the generated code calls them with `static const` parameter
+ * structs from one small function per layer, and the compiler folds the layer's shapes, strides
+ * and offsets into each inlined copy. */
+#if defined(__GNUC__)
+#define TME_INLINE static inline __attribute__((always_inline))
+#define TME_NOINLINE __attribute__((noinline))
+#define TME_PRAGMA_(x) _Pragma(#x)
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define TME_UNROLL(n) /* microcontrollers: code size first */
+#else
+#define TME_UNROLL(n) TME_PRAGMA_(GCC unroll n)
+#endif
+#else
+#define TME_INLINE static inline
+#define TME_NOINLINE
+#define TME_UNROLL(n)
+#endif
+
+/* The function of one layer: never inlined into the invoke function and, with GCC, opaque to
+ * interprocedural analysis. GCC 12's induction-variable rewriting can address the arena as
+ * "0 + address", which its pure/const analysis then takes for a null dereference: it concludes
+ * that the layer has no effect and deletes the call. noipa keeps the call. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#define TME_LAYER __attribute__((noipa))
+#else
+#define TME_LAYER TME_NOINLINE
+#endif
+
+/* 16-bit values in the arena (whose declared type is a byte array) without breaking the
+ * aliasing rules of optimising compilers. */
+#if defined(__GNUC__)
+typedef int16_t __attribute__((__may_alias__)) tme_i16;
+#else
+typedef int16_t tme_i16;
+#endif
+
+/* Load 4 bytes from any address (one LDR on Cortex-M3 and up, which allow unaligned words). */
+static inline uint32_t tme_load32(const void *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline void tme_store32(void *p, uint32_t v) { memcpy(p, &v, sizeof v); }
+
+/* The Arm DSP extension (Cortex-M4, M7, M33...): SXTB16/UXTB16 split 4 bytes into two pairs of
+ * 16-bit lanes, SMLAD multiplies two pairs and adds both products to an accumulator (two MACs per
+ * instruction). TME_DSP selects the kernels written for it. They give the same bytes as the
+ * portable kernels: the sums are exact integer sums, added in another order.
+ * TME_EMULATE_DSP runs the same kernels on any machine with these instructions written in C
+ * (to test the DSP path on the host); TME_NO_DSP forces the portable kernels. */
+#if defined(__ARM_FEATURE_DSP) && !defined(TME_NO_DSP) && !defined(TME_EMULATE_DSP)
+#define TME_DSP 1
+#include <arm_acle.h>
+static inline uint32_t tme_sxtb16(uint32_t x) { return (uint32_t)__sxtb16((int32_t)x); }
+static inline uint32_t tme_uxtb16(uint32_t x) { return (uint32_t)__uxtb16((int32_t)x); }
+static inline uint32_t tme_sxtb16_ror8(uint32_t x) {
+  uint32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+  return r;
+}
+static inline uint32_t tme_uxtb16_ror8(uint32_t x) {
+  uint32_t r;
+  __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+  return r;
+}
+/* each 16-bit lane of a plus the sign-extended byte 0 / byte 2 (ror8: byte 1 / byte 3) of x */
+static inline uint32_t tme_sxtab16(uint32_t a, uint32_t x) {
+  return (uint32_t)__sxtab16((int32_t)a, (int32_t)x);
+}
+static inline uint32_t tme_sxtab16_ror8(uint32_t a, uint32_t x) {
+  uint32_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+  return r;
+}
+static inline int32_t tme_smlad(uint32_t x, uint32_t y, int32_t acc) {
+  return __smlad((int32_t)x, (int32_t)y, acc);
+}
+/* bottom (B) or top (T) 16-bit lane of x times that of y, plus acc */
+static inline int32_t tme_smlabb(uint32_t x, uint32_t y, int32_t acc) {
+  return __smlabb((int32_t)x, (int32_t)y, acc);
+}
+static inline int32_t tme_smlatb(uint32_t x, uint32_t y, int32_t acc) {
+  return __smlatb((int32_t)x, (int32_t)y, acc);
+}
+static inline int32_t tme_smlabt(uint32_t x, uint32_t y, int32_t acc) {
+  return __smlabt((int32_t)x, (int32_t)y, acc);
+}
+static inline int32_t tme_smlatt(uint32_t x, uint32_t y, int32_t acc) {
+  return __smlatt((int32_t)x, (int32_t)y, acc);
+}
+#elif defined(TME_EMULATE_DSP)
+#define TME_DSP 1
+static inline int32_t tme_lo16_(uint32_t x) { return (int32_t)(int16_t)(uint16_t)(x & 0xFFFFu); }
+static inline int32_t tme_hi16_(uint32_t x) { return (int32_t)(int16_t)(uint16_t)(x >> 16); }
+static inline uint32_t tme_sxtb16(uint32_t x) {
+  const uint32_t lo = (uint32_t)(int32_t)(int8_t)(uint8_t)(x & 0xFFu) & 0xFFFFu;
+  const uint32_t hi = (uint32_t)(int32_t)(int8_t)(uint8_t)((x >> 16) & 0xFFu) & 0xFFFFu;
+  return lo | (hi << 16);
+}
+static inline uint32_t tme_uxtb16(uint32_t x) { return x & 0x00FF00FFu; }
+static inline uint32_t tme_sxtb16_ror8(uint32_t x) { return tme_sxtb16((x >> 8) | (x << 24)); }
+static inline uint32_t tme_uxtb16_ror8(uint32_t x) { return tme_uxtb16((x >> 8) | (x << 24)); }
+static inline uint32_t tme_sxtab16(uint32_t a, uint32_t x) {  /* 16-bit lanes wrap */
+  const uint32_t e = tme_sxtb16(x);
+  return (((a & 0xFFFFu) + (e & 0xFFFFu)) & 0xFFFFu) | (((a >> 16) + (e >> 16)) << 16);
+}
+static inline uint32_t tme_sxtab16_ror8(uint32_t a, uint32_t x) {
+  return tme_sxtab16(a, (x >> 8) | (x << 24));
+}
+static inline int32_t tme_smlad(uint32_t x, uint32_t y, int32_t acc) {  /* wraps, as SMLAD */
+  const uint32_t sum = (uint32_t)(tme_lo16_(x) * tme_lo16_(y)) + (uint32_t)(tme_hi16_(x) * tme_hi16_(y));
+  return (int32_t)((uint32_t)acc + sum);
+}
+static inline int32_t tme_smlabb(uint32_t x, uint32_t y, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(tme_lo16_(x) * tme_lo16_(y)));
+}
+static inline int32_t tme_smlatb(uint32_t x, uint32_t y, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(tme_hi16_(x) * tme_lo16_(y)));
+}
+static inline int32_t tme_smlabt(uint32_t x, uint32_t y, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(tme_lo16_(x) * tme_hi16_(y)));
+}
+static inline int32_t tme_smlatt(uint32_t x, uint32_t y, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(tme_hi16_(x) * tme_hi16_(y)));
+}
+#else
+#define TME_DSP 0
+#endif
+
+/* tme_requant_pos for 32-bit cores without vector units (the DSP path), in fewer instructions.
+ * The multiplier must be 0 (with shift 0) or in [2^30, 2^31): what QuantizeMultiplier gives and
+ * the converter emits. For a right shift r >= 1 the two roundings of tme_requant_pos are one:
+ *   result = floor((t + 2^31 * (2^(r-1) - [t < 0])) / 2^(31 + r)),  t = x * m + 2^30,
+ * because floor((floor(t / 2^31) + h) / 2^r) = floor((t + h * 2^31) / 2^(31 + r)) for an integer
+ * h, and RoundingDivideByPOT(y, r) = floor((y + 2^(r-1) - [y < 0]) / 2^r), y < 0 exactly when
+ * t < 0. With m >= 2^30, t < 0 exactly when x < 0 (x = -1, m = 2^30 gives t = 0 but the same
+ * result). So with t' = x * m + 2^30 - [x < 0] * 2^31 = hi * 2^32 + lo, the result is
+ * (hi + 2^(r-2)) >> (r - 1) for r >= 2 (lo cannot carry past a multiple of 2^(r-1)) and
+ * (t' + 2^31) >> 32 for r = 1. tests/test_kernels.py checks it against tme_requant. */
+static inline int32_t tme_requant_pos_single(int32_t x, int32_t multiplier, int32_t shift) {
+  if (shift <= -2) {  /* the usual case: hi of t', one add and one shift */
+    const int32_t sign = x < 0 ? -1 : 0;
+#if defined(__ARM_FEATURE_DSP) && !defined(TME_EMULATE_DSP)
+    /* (lo, hi) = 2^30 - [x < 0] * 2^31, then SMLAL adds x * m: one instruction */
+    uint32_t lo = 0x40000000u | ((uint32_t)sign << 31);
+    int32_t hi = sign;
+    __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(x), "r"(multiplier));
+#else
+    const int32_t hi = (int32_t)(((int64_t)x * multiplier + (int64_t)sign * (1LL << 31) +
+                                  (1LL << 30)) >> 32);
+#endif
+    return (hi + (1 << (-shift - 2))) >> (-shift - 1);
+  }
+  if (shift == -1) {
+    const int64_t t = (int64_t)x * multiplier + (x < 0 ? -(1LL << 30) : (1LL << 30));
+    return (int32_t)((t + (1LL << 31)) >> 32);
+  }
+  return (int32_t)(((int64_t)tme_shl(x, shift) * multiplier + (1LL << 30)) >> 31);
+}
+
+/* The epilogue of a convolution output: requantize (non-negative multiplier), add the output
+ * offset (wrapping, as TFLite Micro's int32 arithmetic), clamp to the fused activation. */
+static inline int8_t tme_requant_s8(int32_t acc, int32_t multiplier, int32_t shift,
+                                    int32_t out_offset, int32_t act_min, int32_t act_max) {
+#if TME_DSP
+  int32_t v = tme_add_wrap(tme_requant_pos_single(acc, multiplier, shift), out_offset);
+#else
+  int32_t v = tme_add_wrap(tme_requant_pos(acc, multiplier, shift), out_offset);
+#endif
+  v = v < act_min ? act_min : v;
+  v = v > act_max ? act_max : v;
+  return (int8_t)v;
 }
 
 #endif /* TME_COMMON_H */

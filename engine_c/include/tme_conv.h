@@ -18,13 +18,6 @@ typedef struct {
   int32_t act_min, act_max;      /* fused activation clamp */
 } tme_conv_params;
 
-/* A residual ADD fused into the epilogue: out = add(conv result, skip) element by element,
- * with the conv result as the ADD's first input when conv_is_first, else its second. */
-typedef struct {
-  tme_add_params add;
-  int32_t conv_is_first;
-} tme_residual_params;
-
 /* filter: [out_c][k_h][k_w][in_c]; bias: [out_c] or NULL; mult/shift: per output channel;
  * residual and skip: NULL, or a fused residual add. Output pixels are written in raster
  * order, each after the input window it reads. */

@@ -1,0 +1,364 @@
+/* DEPTHWISE_CONV_2D (depth multiplier 1), specialised per layer.
+ *
+ * acc = bias + sum over the taps inside the input of (x + in_offset) * w, then TFLite Micro's
+ * per-channel requantization, output offset, activation clamp (and fused residual ADD).
+ *
+ * Two kernels, both called through one small function per layer with a `static const`
+ * tme_dw_params, so that the compiler unrolls the taps of the layer's kernel size and stride:
+ *
+ * - tme_dw_s8: output pixels in raster order, all channels of a pixel at a time, after reading
+ *   its window (the output may overwrite the windows of earlier pixels: raster_window_slack).
+ *   Pixels whose window lies inside the input (the interior, [oy_lo, oy_hi) x [ox_lo, ox_hi))
+ *   take every tap without a bound check; border pixels take the taps inside the input.
+ *
+ * - tme_dw_inplace_s8: the output overwrites its input (`data`), one channel at a time
+ *   (TinyEngine's in-place depthwise), with two small rings in scratch:
+ *   * the input rows of the channel the current output row reads, as 16-bit (x + in_offset),
+ *     padded with zeros (padding taps add nothing), a row stored phase by phase of the stride
+ *     (columns s * i + j at [j][i]) so that every tap reads consecutive values;
+ *   * `lag` + 1 output rows: output row q is written back over data once every input row its
+ *     bytes cover has been read for the last time, at most `lag` rows later.
+ *   An input row is copied into the ring once per channel; a channel's output is written only
+ *   over bytes of its own channel whose input has been read.
+ *   Scratch: tme_dw_inplace_scratch bytes (ops/conv.py computes the same).
+ */
+#ifndef TME_DWCONV_H
+#define TME_DWCONV_H
+
+#include "tme_add.h"
+#include "tme_common.h"
+
+typedef struct {
+  int32_t in_h, in_w, c, out_h, out_w;
+  int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+  int32_t oy_lo, oy_hi, ox_lo, ox_hi;  /* interior output pixels: the window is inside */
+  int32_t in_offset, out_offset, act_min, act_max;
+  int32_t ring_w;  /* in place: values per stride phase of a padded input row */
+  int32_t lag;     /* in place: output rows computed before one is written back */
+} tme_dw_params;
+
+#define TME_DW_BLOCK 64
+/* The in-place kernel computes output columns in whole groups of TME_DW_LANES (the ring rows
+ * are long enough; ops/conv.py sizes them for 16), so that vectorising compilers need no
+ * remainder loops; scalar Cortex-M code computes exactly the columns there are. */
+#ifndef TME_DW_LANES
+#if defined(__ARM_ARCH) && defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define TME_DW_LANES 1
+#else
+#define TME_DW_LANES 16
+#endif
+#endif
+
+/* The taps [ky0, ky1) x [kx0, kx1) of one output pixel, all channels; `unrolled`: every tap
+ * (an interior pixel), the tap loops unrolled. */
+#define TME_DW_TAPS(ky0, ky1, kx0, kx1)                                                        \
+  for (int32_t ky = (ky0); ky < (ky1); ++ky) {                                                  \
+    TME_UNROLL(7)                                                                               \
+    for (int32_t kx = (kx0); kx < (kx1); ++kx) {                                                \
+      const int8_t *x = in + (((size_t)(iy0 + ky * p->dil_h) * (size_t)p->in_w +               \
+                               (size_t)(ix0 + kx * p->dil_w)) * (size_t)p->c + (size_t)c0);     \
+      const int8_t *wt = w + ((size_t)(ky * p->k_w + kx) * (size_t)p->c + (size_t)c0);          \
+      /* |x + in_offset| <= 255 and |w| <= 128: the product fits 16 bits */                     \
+      for (int32_t j = 0; j < nb; ++j) acc[j] += (int16_t)((int16_t)(x[j] + p->in_offset) * wt[j]); \
+    }                                                                                           \
+  }
+
+/* Channels [c0, c0 + nb) of one output pixel (nb a constant: the accumulators stay in
+ * registers). */
+TME_INLINE void tme_dw_block(const tme_dw_params *p, const int8_t *in, int32_t iy0, int32_t ix0,
+                             int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int unrolled,
+                             int32_t c0, int32_t nb, const int8_t *w, const int32_t *bias,
+                             const int32_t *mult, const int32_t *shift,
+                             const tme_residual_params *residual, const int8_t *skip, size_t o,
+                             int8_t *out) {
+  int32_t acc[TME_DW_BLOCK];
+  for (int32_t j = 0; j < nb; ++j) acc[j] = 0;
+  if (unrolled) {
+    TME_UNROLL(7)
+    TME_DW_TAPS(0, p->k_h, 0, p->k_w)
+  } else {
+    TME_DW_TAPS(ky0, ky1, kx0, kx1)
+  }
+  for (int32_t j = 0; j < nb; ++j) {
+    const size_t i = o + (size_t)c0 + (size_t)j;
+    /* the bias last, wrapping as TFLite Micro's int32 sum (a bias may be near the limits) */
+    const int8_t v = tme_requant_s8(tme_add_wrap(acc[j], bias[c0 + j]), mult[c0 + j],
+                                    shift[c0 + j], p->out_offset, p->act_min, p->act_max);
+    out[i] = residual ? tme_residual_element(residual, v, skip[i]) : v;
+  }
+}
+
+#if TME_DSP
+
+/* The epilogue of channel c of the pixel whose first output byte is o. */
+TME_INLINE void tme_dw_store(const tme_dw_params *p, int32_t acc, int32_t c, int32_t bias,
+                             int32_t mult, int32_t shift, const tme_residual_params *residual,
+                             const int8_t *skip, size_t o, int8_t *out) {
+  const size_t i = o + (size_t)c;
+  const int8_t v = tme_requant_s8(tme_add_wrap(acc, bias), mult, shift, p->out_offset,
+                                  p->act_min, p->act_max);
+  out[i] = residual ? tme_residual_element(residual, v, skip[i]) : v;
+}
+
+/* DSP path: 4 channels at a time, each tap one word of inputs and one of weights split into
+ * 16-bit lanes (SXTAB16 adds the input offset on the way), four 16x16 multiply-accumulates. */
+TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t iy0, int32_t ix0,
+                             int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int unrolled,
+                             const int8_t *w, const int32_t *bias, const int32_t *mult,
+                             const int32_t *shift, const tme_residual_params *residual,
+                             const int8_t *skip, size_t o, int8_t *out) {
+  const uint32_t offset = ((uint32_t)p->in_offset & 0xFFFFu) * 0x00010001u;
+  (void)unrolled;
+  int32_t c = 0;
+  for (; c + 4 <= p->c; c += 4) {
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (int32_t ky = ky0; ky < ky1; ++ky) {
+      const size_t row = (size_t)(iy0 + ky * p->dil_h) * (size_t)p->in_w;
+      const int8_t *wt = w + ((size_t)(ky * p->k_w) * (size_t)p->c + (size_t)c);
+      for (int32_t kx = kx0; kx < kx1; ++kx) {
+        const uint32_t xv =
+            tme_load32(in + (row + (size_t)(ix0 + kx * p->dil_w)) * (size_t)p->c + (size_t)c);
+        const uint32_t wv = tme_load32(wt + (size_t)kx * (size_t)p->c);
+        const uint32_t x02 = tme_sxtab16(offset, xv), x13 = tme_sxtab16_ror8(offset, xv);
+        const uint32_t w02 = tme_sxtb16(wv), w13 = tme_sxtb16_ror8(wv);
+        a0 = tme_smlabb(x02, w02, a0);
+        a2 = tme_smlatt(x02, w02, a2);
+        a1 = tme_smlabb(x13, w13, a1);
+        a3 = tme_smlatt(x13, w13, a3);
+      }
+    }
+    /* one epilogue in a loop (code size); the channels' constants are read before any byte
+     * store, which may alias them */
+    const int32_t acc[4] = {a0, a1, a2, a3};
+    int32_t q[12];
+    for (int32_t j = 0; j < 4; ++j) {
+      q[j] = bias[c + j];
+      q[4 + j] = mult[c + j];
+      q[8 + j] = shift[c + j];
+    }
+    for (int32_t j = 0; j < 4; ++j)
+      tme_dw_store(p, acc[j], c + j, q[j], q[4 + j], q[8 + j], residual, skip, o, out);
+  }
+  for (; c < p->c; ++c) {  /* channel counts that are not a multiple of 4 */
+    int32_t acc = 0;
+    for (int32_t ky = ky0; ky < ky1; ++ky)
+      for (int32_t kx = kx0; kx < kx1; ++kx) {
+        const int32_t x = in[((size_t)(iy0 + ky * p->dil_h) * (size_t)p->in_w +
+                              (size_t)(ix0 + kx * p->dil_w)) * (size_t)p->c + (size_t)c];
+        acc += (x + p->in_offset) * w[(size_t)(ky * p->k_w + kx) * (size_t)p->c + (size_t)c];
+      }
+    tme_dw_store(p, acc, c, bias[c], mult[c], shift[c], residual, skip, o, out);
+  }
+}
+
+#else /* portable path */
+
+TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t iy0, int32_t ix0,
+                             int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int unrolled,
+                             const int8_t *w, const int32_t *bias, const int32_t *mult,
+                             const int32_t *shift, const tme_residual_params *residual,
+                             const int8_t *skip, size_t o, int8_t *out) {
+  const int32_t full = p->c / TME_DW_BLOCK, tail = p->c % TME_DW_BLOCK;
+  for (int32_t b = 0; b < full; ++b)
+    tme_dw_block(p, in, iy0, ix0, ky0, ky1, kx0, kx1, unrolled, b * TME_DW_BLOCK, TME_DW_BLOCK,
+                 w, bias, mult, shift, residual, skip, o, out);
+  if (tail)
+    tme_dw_block(p, in, iy0, ix0, ky0, ky1, kx0, kx1, unrolled, full * TME_DW_BLOCK, tail, w,
+                 bias, mult, shift, residual, skip, o, out);
+}
+
+#endif /* TME_DSP */
+
+/* First tap at or after `lo` and the end of the taps before `hi` of a window starting at `i0`. */
+static inline int32_t tme_dw_first(int32_t i0, int32_t dil) {
+  return i0 < 0 ? (-i0 + dil - 1) / dil : 0;
+}
+static inline int32_t tme_dw_end(int32_t i0, int32_t dil, int32_t taps, int32_t size) {
+  const int32_t n = size - i0 <= 0 ? 0 : (size - i0 + dil - 1) / dil;
+  return n < taps ? n : taps;
+}
+
+TME_INLINE void tme_dw_s8(const tme_dw_params *p, const int8_t *in, const int8_t *w,
+                          const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                          const tme_residual_params *residual, const int8_t *skip, int8_t *out) {
+  for (int32_t oy = 0; oy < p->out_h; ++oy) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int row_inside = oy >= p->oy_lo && oy < p->oy_hi;
+    const int32_t ky0 = tme_dw_first(iy0, p->dil_h);
+    const int32_t ky1 = tme_dw_end(iy0, p->dil_h, p->k_h, p->in_h);
+    for (int32_t ox = 0; ox < p->out_w; ++ox) {
+      const int32_t ix0 = ox * p->stride_w - p->pad_left;
+      const size_t o = ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)p->c;
+      if (!TME_DSP && row_inside && ox >= p->ox_lo && ox < p->ox_hi) {  /* taps unrolled */
+        tme_dw_pixel(p, in, iy0, ix0, 0, p->k_h, 0, p->k_w, 1, w, bias, mult, shift, residual,
+                     skip, o, out);
+      } else {
+        tme_dw_pixel(p, in, iy0, ix0, ky0, ky1, tme_dw_first(ix0, p->dil_w),
+                     tme_dw_end(ix0, p->dil_w, p->k_w, p->in_w), 0, w, bias, mult, shift,
+                     residual, skip, o, out);
+      }
+    }
+  }
+}
+
+/* ---- in place ---- */
+
+/* Copy input row iy of channel c into a ring slot: (x + in_offset) phase by phase. The padding
+ * columns of every slot are zeroed once per call of the kernel and never written; a row outside
+ * the input is all zeros. */
+TME_INLINE void tme_dw_ring_row(const tme_dw_params *p, const int8_t *data, int32_t c,
+                                int32_t iy, tme_i16 *slot) {
+  const int32_t s = p->stride_w;
+  if (iy < 0 || iy >= p->in_h) {
+    for (int32_t i = 0; i < s * p->ring_w; ++i) slot[i] = 0;
+    return;
+  }
+  const int8_t *src = data + (size_t)iy * (size_t)p->in_w * (size_t)p->c + (size_t)c;
+  for (int32_t ix = 0; ix < p->in_w; ++ix) {
+    const int32_t col = ix + p->pad_left;  /* column of the padded row */
+    slot[(col % s) * p->ring_w + col / s] = (int16_t)(src[(size_t)ix * (size_t)p->c] + p->in_offset);
+  }
+}
+
+#if TME_DSP
+
+/* The weights of channel c as 16-bit pairs in the order tme_dw_ring_out reads them: per kernel
+ * row, per stride phase, consecutive taps of the phase (a zero completes an odd count). */
+TME_INLINE void tme_dw_pairs(const tme_dw_params *p, const int8_t *w, int32_t c, uint32_t *pairs) {
+  for (int32_t ky = 0; ky < p->k_h; ++ky)
+    for (int32_t ph = 0; ph < p->stride_w; ++ph)
+      for (int32_t kx = ph; kx < p->k_w; kx += 2 * p->stride_w) {
+        const int32_t lo = w[(size_t)(ky * p->k_w + kx) * (size_t)p->c + (size_t)c];
+        const int32_t hi = kx + p->stride_w < p->k_w
+            ? w[(size_t)(ky * p->k_w + kx + p->stride_w) * (size_t)p->c + (size_t)c] : 0;
+        *pairs++ = ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+      }
+}
+
+/* DSP path: one output row of channel c, two taps per SMLAD (consecutive values of a stride
+ * phase of the ring row against a weight pair), two output pixels at a time. */
+TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int32_t iy0,
+                                int32_t c, const uint32_t *pairs, const int32_t *bias,
+                                const int32_t *mult, const int32_t *shift, int8_t *orow) {
+  const int32_t slot_len = p->stride_w * p->ring_w;
+  const int32_t b = bias[c], m = mult[c], h = shift[c];  /* before any byte store */
+  for (int32_t ox = 0; ox < p->out_w; ox += 2) {
+    int32_t a0 = 0, a1 = 0;
+    const uint32_t *wq = pairs;
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+      const tme_i16 *row = rows + (size_t)((iy0 + ky + p->pad_top) % p->k_h) * (size_t)slot_len;
+      for (int32_t ph = 0; ph < p->stride_w; ++ph) {
+        const tme_i16 *x = row + ph * p->ring_w + ox;
+        for (int32_t kx = ph; kx < p->k_w; kx += 2 * p->stride_w, x += 2) {
+          const uint32_t wp = *wq++;
+          a0 = tme_smlad(tme_load32(x), wp, a0);
+          a1 = tme_smlad(tme_load32(x + 1), wp, a1);
+        }
+      }
+    }
+    orow[ox] = tme_requant_s8(tme_add_wrap(a0, b), m, h, p->out_offset, p->act_min,
+                              p->act_max);
+    if (ox + 1 < p->out_w)
+      orow[ox + 1] = tme_requant_s8(tme_add_wrap(a1, b), m, h, p->out_offset, p->act_min,
+                                    p->act_max);
+  }
+}
+
+#define TME_DW_PAIRS 64  /* weight pairs of a channel: k_h * sum over phases of ceil(taps / 2) */
+
+#else /* portable path */
+
+/* Output columns [ox0, ox0 + nb) of one output row of channel c, from the ring (nb a
+ * constant: the accumulators stay in registers). */
+TME_INLINE void tme_dw_ring_block(const tme_dw_params *p, const tme_i16 *rows, int32_t iy0,
+                                  int32_t ox0, int32_t nb, int32_t c, const int8_t *w,
+                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                  int8_t *orow) {
+  const int32_t slot_len = p->stride_w * p->ring_w;
+  const int32_t lanes = (nb + TME_DW_LANES - 1) / TME_DW_LANES * TME_DW_LANES;
+  int32_t acc[TME_DW_BLOCK];
+  for (int32_t j = 0; j < lanes; ++j) acc[j] = 0;
+  TME_UNROLL(7)
+  for (int32_t ky = 0; ky < p->k_h; ++ky) {
+    const tme_i16 *row =
+        rows + (size_t)((iy0 + ky * p->dil_h + p->pad_top) % p->k_h) * (size_t)slot_len;
+    TME_UNROLL(7)
+    for (int32_t kx = 0; kx < p->k_w; ++kx) {
+      const int32_t col = kx * p->dil_w;  /* padded column of output 0's tap */
+      const tme_i16 *x = row + (col % p->stride_w) * p->ring_w + col / p->stride_w + ox0;
+      const int32_t wk = w[(size_t)(ky * p->k_w + kx) * (size_t)p->c + (size_t)c];
+      /* |x| <= 255 and |w| <= 128: the product fits 16 bits */
+      if (lanes <= 16) {
+        TME_UNROLL(1)  /* a loop to vectorise, not 16 scalar statements */
+        for (int32_t j = 0; j < lanes; ++j) acc[j] += (int16_t)(x[j] * wk);
+      } else {
+        for (int32_t j = 0; j < lanes; ++j) acc[j] += (int16_t)(x[j] * wk);
+      }
+    }
+  }
+  for (int32_t j = 0; j < nb; ++j)
+    orow[ox0 + j] = tme_requant_s8(tme_add_wrap(acc[j], bias[c]), mult[c], shift[c],
+                                   p->out_offset, p->act_min, p->act_max);
+}
+
+
+/* One output row of channel c. */
+TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int32_t iy0,
+                                int32_t c, const int8_t *w, const int32_t *bias,
+                                const int32_t *mult, const int32_t *shift, int8_t *orow) {
+  const int32_t full = p->out_w / TME_DW_BLOCK, tail = p->out_w % TME_DW_BLOCK;
+  for (int32_t b = 0; b < full; ++b)
+    tme_dw_ring_block(p, rows, iy0, b * TME_DW_BLOCK, TME_DW_BLOCK, c, w, bias, mult, shift,
+                      orow);
+  if (tail)
+    tme_dw_ring_block(p, rows, iy0, full * TME_DW_BLOCK, tail, c, w, bias, mult, shift, orow);
+}
+
+#endif /* TME_DSP */
+
+TME_INLINE void tme_dw_inplace_s8(const tme_dw_params *p, int8_t *data, const int8_t *w,
+                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                  uint8_t *scratch) {
+  const int32_t slot_len = p->stride_w * p->ring_w;
+  tme_i16 *const rows = (tme_i16 *)(void *)scratch;                 /* k_h slots */
+  int8_t *const outs = (int8_t *)(scratch + (size_t)2 * (size_t)p->k_h * (size_t)slot_len);
+  const int32_t ring_out = p->lag + 1;
+#if TME_DSP
+  uint32_t pairs[TME_DW_PAIRS];
+#define TME_DW_WEIGHTS pairs
+#else
+#define TME_DW_WEIGHTS w
+#endif
+  for (int32_t i = 0; i < p->k_h * slot_len; ++i) rows[i] = 0;
+  for (int32_t c = 0; c < p->c; ++c) {
+#if TME_DSP
+    tme_dw_pairs(p, w, c, pairs);
+#endif
+    int32_t loaded = -p->pad_top - 1;  /* the last input row copied into the ring */
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+      const int32_t iy0 = oy * p->stride_h - p->pad_top;
+      const int32_t need = iy0 + (p->k_h - 1) * p->dil_h;
+      for (int32_t iy = loaded + 1 > iy0 ? loaded + 1 : iy0; iy <= need; ++iy) {
+        const int32_t slot = (iy + p->pad_top) % p->k_h;
+        tme_dw_ring_row(p, data, c, iy, rows + (size_t)slot * (size_t)slot_len);
+      }
+      loaded = need;
+      int8_t *orow = outs + (size_t)(oy % ring_out) * (size_t)p->out_w;
+      tme_dw_ring_out(p, rows, iy0, c, TME_DW_WEIGHTS, bias, mult, shift, orow);
+      const int32_t q = oy - p->lag;  /* the output row that may be written back now */
+      if (q >= 0) {
+        const int8_t *src = outs + (size_t)(q % ring_out) * (size_t)p->out_w;
+        int8_t *dst = data + (size_t)q * (size_t)p->out_w * (size_t)p->c + (size_t)c;
+        for (int32_t ox = 0; ox < p->out_w; ++ox) dst[(size_t)ox * (size_t)p->c] = src[ox];
+      }
+    }
+    for (int32_t q = p->out_h - p->lag > 0 ? p->out_h - p->lag : 0; q < p->out_h; ++q) {
+      const int8_t *src = outs + (size_t)(q % ring_out) * (size_t)p->out_w;
+      int8_t *dst = data + (size_t)q * (size_t)p->out_w * (size_t)p->c + (size_t)c;
+      for (int32_t ox = 0; ox < p->out_w; ++ox) dst[(size_t)ox * (size_t)p->c] = src[ox];
+    }
+  }
+#undef TME_DW_WEIGHTS
+}
+
+#endif /* TME_DWCONV_H */

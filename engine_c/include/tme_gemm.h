@@ -1,0 +1,287 @@
+/* CONV_2D and FULLY_CONNECTED as matrix products, specialised per layer.
+ *
+ * out[r][oc] = epilogue(bias'[oc] + sum_k a[r][k] * w[oc][k])
+ *
+ * - Row r of `a` holds what output pixel r (or batch r of a fully connected layer) reads: the
+ *   pixel itself for a 1x1 stride-1 convolution, its window in the weights' (ky, kx, c) order
+ *   otherwise (im2col). Every value is stored as x + 128 (x ^ 0x80, an unsigned byte); a padding
+ *   tap holds the input zero point + 128. Rows are built a block at a time in scratch memory.
+ * - The converter folds the input offset into the bias: bias'[oc] = bias[oc] - (zero point +
+ *   128) * sum_k w[oc][k] (wrapping int32). Then sum_k (x - zp) * w + bias equals
+ *   sum_k (x + 128) * w + bias' exactly, padding taps cancel, and the inner loop is a plain
+ *   product of unsigned by signed bytes (what compilers vectorise best, and what one Arm SMLAD
+ *   does twice per instruction). TFLite Micro's own sum is the same integer: its order of
+ *   additions does not matter (the converter rejects weights whose sums could overflow int32).
+ * - Weights are [out_c][k4], each row zero-padded to k4, a multiple of 4.
+ * - The epilogue is TFLite Micro's: per-channel requantization, output offset, activation
+ *   clamp, and the residual ADD when one is fused.
+ *
+ * Write order: a block of rows (4, or 2 on the DSP path) is copied into scratch before any of
+ * its outputs is written, and output pixels are written in raster order: an output may
+ * overwrite the windows of the pixels before it (see ops/base.py, raster_window_slack). A fused
+ * residual's skip element is read just before the output element at the same index.
+ *
+ * Called through one small function per layer with a `static const` tme_gemm_params: the
+ * compiler folds every field into the inlined copy (trip counts, strides, offsets, clamps).
+ */
+#ifndef TME_GEMM_H
+#define TME_GEMM_H
+
+#include "tme_add.h"
+#include "tme_common.h"
+
+typedef struct {
+  int32_t rows;                 /* output pixels (out_h * out_w), or batches */
+  int32_t k;                    /* values per row: k_h * k_w * in_c */
+  int32_t k4;                   /* k rounded up to a multiple of 4: row stride of weights, scratch */
+  int32_t out_c;
+  int32_t im2col;               /* 0: row r is input bytes [r * k, (r + 1) * k) */
+  int32_t in_h, in_w, in_c, out_w;
+  int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+  int32_t pad_value;            /* input zero point + 128: a padding tap */
+  int32_t out_offset, act_min, act_max;
+} tme_gemm_params;
+
+/* Rows of a block: 4 on the portable path (each weight row meets 4 input rows per pass), 2 on
+ * the DSP path (where rows hold 16-bit values). Either way the scratch holds 4 * k4 bytes
+ * (2 * k4 when there is a single row). */
+#define TME_GEMM_ROWS 4
+#define TME_GEMM_OC_BLOCK 64
+
+/* Row r as unsigned bytes x + 128, zero-padded to k4. */
+TME_INLINE void tme_gemm_row_u8(const tme_gemm_params *p, const int8_t *in, int32_t r,
+                                uint8_t *dst) {
+  if (!p->im2col) {
+    const int8_t *src = in + (size_t)r * (size_t)p->k;
+    for (int32_t k = 0; k < p->k; ++k) dst[k] = (uint8_t)((uint8_t)src[k] ^ 0x80u);
+  } else {
+    const int32_t oy = r / p->out_w, ox = r - oy * p->out_w;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t run = p->k_w * p->in_c;  /* one row of the window */
+    const int row_inside = ix0 >= 0 && ix0 + (p->k_w - 1) * p->dil_w < p->in_w;
+    uint8_t *d = dst;
+    for (int32_t ky = 0; ky < p->k_h; ++ky, d += run) {
+      const int32_t iy = iy0 + ky * p->dil_h;
+      if (iy < 0 || iy >= p->in_h) {
+        for (int32_t j = 0; j < run; ++j) d[j] = (uint8_t)p->pad_value;
+      } else if (p->dil_w == 1 && row_inside) {
+        const int8_t *src = in + ((size_t)iy * (size_t)p->in_w + (size_t)ix0) * (size_t)p->in_c;
+        for (int32_t j = 0; j < run; ++j) d[j] = (uint8_t)((uint8_t)src[j] ^ 0x80u);
+      } else {
+        for (int32_t kx = 0; kx < p->k_w; ++kx) {
+          const int32_t ix = ix0 + kx * p->dil_w;
+          uint8_t *dc = d + kx * p->in_c;
+          if (ix < 0 || ix >= p->in_w) {
+            for (int32_t c = 0; c < p->in_c; ++c) dc[c] = (uint8_t)p->pad_value;
+          } else {
+            const int8_t *src = in + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)p->in_c;
+            for (int32_t c = 0; c < p->in_c; ++c) dc[c] = (uint8_t)((uint8_t)src[c] ^ 0x80u);
+          }
+        }
+      }
+    }
+  }
+  for (int32_t k = p->k; k < p->k4; ++k) dst[k] = 0;
+}
+
+/* The epilogue of one output value. */
+TME_INLINE int8_t tme_gemm_out(const tme_gemm_params *p, int32_t acc, int32_t bias, int32_t mult,
+                               int32_t shift, const tme_residual_params *residual,
+                               const int8_t *skip, size_t index) {
+  const int8_t v = tme_requant_s8(tme_add_wrap(acc, bias), mult, shift, p->out_offset,
+                                  p->act_min, p->act_max);
+  return residual ? tme_residual_element(residual, v, skip[index]) : v;
+}
+
+#if TME_DSP
+
+/* DSP path: a row holds 16-bit values, 4 at a time as two words (a0, a2) and (a1, a3), the
+ * lanes SXTB16 and SXTB16 ROR 8 extract from 4 weight bytes; two SMLADs add 4 products. */
+/* n (a multiple of 4) input values at src as x + 128, widened to the row's 16-bit lanes. */
+TME_INLINE void tme_gemm_widen4(const int8_t *src, int32_t n, uint8_t *dst) {
+  for (int32_t i = 0; i < n; i += 4) {
+    const uint32_t v = tme_load32(src + i) ^ 0x80808080u;
+    tme_store32(dst + 2 * i, tme_uxtb16(v));
+    tme_store32(dst + 2 * i + 4, tme_uxtb16_ror8(v));
+  }
+}
+
+/* n (a multiple of 4) padding taps. */
+TME_INLINE void tme_gemm_pad4(const tme_gemm_params *p, int32_t n, uint8_t *dst) {
+  const uint32_t pad = (uint32_t)p->pad_value * 0x00010001u;
+  for (int32_t i = 0; i < n; i += 4) {
+    tme_store32(dst + 2 * i, pad);
+    tme_store32(dst + 2 * i + 4, pad);
+  }
+}
+
+TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int32_t r,
+                                 uint8_t *dst) {
+  if (!p->im2col && p->k % 4 == 0) {  /* a whole pixel, 4 values at a time */
+    tme_gemm_widen4(in + (size_t)r * (size_t)p->k, p->k, dst);
+    return;
+  }
+  if (p->im2col && p->in_c % 4 == 0) {  /* im2col, a pixel's channels 4 at a time */
+    const int32_t oy = r / p->out_w, ox = r - oy * p->out_w;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t run = p->k_w * p->in_c;
+    const int row_inside = ix0 >= 0 && ix0 + (p->k_w - 1) * p->dil_w < p->in_w;
+    uint8_t *d = dst;
+    for (int32_t ky = 0; ky < p->k_h; ++ky, d += 2 * run) {
+      const int32_t iy = iy0 + ky * p->dil_h;
+      if (iy < 0 || iy >= p->in_h) {
+        tme_gemm_pad4(p, run, d);
+      } else if (p->dil_w == 1 && row_inside) {
+        tme_gemm_widen4(in + ((size_t)iy * (size_t)p->in_w + (size_t)ix0) * (size_t)p->in_c,
+                        run, d);
+      } else {
+        for (int32_t kx = 0; kx < p->k_w; ++kx) {
+          const int32_t ix = ix0 + kx * p->dil_w;
+          if (ix < 0 || ix >= p->in_w)
+            tme_gemm_pad4(p, p->in_c, d + 2 * kx * p->in_c);
+          else
+            tme_gemm_widen4(in + ((size_t)iy * (size_t)p->in_w + (size_t)ix) * (size_t)p->in_c,
+                            p->in_c, d + 2 * kx * p->in_c);
+        }
+      }
+    }
+    return;  /* k == k4: k is a multiple of in_c */
+  }
+  /* other channel counts: the bytes first, then widened in place from the end (the words of
+   * group g land on bytes of groups >= g) */
+  tme_gemm_row_u8(p, in, r, dst);
+  for (int32_t g = p->k4 / 4 - 1; g >= 0; --g) {
+    const uint32_t v = tme_load32(dst + 4 * g);
+    tme_store32(dst + 8 * g, tme_uxtb16(v));
+    tme_store32(dst + 8 * g + 4, tme_uxtb16_ror8(v));
+  }
+}
+
+TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const int8_t *w,
+                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            const tme_residual_params *residual, const int8_t *skip,
+                            uint8_t *scratch, int8_t *out) {
+  uint8_t *const a0 = scratch;
+  uint8_t *const a1 = scratch + 2 * p->k4;
+  for (int32_t r = 0; r < p->rows; r += 2) {
+    const int two = p->rows > 1 && r + 1 < p->rows;
+    tme_gemm_row_s16(p, in, r, a0);
+    if (two) tme_gemm_row_s16(p, in, r + 1, a1);
+    const size_t o0 = (size_t)r * (size_t)p->out_c, o1 = o0 + (size_t)p->out_c;
+    int32_t oc = 0;
+    for (; oc + 2 <= p->out_c; oc += 2) {
+      const int8_t *w0 = w + (size_t)oc * (size_t)p->k4;
+      const int8_t *w1 = w0 + p->k4;
+      int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+      if (p->rows > 1) {
+        for (int32_t k = 0; k < p->k4; k += 4) {
+          const uint32_t xa = tme_load32(a0 + 2 * k), xb = tme_load32(a0 + 2 * k + 4);
+          const uint32_t ya = tme_load32(a1 + 2 * k), yb = tme_load32(a1 + 2 * k + 4);
+          uint32_t v = tme_load32(w0 + k);
+          uint32_t lo = tme_sxtb16(v), hi = tme_sxtb16_ror8(v);
+          s00 = tme_smlad(xa, lo, s00);
+          s10 = tme_smlad(ya, lo, s10);
+          s00 = tme_smlad(xb, hi, s00);
+          s10 = tme_smlad(yb, hi, s10);
+          v = tme_load32(w1 + k);
+          lo = tme_sxtb16(v);
+          hi = tme_sxtb16_ror8(v);
+          s01 = tme_smlad(xa, lo, s01);
+          s11 = tme_smlad(ya, lo, s11);
+          s01 = tme_smlad(xb, hi, s01);
+          s11 = tme_smlad(yb, hi, s11);
+        }
+      } else {
+        for (int32_t k = 0; k < p->k4; k += 4) {
+          const uint32_t xa = tme_load32(a0 + 2 * k), xb = tme_load32(a0 + 2 * k + 4);
+          const uint32_t v0 = tme_load32(w0 + k), v1 = tme_load32(w1 + k);
+          s00 = tme_smlad(xa, tme_sxtb16(v0), s00);
+          s01 = tme_smlad(xa, tme_sxtb16(v1), s01);
+          s00 = tme_smlad(xb, tme_sxtb16_ror8(v0), s00);
+          s01 = tme_smlad(xb, tme_sxtb16_ror8(v1), s01);
+        }
+      }
+      /* the channels' constants first: byte stores may alias anything, even const arrays */
+      const int32_t b0 = bias[oc], m0 = mult[oc], h0 = shift[oc];
+      const int32_t b1 = bias[oc + 1], m1 = mult[oc + 1], h1 = shift[oc + 1];
+      out[o0 + oc] = tme_gemm_out(p, s00, b0, m0, h0, residual, skip, o0 + oc);
+      out[o0 + oc + 1] = tme_gemm_out(p, s01, b1, m1, h1, residual, skip, o0 + oc + 1);
+      if (two) {
+        out[o1 + oc] = tme_gemm_out(p, s10, b0, m0, h0, residual, skip, o1 + oc);
+        out[o1 + oc + 1] = tme_gemm_out(p, s11, b1, m1, h1, residual, skip, o1 + oc + 1);
+      }
+    }
+    if (oc < p->out_c) {  /* an odd channel count: the last channel */
+      const int8_t *w0 = w + (size_t)oc * (size_t)p->k4;
+      int32_t s0 = 0, s1 = 0;
+      for (int32_t k = 0; k < p->k4; k += 4) {
+        const uint32_t v = tme_load32(w0 + k);
+        const uint32_t lo = tme_sxtb16(v), hi = tme_sxtb16_ror8(v);
+        s0 = tme_smlad(tme_load32(a0 + 2 * k), lo, s0);
+        s0 = tme_smlad(tme_load32(a0 + 2 * k + 4), hi, s0);
+        if (p->rows > 1) {
+          s1 = tme_smlad(tme_load32(a1 + 2 * k), lo, s1);
+          s1 = tme_smlad(tme_load32(a1 + 2 * k + 4), hi, s1);
+        }
+      }
+      const int32_t b0 = bias[oc], m0 = mult[oc], h0 = shift[oc];
+      out[o0 + oc] = tme_gemm_out(p, s0, b0, m0, h0, residual, skip, o0 + oc);
+      if (two) out[o1 + oc] = tme_gemm_out(p, s1, b0, m0, h0, residual, skip, o1 + oc);
+    }
+  }
+}
+
+#else /* portable path, shaped for auto-vectorisation */
+
+TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const int8_t *w,
+                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            const tme_residual_params *residual, const int8_t *skip,
+                            uint8_t *scratch, int8_t *out) {
+  for (int32_t r = 0; r < p->rows; r += TME_GEMM_ROWS) {
+    const int32_t n = p->rows - r < TME_GEMM_ROWS ? p->rows - r : TME_GEMM_ROWS;
+    for (int32_t i = 0; i < n; ++i) tme_gemm_row_u8(p, in, r + i, scratch + i * p->k4);
+    for (int32_t oc0 = 0; oc0 < p->out_c; oc0 += TME_GEMM_OC_BLOCK) {
+      const int32_t nb = p->out_c - oc0 < TME_GEMM_OC_BLOCK ? p->out_c - oc0 : TME_GEMM_OC_BLOCK;
+      int32_t acc[TME_GEMM_ROWS][TME_GEMM_OC_BLOCK];
+      if (n == TME_GEMM_ROWS) {
+        const uint8_t *a0 = scratch, *a1 = a0 + p->k4, *a2 = a1 + p->k4, *a3 = a2 + p->k4;
+        for (int32_t j = 0; j < nb; ++j) {
+          const int8_t *wr = w + (size_t)(oc0 + j) * (size_t)p->k4;
+          int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          for (int32_t k = 0; k < p->k4; ++k) {
+            const int32_t wk = wr[k];
+            s0 += a0[k] * wk;
+            s1 += a1[k] * wk;
+            s2 += a2[k] * wk;
+            s3 += a3[k] * wk;
+          }
+          acc[0][j] = s0;
+          acc[1][j] = s1;
+          acc[2][j] = s2;
+          acc[3][j] = s3;
+        }
+      } else {
+        for (int32_t i = 0; i < n; ++i) {
+          const uint8_t *a = scratch + i * p->k4;
+          for (int32_t j = 0; j < nb; ++j) {
+            const int8_t *wr = w + (size_t)(oc0 + j) * (size_t)p->k4;
+            int32_t s = 0;
+            for (int32_t k = 0; k < p->k4; ++k) s += a[k] * wr[k];
+            acc[i][j] = s;
+          }
+        }
+      }
+      for (int32_t i = 0; i < n; ++i) {
+        const size_t o = (size_t)(r + i) * (size_t)p->out_c + (size_t)oc0;
+        const int32_t *ai = acc[i];
+        for (int32_t j = 0; j < nb; ++j)
+          out[o + j] = tme_gemm_out(p, ai[j], bias[oc0 + j], mult[oc0 + j], shift[oc0 + j],
+                                    residual, skip, o + j);
+      }
+    }
+  }
+}
+
+#endif /* TME_DSP */
+
+#endif /* TME_GEMM_H */
