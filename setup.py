@@ -12,6 +12,7 @@ PACKAGES = {
     "tflm_mcunet.converter.passes": "converter/passes",
     "tflm_mcunet.engine_c": "engine_c",
     "tflm_mcunet.benchmarks": "benchmarks",
+    "tflm_mcunet.search": "search",
 }
 
 CORE = [

@@ -1,0 +1,24 @@
+"""TinyNAS for tflm-mcunet: the MCUNet search space and a cost model co-designed with the
+converter (the converter's own passes and memory planner give peak SRAM, Flash and MACs).
+
+    >>> from tflm_mcunet.search import Arch, SearchSpace, cost
+    >>> arch = SearchSpace().sample(0.5, 144)
+    >>> c = cost(arch, device="stm32f746")
+    >>> c.peak_sram_bytes, c.flash_bytes, c.macs, c.fits          # doctest: +SKIP
+
+- `Arch`: an architecture (stages of inverted-residual blocks); `to_json` / `from_json`, which
+  also reads `benchmarks/archs/*.json`.
+- `SearchSpace`: width multipliers x resolutions, depths, kernels, expansion ratios; `sample`.
+- `cost(arch, device=None, patch=None)`: peak SRAM, Flash, MACs of the generated code.
+- `build_keras(arch)`: the Keras model (needs TensorFlow).
+- `optimize_space(device)`: TinyNAS stage 1 (`search.stage1`; also `tflm_mcunet.tinynas`).
+"""
+from .cost import Cost, cost
+from .graph import arch_graph
+from .keras_model import build_keras
+from .space import RESOLUTIONS, WIDTHS, Arch, Block, SearchSpace, Stage, make_divisible
+from .stage1 import SpaceStats, Stage1Result, optimize_space
+
+__all__ = ["Arch", "Block", "Cost", "RESOLUTIONS", "SearchSpace", "SpaceStats", "Stage",
+           "Stage1Result", "WIDTHS", "arch_graph", "build_keras", "cost", "make_divisible",
+           "optimize_space"]
