@@ -425,15 +425,18 @@ def machine_info(args) -> list[str]:
         ("Instructions: callgrind (" + _version(["valgrind", "--version"]) + ") over "
          f"{TFLM_INVOKE} and model_invoke() (built with {args.count_cflags}), one invoke"
          if args.instructions else "Instructions: not counted (--no-instructions)"),
-        f"Inputs: {args.samples} seeded random int8 sample(s) per model (seed {args.seed}), "
+        f"Inputs: {args.samples or 3} seeded random int8 sample(s) per model (seed {args.seed}), "
         "timed on the first",
     ]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("models", nargs="*", help="zoo names or .tflite files (default: the "
-                        "whole zoo)")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+def add_arguments(parser: argparse.ArgumentParser, common: bool = True) -> None:
+    """The host benchmark's options; `common=False` leaves out the ones every benchmark has
+    (models, --json, --samples, --seed, --workdir: `mcu.add_common_arguments`)."""
+    if common:
+        from .mcu import add_common_arguments
+
+        add_common_arguments(parser, default_models="the whole zoo", default_samples=3)
     parser.add_argument("--cflags", default=DEFAULT_CFLAGS,
                         help=f"host compiler flags of our timed build ({DEFAULT_CFLAGS})")
     parser.add_argument("--count-cflags", default=DEFAULT_COUNT_CFLAGS,
@@ -444,10 +447,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip TFLite's XNNPACK interpreter")
     parser.add_argument("--seconds", type=float, default=1.0,
                         help="timing budget per runtime and model (1.0)")
-    parser.add_argument("--samples", type=int, default=3,
-                        help="random inputs per model compared with TFLite Micro (3)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (0)")
-    parser.add_argument("--workdir", help="folder for the projects and builds (default: temp)")
 
 
 def run(args) -> int:
@@ -473,7 +472,7 @@ def run(args) -> int:
             progress.set_postfix_str(str(spec))
             name, model = load_model(spec)
             rows.append(bench_model(name, model, workdir=work, cflags=args.cflags,
-                                    count_cflags=args.count_cflags, samples=args.samples,
+                                    count_cflags=args.count_cflags, samples=args.samples or 3,
                                     seed=args.seed, seconds=args.seconds,
                                     instructions=args.instructions, xnnpack=xnnpack))
     finally:

@@ -520,18 +520,30 @@ def machine_info(device: Device) -> list[str]:
     ]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("models", nargs="*", help="zoo names or .tflite files (default: every "
-                        "architecture of archs/*.json)")
+def add_common_arguments(parser: argparse.ArgumentParser, *, default_models: str,
+                         default_samples: int | None) -> None:
+    """The options every benchmark takes (host, Cortex-M, board); `tflm-mcunet bench` adds
+    them once for all its targets (default_samples None: each target's own default)."""
+    parser.add_argument("models", nargs="*",
+                        help=f"zoo names or .tflite files (default: {default_models})")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    samples = f"{default_samples}" if default_samples else "3 on the host, 1 on Cortex-M"
+    parser.add_argument("--samples", type=int, default=default_samples,
+                        help=f"random inputs per model compared with TFLite Micro ({samples})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (0)")
+    parser.add_argument("--workdir", help="folder for the projects and builds (default: temp)")
+
+
+def add_arguments(parser: argparse.ArgumentParser, common: bool = True) -> None:
+    """The Cortex-M benchmark's options; `common=False` leaves out add_common_arguments'."""
+    if common:
+        add_common_arguments(parser, default_models="every architecture of archs/*.json",
+                             default_samples=1)
     parser.add_argument("--device", default="stm32f746",
                         help="device whose linker script is checked and whose core the dsp "
                         "build uses (default: stm32f746)")
     parser.add_argument("--builds", default=",".join(BUILDS),
                         help=f"comma-separated builds (default: {','.join(BUILDS)})")
-    parser.add_argument("--samples", type=int, default=1, help="random inputs per model (1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (0)")
-    parser.add_argument("--workdir", help="folder for the projects and builds (default: temp)")
 
 
 def run(args) -> int:
@@ -556,7 +568,7 @@ def run(args) -> int:
     rows: list[Row] = []
     for spec in names:
         name, model = load_model(spec)
-        rows += bench_model(name, model, device=device, builds=builds, samples=args.samples,
+        rows += bench_model(name, model, device=device, builds=builds, samples=args.samples or 1,
                             seed=args.seed, workdir=work, plugin=plugin, tflm_root=tflm_root,
                             log=log)
     if args.json:
@@ -565,7 +577,7 @@ def run(args) -> int:
         print()
         for line in machine_info(device):
             print(line)
-        print(f"Inputs: {args.samples} seeded random int8 sample(s) per model (seed {args.seed});"
+        print(f"Inputs: {args.samples or 1} seeded random int8 sample(s) per model (seed {args.seed});"
               " instructions: the largest over the samples")
         if not tflm_root:
             print("TFLite Micro firmware: skipped (set TFLM_ROOT to a TensorFlow Lite Micro "

@@ -82,9 +82,42 @@ class EmitContext:
         self._tensor_arrays: dict[int, str] = {}
         self.param_structs: list[str] = []
         self.functions: list[str] = []  # one per specialised layer, called from invoke
+        # the same op emitted again with the same parameters (the patches of a patch stage)
+        # shares its struct and its function
+        self._named: dict[tuple, str] = {}
+        self._names: set[str] = set()
+        #: arena offsets of tensors and op scratch that the plan does not hold (derived())
+        self._offsets: dict[int, int] = {}
+        self._scratch: dict[int, int] = {}
 
-    def ptr(self, tensor: Tensor | None) -> str:
-        """C expression for the data of a tensor: arena pointer, constant array, or NULL."""
+    def derived(self, offsets: dict[int, int], scratch: dict[int, int]) -> "EmitContext":
+        """A context for ops outside the graph (a patch stage's steps): `offsets` gives the
+        arena offset of their tensors, `scratch` of their scratch (by id); the constants,
+        structs and functions are shared with this one."""
+        child = object.__new__(EmitContext)
+        child.__dict__.update(self.__dict__)
+        child._offsets = {**self._offsets, **offsets}
+        child._scratch = {**self._scratch, **scratch}
+        return child
+
+    def _unique(self, key: tuple, name: str) -> tuple[str, bool]:
+        """(name, True) for a new definition, (the existing name, False) for a repeated one."""
+        if key in self._named:
+            return self._named[key], False
+        base, k = name, 1
+        while name in self._names:
+            k += 1
+            name = f"{base}_{k}"
+        self._names.add(name)
+        self._named[key] = name
+        return name, True
+
+    def _arena_ptr(self, ctype: str, offset: int) -> str:
+        return f"(({ctype} *)({self.arena}.bytes + {offset}))"
+
+    def ptr(self, tensor: Tensor | None, byte_offset: int = 0) -> str:
+        """C expression for the data of a tensor (from its `byte_offset`th byte): arena
+        pointer, constant array, or NULL."""
         if tensor is None:
             return "NULL"
         if tensor.is_const:
@@ -92,12 +125,18 @@ class EmitContext:
                 self._tensor_arrays[id(tensor)] = self._array(
                     tensor.data, f"t{tensor.index}", f"tensor {tensor.index}: {tensor.name}")
             return self._tensor_arrays[id(tensor)]
-        ctype = _CTYPES[tensor.dtype]
-        return f"(({ctype} *)({self.arena}.bytes + {self.plan.offset(tensor)}))"
+        offset = self._offsets.get(id(tensor))
+        if offset is None:
+            offset = self.plan.offset(tensor)
+        return self._arena_ptr(_CTYPES[tensor.dtype], offset + byte_offset)
+
+    def scratch_offset(self, op: Op) -> int:
+        if id(op) in self._scratch:
+            return self._scratch[id(op)]
+        return self.plan.scratch[self.graph.ops.index(op)].offset
 
     def scratch(self, op: Op) -> str:
-        buf = self.plan.scratch[self.graph.ops.index(op)]
-        return f"((void *)({self.arena}.bytes + {buf.offset}))"
+        return f"((void *)({self.arena}.bytes + {self.scratch_offset(op)}))"
 
     def const(self, values: np.ndarray, op: Op, role: str) -> str:
         """A constant array derived by an op (multipliers, shifts, tables)."""
@@ -105,17 +144,20 @@ class EmitContext:
 
     def params(self, ctype: str, op: Op, fields: dict, suffix: str = "params") -> str:
         """A `static const` parameter struct for the op; returns its name."""
-        name = f"op{op.index}_{suffix}"
         body = _initializer(fields)[2:-2]
-        self.param_structs.append(f"static const {ctype} {name} = {{ {body} }};")
+        name, new = self._unique(("params", op.index, ctype, suffix, body),
+                                 f"op{op.index}_{suffix}")
+        if new:
+            self.param_structs.append(f"static const {ctype} {name} = {{ {body} }};")
         return name
 
     def function(self, op: Op, body: str) -> str:
         """A function of its own for the op's call (a kernel inlined with the op's `static
         const` parameters, so that the compiler specialises it to the layer); returns the
         statement that calls it."""
-        name = f"{self.prefix}_op{op.index}"
-        self.functions.append(f"static TME_LAYER void {name}(void) {{\n  {body}\n}}")
+        name, new = self._unique(("function", op.index, body), f"{self.prefix}_op{op.index}")
+        if new:
+            self.functions.append(f"static TME_LAYER void {name}(void) {{\n  {body}\n}}")
         return f"{name}();"
 
     def _array(self, values: np.ndarray, hint: str, about: str) -> str:
@@ -166,7 +208,7 @@ def emit_project(graph: Graph, plan: MemoryPlan,
     calls, families = [], set()
     for op in graph.ops:
         definition = lookup(op.kind)
-        families.update(definition.kernels)
+        families.update(definition.families(op))
         if definition.alias:
             calls.append(dict(comment=c_comment(f"op {op.index}: {op.kind} (same bytes, no code)"),
                               code=""))
@@ -178,7 +220,9 @@ def emit_project(graph: Graph, plan: MemoryPlan,
     kernel_headers = sorted(f for f in files if f.endswith(".h") and f != "tme_common.h")
     context = dict(
         prefix=prefix, PREFIX=prefix.upper(), arena_bytes=max(plan.arena_bytes, 16),
-        inputs=[_tensor_info(t) | dict(offset=plan.offset(t)) for t in graph.inputs],
+        inputs=[_tensor_info(t) | dict(offset=None if any(t is s for s in graph.streamed)
+                                       else plan.offset(t)) for t in graph.inputs],
+        streamed=bool(graph.streamed),
         outputs=[_tensor_info(t) | dict(offset=plan.offset(t)) for t in graph.outputs],
         calls=calls, params=ctx.param_structs, functions=ctx.functions, arrays=ctx.arrays,
         kernel_headers=kernel_headers,

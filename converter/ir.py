@@ -90,6 +90,9 @@ class Graph:
     outputs: list[Tensor]
     source: str = "<graph>"  # the model file, for error messages
     description: str = ""
+    #: inputs that never enter the arena: the caller streams them in, region by region, to
+    #: the patch stage (passes/patch.py)
+    streamed: list[Tensor] = field(default_factory=list)
 
     def consumers(self, tensor: Tensor) -> list[Op]:
         return [op for op in self.ops if any(t is tensor for t in op.inputs)]

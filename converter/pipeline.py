@@ -13,6 +13,7 @@ from .errors import ConversionError
 from .ir import Graph
 from .passes.fuse import fuse
 from .passes.legalize import legalize
+from .passes.patch import DEFAULT_MAC_BUDGET, apply_patches
 from .planner import MemoryPlan, plan_memory
 from .reader import read_tflite
 from .report import Report, build_report
@@ -55,29 +56,45 @@ def check_prefix(prefix: str) -> None:
                               "'kws_net')")
 
 
-def generate(model, *, prefix: str = "model", name: str | None = None):
-    """Read, legalize, plan and emit in memory: (graph, plan, files by name, constant bytes)."""
+def generate(model, *, prefix: str = "model", name: str | None = None, patch=None,
+             stream_input: bool = False, mac_budget: float = DEFAULT_MAC_BUDGET):
+    """Read, legalize, patch, plan and emit in memory: (graph, plan, files by name, constant
+    bytes, the patch summary or None)."""
     check_prefix(prefix)
     graph = load_graph(model, name)
+    graph, patching = apply_patches(graph, patch, stream_input=stream_input,
+                                    mac_budget=mac_budget)
     plan = plan_memory(graph)
     if plan.arena_bytes > MAX_ARENA_BYTES:
         raise ConversionError(f"the model needs {plan.arena_bytes:,} bytes of activation memory; "
                               f"the generated code addresses at most {MAX_ARENA_BYTES:,}",
                               model=graph.source)
     files, const_bytes = emit_project(graph, plan, prefix)
-    return graph, plan, files, const_bytes
+    return graph, plan, files, const_bytes, patching
 
 
-def convert(model, out_dir, *, prefix: str = "model", force: bool = False,
-            device=None) -> Conversion:
+def convert(model, out_dir, *, prefix: str = "model", force: bool = False, device=None,
+            patch=None, stream_input: bool = False,
+            mac_budget: float = DEFAULT_MAC_BUDGET) -> Conversion:
     """Convert a .tflite model (path or bytes) into a C project in `out_dir`.
 
     `device` (a name from `tflm_mcunet.devices`, a user-defined spec or a Device) adds the
     Cortex-M build files for it (startup, linker script, `make firmware`; see targets.py).
+
+    `patch` runs the first layers patch by patch (MCUNetV2; passes/patch.py): None (layer by
+    layer), "auto" (the split and n x n patches with the lowest peak SRAM whose extra MACs
+    stay within `mac_budget` x the model's MACs), or {"split": L, "patches": n}: operators
+    before #L (the report's # column) in n x n patches. `stream_input`: the caller supplies
+    the input region by region (`<prefix>_invoke_streamed`), so it never sits whole in SRAM.
     """
     out = Path(out_dir)
     _check_output_folder(out, force=force, model=model)  # before the work; again when writing
-    graph, plan, files, const_bytes = generate(model, prefix=prefix)
+    if stream_input and device is not None:
+        raise ConversionError("a streamed input and --device cannot go together yet: the "
+                              "firmware harness copies a whole input image; convert without "
+                              "the device and call <prefix>_invoke_streamed from your firmware")
+    graph, plan, files, const_bytes, patching = generate(
+        model, prefix=prefix, patch=patch, stream_input=stream_input, mac_budget=mac_budget)
     fit = None
     if device is not None:
         from ..devices import get_device
@@ -87,7 +104,8 @@ def convert(model, out_dir, *, prefix: str = "model", force: bool = False,
         files.update(target_files(device, prefix=prefix, source=Path(graph.source).name))
         fit = device.fit(plan.arena_bytes, const_bytes, stack_bytes=DEFAULT_STACK_BYTES)
     _write_atomically(out, files, force=force, model=model)
-    return Conversion(out, graph, plan, build_report(graph, plan, const_bytes), device, fit)
+    return Conversion(out, graph, plan, build_report(graph, plan, const_bytes, patching), device,
+                      fit)
 
 
 def _write_atomically(out: Path, files: dict[str, str], *, force: bool, model=None) -> None:

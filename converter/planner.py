@@ -86,7 +86,7 @@ def _lifetimes(graph: Graph, fused_scratch: bool):
         return root[id(t)]
 
     for t in graph.inputs:
-        if not t.is_const:
+        if not t.is_const and not any(s is t for s in graph.streamed):
             buffer_of(t, 0)
     scratch = {}
     for pos, op in enumerate(graph.ops):
@@ -194,18 +194,23 @@ _ORDERS = {
 }
 
 
+#: the names of the placement orders (plan_memory also tries all orders of a few buffers)
+PLACEMENT_ORDERS = tuple(_ORDERS)
+
+
 def _max_saving(size_in: int, size_out: int, slack: int) -> int:
     """The most bytes an output can share with its dying input under the slack."""
     span = max(size_in, size_out) if slack >= 0 else max(size_in - slack, size_out)
     return max(size_in + size_out - span, 0)
 
 
-def lower_bound(buffers: list[Buffer], allowed, positions: int) -> int:
-    """No plan of this op order needs less: at every op, the live buffers that may not share
-    bytes add up, and an output shares at most what its slack allows with each dying input."""
+def lower_bound(buffers: list[Buffer], allowed, positions: int, start: int = 0) -> int:
+    """No plan of this op order needs less: at every op (from position `start` on), the live
+    buffers that may not share bytes add up, and an output shares at most what its slack
+    allows with each dying input."""
     by_id = {id(b): b for b in buffers}
     bound = 0
-    for pos in range(positions):
+    for pos in range(start, positions):
         live = [b for b in buffers if b.first <= pos <= b.last]
         total = sum(b.size for b in live)
         outputs = {o for (o, _) in allowed if by_id[o].first == pos}
@@ -218,25 +223,35 @@ def lower_bound(buffers: list[Buffer], allowed, positions: int) -> int:
     return bound
 
 
+def place_buffers(buffers: list[Buffer], allowed=None, exact=None, orders=None,
+                  tightest: bool = True) -> tuple[int, str]:
+    """Give every buffer its offset: the placement trials (several orders, all of them for a
+    few buffers; lowest offset, and tightest offset too) and the smallest arena wins. Returns
+    (arena bytes, the winning trial). `allowed` and `exact` are the overlap permissions."""
+    allowed, exact = allowed or {}, exact or set()
+    names = list(orders or _ORDERS)
+    trials = [(name, sorted(buffers, key=_ORDERS[name])) for name in names]
+    if orders is None and len(buffers) <= EXHAUSTIVE_BUFFERS:
+        trials += [("exhaustive", list(p)) for p in itertools.permutations(buffers)]
+    rules = (False, True) if tightest else (False,)
+    best_arena, best_name, best_offsets = None, "", []
+    for (name, order), tightest in itertools.product(trials, rules):
+        arena = _place(order, allowed, exact, tightest)
+        if best_arena is None or arena < best_arena:
+            best_arena, best_offsets = arena, [b.offset for b in buffers]
+            best_name = f"{name}, {'tightest' if tightest else 'lowest'} offset"
+    for b, offset in zip(buffers, best_offsets):
+        b.offset = offset
+    return best_arena or 0, best_name
+
+
 def plan_memory(graph: Graph, *, overlap: bool = True, orders=None) -> MemoryPlan:
     """Plan the arena. `overlap=False, orders=("largest first",)` gives TFLite Micro's greedy
     plan (no buffer shares bytes with another live one)."""
     buffers, scratch, root = _lifetimes(graph, fused_scratch=True)
     allowed, exact = _overlap_permissions(graph, root) if overlap else ({}, set())
     everything = buffers + list(scratch.values())
-    names = list(orders or _ORDERS)
-    trials = [(name, sorted(everything, key=_ORDERS[name])) for name in names]
-    if orders is None and len(everything) <= EXHAUSTIVE_BUFFERS:
-        trials += [("exhaustive", list(p)) for p in itertools.permutations(everything)]
-    rules = (False, True) if overlap else (False,)
-    best_arena, best_name, best_offsets = None, "", []
-    for (name, order), tightest in itertools.product(trials, rules):
-        arena = _place(order, allowed, exact, tightest)
-        if best_arena is None or arena < best_arena:
-            best_arena, best_offsets = arena, [b.offset for b in everything]
-            best_name = f"{name}, {'tightest' if tightest else 'lowest'} offset"
-    for b, offset in zip(everything, best_offsets):
-        b.offset = offset
+    arena, order = place_buffers(everything, allowed, exact, orders, tightest=overlap)
     positions = max(len(graph.ops), 1)
-    return MemoryPlan(best_arena or 0, everything, root, scratch, allowed, exact,
-                      lower_bound(everything, allowed, positions), best_name, positions)
+    return MemoryPlan(arena, everything, root, scratch, allowed, exact,
+                      lower_bound(everything, allowed, positions), order, positions)

@@ -102,7 +102,7 @@ class _Reader:
                                  f"{len(opcodes)}")
             kind = opcodes[code]
             definition = lookup(kind)
-            if definition is None:
+            if definition is None or definition.internal:
                 raise ConversionError(
                     f"operator {kind} is not supported. Supported int8 operators: "
                     f"{', '.join(supported_kinds())}. Replace the layer or open an issue with "

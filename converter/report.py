@@ -27,6 +27,12 @@ class Report:
     macs: int
     lower_bound_bytes: int = 0  # no layer-by-layer plan of this op order needs less
     layers: list[LayerRow] = field(default_factory=list)
+    #: the patch stage (passes/patch.py PatchSummary), when convert() was given `patch`
+    patch: object = None
+
+    @property
+    def input_streamed(self) -> bool:
+        return bool(self.patch and self.patch.stage and self.patch.stage.streamed)
 
     def to_markdown(self) -> str:
         lines = [
@@ -40,27 +46,53 @@ class Report:
             lines.append(f"| {r.index} | {r.kind} | {shape} | {r.macs:,} | {r.live_bytes:,} | "
                          f"{r.sram_bytes:,} | {r.weight_bytes:,} |")
         gap = self.peak_sram_bytes / self.lower_bound_bytes - 1 if self.lower_bound_bytes else 0
-        lines += [
-            "",
-            f"Peak SRAM: {self.peak_sram_bytes:,} B (static arena; input and output included)",
+        counted = ("input streamed (not in SRAM), output included" if self.input_streamed
+                   else "input and output included")
+        lines += ["", f"Peak SRAM: {self.peak_sram_bytes:,} B (static arena; {counted})"]
+        lines += self._patch_lines() or [
             f"Lower bound for layer-by-layer execution: {self.lower_bound_bytes:,} B "
-            f"(the plan is {gap:.1%} above it)",
+            f"(the plan is {gap:.1%} above it)"]
+        lines += [
             f"Flash (model data): {self.flash_bytes:,} B (weights, biases, requantization "
             "constants; kernel code not included)",
             f"MACs: {self.macs:,}",
         ]
         return "\n".join(lines)
 
+    def _patch_lines(self) -> list[str]:
+        p = self.patch
+        if p is None:
+            return []
+        if p.stage is None:
+            return [f"Patch stage: none (no split lowers the peak of {p.layer_by_layer_bytes:,} "
+                    "B within the MAC budget)"]
+        s = p.stage
+        return [
+            f"Patch stage: operators #{s.ops[0].index}-#{s.ops[-1].index} ({len(s.ops)} layers) "
+            f"in {s.grid_text} patches, output {'x'.join(map(str, s.output.shape))}; "
+            f"{s.extra_macs:,} extra MACs (+{s.extra_macs / max(p.model_macs, 1):.1%} of the "
+            "model)",
+            f"Peak SRAM layer by layer: {p.layer_by_layer_bytes:,} B; with patches: "
+            f"{p.in_sram_bytes:,} B with the input in SRAM "
+            f"({p.in_sram_bytes / p.layer_by_layer_bytes:.2f}x), {p.streamed_bytes:,} B with it "
+            f"streamed ({p.streamed_bytes / p.layer_by_layer_bytes:.2f}x)",
+        ]
+
     def __str__(self):
         return self.to_markdown()
 
 
-def build_report(graph: Graph, plan: MemoryPlan, flash_bytes: int) -> Report:
+def build_report(graph: Graph, plan: MemoryPlan, flash_bytes: int, patch=None) -> Report:
     rows = []
     for pos, op in enumerate(graph.ops):
         weights = sum(t.nbytes for t in op.inputs if t is not None and t.is_const)
         kind = op.kind + ("+ADD" if "residual" in op.params else "")
+        if op.kind == "PATCH_STAGE":
+            stage = op.params["stage"]
+            weights = sum(t.nbytes for o in stage.ops for t in o.inputs
+                          if t is not None and t.is_const)
+            kind = f"PATCH_STAGE {stage.describe()}"
         rows.append(LayerRow(op.index, kind, op.outputs[0].shape, lookup(op.kind).macs(op),
                              plan.live_bytes(pos), plan.high_water(pos), weights))
     return Report(graph.source, plan.arena_bytes, flash_bytes, sum(r.macs for r in rows),
-                  plan.lower_bound_bytes, rows)
+                  plan.lower_bound_bytes, rows, patch)

@@ -38,13 +38,14 @@ def random_inputs(host, samples: int, seed: int) -> list[list[np.ndarray]]:
 DSP_EMULATION_CFLAGS = "-O2 -DTME_EMULATE_DSP"
 
 
-def compare_with_tflm(model: bytes, out_dir, batches, *, dsp: bool = False):
+def compare_with_tflm(model: bytes, out_dir, batches, *, dsp: bool = False, **options):
     """Convert, compile, run every batch here and in TFLite Micro; every output byte must agree.
 
     `batches` is a list of input lists, or a function of the compiled HostModel giving one.
     `dsp`: also build the project's DSP path (emulated on the host) and check it the same way.
+    `options` go to convert() (patch=..., stream_input=...).
     """
-    conversion = convert(model, out_dir, force=True)
+    conversion = convert(model, out_dir, force=True, **options)
     host = compile_host(out_dir)
     if callable(batches):
         batches = batches(host)
@@ -76,10 +77,11 @@ def _compare(host, batches, reference, what: str = ""):
                             f"differ; first at {where}: ours {a[bad[0]]}, TFLM {b[bad[0]]}")
 
 
-def check_bit_exact(model: bytes, out_dir, samples: int = 5, seed: int = 0, dsp: bool = False):
+def check_bit_exact(model: bytes, out_dir, samples: int = 5, seed: int = 0, dsp: bool = False,
+                    **options):
     """compare_with_tflm on random inputs (all -128, all 127, then uniform int8)."""
     return compare_with_tflm(model, out_dir, lambda host: random_inputs(host, samples, seed),
-                             dsp=dsp)
+                             dsp=dsp, **options)
 
 
 @pytest.fixture

@@ -116,10 +116,12 @@ def test_dsp_and_portable_builds_give_tflite_micro_bytes_on_cortex_m7(tools, tmp
 
 def test_host_benchmark_prints_json_rows(zoo_tflite, tmp_path, capsys):
     from tflm_mcunet.benchmarks import host
+    from tflm_mcunet.cli import main
 
     path = tmp_path / "fc_autoencoder.tflite"
     path.write_bytes(zoo_tflite("fc_autoencoder"))
-    assert host.main([str(path), "--json", "--no-xnnpack", "--seconds", "0.05", "--samples",
+    # `tflm-mcunet bench MODEL.tflite`: the host is the default target
+    assert main(["bench", str(path), "--json", "--no-xnnpack", "--seconds", "0.05", "--samples",
                       "2", "--workdir", str(tmp_path / "w")]
                      + ([] if host.callgrind_available() else ["--no-instructions"])) == 0
     (row,) = json.loads(capsys.readouterr().out)

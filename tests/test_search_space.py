@@ -7,7 +7,6 @@ The cost model must give what the converter gives for the same network:
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import shutil
@@ -281,14 +280,11 @@ def test_optimize_space_small(tmp_path):
 
 
 def test_search_space_cli(tmp_path, capsys):
-    from tflm_mcunet.search.cli import add_search_space_parser
+    from tflm_mcunet.cli import main
 
-    parser = argparse.ArgumentParser()
-    add_search_space_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["search-space", "--device", "stm32f412", "--samples", "3",
-                              "--widths", "0.3", "--resolutions", "48,64", "--classes", "10",
-                              "--no-progress", "-j", "1", "--json", str(tmp_path / "s.json")])
-    assert args.run(args) == 0
+    assert main(["search-space", "--device", "stm32f412", "--samples", "3", "--widths", "0.3",
+                 "--resolutions", "48,64", "--classes", "10", "--no-progress", "-j", "1",
+                 "--json", str(tmp_path / "s.json")]) == 0
     out = capsys.readouterr().out
     assert "STM32F412" in out and "w0.3-r64" in out and "w0.3-r48" in out
     assert len(json.loads((tmp_path / "s.json").read_text())["spaces"]) == 2

@@ -18,6 +18,10 @@ examples:
   tflm-mcunet convert model.tflite -o model_c     write the C project, print the report
   tflm-mcunet demo                                convert the bundled example, run it beside
                                                   TFLite Micro and compare the outputs
+  tflm-mcunet bench model.tflite                  speed beside TFLite Micro on this machine
+  tflm-mcunet bench --memory                      peak SRAM beside TFLite Micro, the zoo
+  tflm-mcunet search-space --device stm32f746 --plot cdf.png
+                                                  TinyNAS stage 1: rank the search spaces
 
 exit status: 0 done, 1 internal error (a bug: please report it with --verbose), 2 error in
 the model, options or paths (one line says what and where), 130 interrupted (nothing is left
@@ -34,7 +38,8 @@ def _convert(args) -> int:
     from .converter import convert
 
     conv = convert(args.model, args.output, prefix=args.prefix, force=args.force,
-                   device=args.device)
+                   device=args.device, patch=args.patch, stream_input=args.stream_input,
+                   mac_budget=args.mac_budget)
     print(conv.report.to_markdown())
     if args.plot:
         from .plot import plot_memory
@@ -93,9 +98,13 @@ def _bench(args) -> int:
         from .benchmarks.memory import run as run_memory
 
         return run_memory(args.models, args.json)
-    from .benchmarks.mcu import run
+    if args.target == "host":
+        from .benchmarks.host import run as run_host
 
-    return run(args)
+        return run_host(args)
+    from .benchmarks.mcu import run as run_mcu
+
+    return run_mcu(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,24 +127,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="also write the Cortex-M build files for a device "
                    "(stm32f412, stm32f746, stm32h743, nrf52840, or NAME:sram=128K,flash=512K"
                    "[,core=cortex-m4|cortex-m7])")
+    p.add_argument("--patch", default="none", metavar="auto|none|L:N|L:RxC",
+                   help="run the first layers patch by patch (MCUNetV2) to lower the peak SRAM: "
+                   "auto (the split and patches with the lowest peak within --mac-budget), "
+                   "none (default: layer by layer), or L:N / L:RxC: the layers before operator "
+                   "#L of the report in N x N (R x C) patches")
+    p.add_argument("--stream-input", action="store_true",
+                   help="with --patch: the application supplies the input region by region "
+                   "(<prefix>_invoke_streamed with a reader callback), so the whole image is "
+                   "never in SRAM")
+    p.add_argument("--mac-budget", type=float, default=0.2, metavar="FRACTION",
+                   help="extra MACs --patch auto may spend on overlapping halos, as a fraction "
+                   "of the model's MACs (default 0.2)")
     p.set_defaults(run=_convert)
 
-    p = sub.add_parser("bench", help="benchmark models beside TFLite Micro (memory, Cortex-M)",
-                       description="Benchmark models beside TFLite Micro. --memory: peak SRAM "
-                       "of both runtimes, our lower bound and the published TinyEngine / "
-                       "X-CUBE-AI figures over the zoo. --target: build the firmware of each "
-                       "model for a Cortex-M target, run it (QEMU mps2-an500 Cortex-M7, or an "
-                       "STM32F746G-DISCO board), check its output bytes against TFLite Micro "
-                       "and report Flash, SRAM, instructions (or cycles) of the invoke call and "
-                       "the goals.")
+    p = sub.add_parser("bench", help="benchmark models beside TFLite Micro (speed, memory, "
+                       "Cortex-M)",
+                       description="""\
+Benchmark models beside TFLite Micro, side by side in one run, with the outputs compared
+byte for byte.
+  --target host (default)   latency and executed instructions of TFLite Micro, our code and
+                            TFLite's XNNPACK (one thread) on this machine
+  --target qemu-m7          the Cortex-M firmware of each model on QEMU's mps2-an500
+                            (Cortex-M7): Flash, SRAM, instructions of the invoke call
+  --target disco-f746       the same on an attached STM32F746G-DISCO (DWT cycles)
+  --memory                  peak SRAM of both runtimes, our lower bound and the published
+                            TinyEngine / X-CUBE-AI figures over the zoo""",
+                       epilog="examples:\n"
+                       "  tflm-mcunet bench model_int8.tflite          host, one model\n"
+                       "  tflm-mcunet bench                            host, the whole zoo\n"
+                       "  tflm-mcunet bench --target qemu-m7 mcunet-in1\n"
+                       "  tflm-mcunet bench --memory",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--memory", action="store_true",
-                   help="the peak-SRAM table over zoo models instead of a firmware run")
-    p.add_argument("--target", choices=("qemu-m7", "disco-f746"), default="qemu-m7",
-                   help="qemu-m7: QEMU mps2-an500 (default); disco-f746: the board via pyocd")
-    from .benchmarks.mcu import add_arguments as _bench_arguments
+                   help="the peak-SRAM table over zoo models instead of a run")
+    p.add_argument("--target", choices=("host", "qemu-m7", "disco-f746"), default="host",
+                   help="host: this machine (default); qemu-m7: QEMU mps2-an500; disco-f746: "
+                   "the board via pyocd")
+    from .benchmarks import host as _host_bench, mcu as _mcu_bench
 
-    _bench_arguments(p)
+    _mcu_bench.add_common_arguments(
+        p, default_samples=None,
+        default_models="the whole zoo on the host, every architecture of archs/*.json on "
+        "Cortex-M")
+    _host_bench.add_arguments(p.add_argument_group("host (--target host)"), common=False)
+    _mcu_bench.add_arguments(p.add_argument_group("Cortex-M (--target qemu-m7, disco-f746)"),
+                             common=False)
     p.set_defaults(run=_bench)
+
+    from .search.cli import add_search_space_parser
+
+    add_search_space_parser(sub)
 
     p = sub.add_parser("demo", help="convert a model, run it beside TFLite Micro, compare",
                        description="Convert a model (default: the bundled example), build it for "

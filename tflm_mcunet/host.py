@@ -20,26 +20,40 @@ class _TensorInfo(ctypes.Structure):
                 ("zero_point", ctypes.c_int32), ("bytes", ctypes.c_uint32)]
 
 
+#: the reader of a streamed input (model.h: <prefix>_input_reader)
+_READER = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
+                           ctypes.c_void_p)
+
+
 class HostModel:
-    """A generated model compiled into a shared library and loaded with ctypes."""
+    """A generated model compiled into a shared library and loaded with ctypes.
+
+    A model converted with a streamed input (`convert(..., stream_input=True)`) is invoked the
+    same way: `invoke` serves the regions it asks for from the array given, and `regions` lists
+    them (row, col, rows, cols) after each call."""
 
     def __init__(self, library: Path, prefix: str = "model"):
         self.library = Path(library)
         self._lib = ctypes.CDLL(str(self.library))
+        header = (self.library.parent / "model.h").read_text()
+        self.streamed = f"#define {prefix.upper()}_STREAMED_INPUT 1" in header
         self._input = getattr(self._lib, f"{prefix}_input")
         self._output = getattr(self._lib, f"{prefix}_output")
-        self._invoke = getattr(self._lib, f"{prefix}_invoke")
+        self._invoke = getattr(self._lib, f"{prefix}_invoke" + ("_streamed" if self.streamed
+                                                                else ""))
         for fn in (self._input, self._output):
             fn.restype = ctypes.c_void_p
             fn.argtypes = [ctypes.c_int]
         self._invoke.restype = ctypes.c_int
-        n_in = self._count(prefix, "INPUTS")
-        n_out = self._count(prefix, "OUTPUTS")
-        self.inputs = self._infos(f"{prefix}_input_info", n_in)
-        self.outputs = self._infos(f"{prefix}_output_info", n_out)
+        if self.streamed:
+            self._invoke.argtypes = [_READER]
+        self.inputs = self._infos(f"{prefix}_input_info", self._count(header, prefix, "INPUTS"))
+        self.outputs = self._infos(f"{prefix}_output_info",
+                                   self._count(header, prefix, "OUTPUTS"))
+        self.regions: list[tuple[int, int, int, int]] = []
 
-    def _count(self, prefix: str, what: str) -> int:
-        header = (self.library.parent / "model.h").read_text()
+    @staticmethod
+    def _count(header: str, prefix: str, what: str) -> int:
         match = re.search(rf"#define {prefix.upper()}_NUM_{what} (\d+)", header)
         return int(match.group(1))
 
@@ -53,14 +67,34 @@ class HostModel:
         """Run the model once; returns the output (a list when the model has several)."""
         if len(inputs) != len(self.inputs):
             raise ValueError(f"the model takes {len(self.inputs)} inputs, got {len(inputs)}")
+        arrays = []
         for index, (x, info) in enumerate(zip(inputs, self.inputs)):
             x = np.asarray(x)
             if x.dtype != info["dtype"] or x.size * x.itemsize != info["bytes"]:
                 raise ValueError(f"input {index} must be {info['dtype'].__name__} of shape "
                                  f"{info['shape']}, got {x.dtype} of shape {x.shape}")
-            x = np.ascontiguousarray(x)
-            ctypes.memmove(self._input(index), x.ctypes.data, info["bytes"])
-        self._invoke()
+            arrays.append(np.ascontiguousarray(x).reshape(info["shape"]))
+            if not self.streamed:
+                ctypes.memmove(self._input(index), arrays[-1].ctypes.data, info["bytes"])
+        if self.streamed:
+            self.regions = []
+            image = arrays[0][0]
+
+            def read(row, col, rows, cols, dst):  # exceptions cannot cross the C code
+                self.regions.append((row, col, rows, cols))
+                if 0 <= row < row + rows <= image.shape[0] and \
+                        0 <= col < col + cols <= image.shape[1]:
+                    region = np.ascontiguousarray(image[row:row + rows, col:col + cols])
+                    ctypes.memmove(dst, region.ctypes.data, region.nbytes)
+
+            self._invoke(_READER(read))
+            for row, col, rows, cols in self.regions:
+                if not (0 <= row < row + rows <= image.shape[0]
+                        and 0 <= col < col + cols <= image.shape[1]):
+                    raise RuntimeError(f"the model asked for rows {row}+{rows}, columns "
+                                       f"{col}+{cols} of a {image.shape[:2]} input")
+        else:
+            self._invoke()
         outs = []
         for index, info in enumerate(self.outputs):
             buf = (ctypes.c_char * info["bytes"]).from_address(self._output(index))

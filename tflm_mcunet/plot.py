@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .converter import Conversion, read_tflite
+from .converter.pipeline import load_graph
 from .converter.passes.legalize import legalize
 from .converter.planner import plan_memory
 
@@ -14,6 +15,17 @@ def tflm_style_plan(model):
     graph = read_tflite(model)
     legalize(graph)
     return graph, plan_memory(graph, overlap=False, orders=("largest first",))
+
+
+def _layer_curve(graph, plan) -> tuple[list[int], list[float]]:
+    """(operator index, kB in use) at every layer; a patch stage's layers share its value."""
+    xs, ys = [], []
+    for pos, op in enumerate(graph.ops):
+        layers = op.params["stage"].ops if op.kind == "PATCH_STAGE" else [op]
+        for layer in layers:
+            xs.append(layer.index)
+            ys.append(plan.high_water(pos) / 1000)
+    return xs, ys
 
 
 def plot_memory(conversion: Conversion, model, path) -> Path:
@@ -28,14 +40,27 @@ def plot_memory(conversion: Conversion, model, path) -> Path:
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)
     x_tflm = [op.index for op in tflm_graph.ops]
     y_tflm = [tflm_plan.high_water(pos) / 1000 for pos in range(len(tflm_graph.ops))]
-    x_ours = [op.index for op in conversion.graph.ops]
-    y_ours = [ours.high_water(pos) / 1000 for pos in range(len(conversion.graph.ops))]
+    x_ours, y_ours = _layer_curve(conversion.graph, ours)
     ax.step(x_tflm, y_tflm, where="mid", color="tab:gray",
             label=f"TFLite Micro-style plan (greedy by size, no sharing): peak {tflm_plan.arena_bytes / 1000:.1f} kB")
-    ax.step(x_ours, y_ours, where="mid", color="tab:blue", linewidth=2,
-            label=f"tflm-mcunet: peak {ours.arena_bytes / 1000:.1f} kB")
-    ax.axhline(ours.lower_bound_bytes / 1000, color="tab:green", linestyle="--",
-               label=f"lower bound, layer by layer: {ours.lower_bound_bytes / 1000:.1f} kB")
+    patch = conversion.report.patch
+    if patch is not None and patch.stage is not None:
+        stage = patch.stage
+        layered = load_graph(model)
+        layered_plan = plan_memory(layered)
+        ax.step(*_layer_curve(layered, layered_plan), where="mid", color="tab:orange",
+                label=f"tflm-mcunet, layer by layer: peak {layered_plan.arena_bytes / 1000:.1f} kB")
+        ax.axvspan(stage.ops[0].index - 0.5, stage.ops[-1].index + 0.5, color="tab:blue",
+                   alpha=0.08, label=f"patch stage: {stage.grid_text} patches, "
+                   f"+{stage.extra_macs / max(patch.model_macs, 1):.1%} MACs")
+        where = "input streamed" if stage.streamed else "input in SRAM"
+        ax.step(x_ours, y_ours, where="mid", color="tab:blue", linewidth=2,
+                label=f"tflm-mcunet with patches ({where}): peak {ours.arena_bytes / 1000:.1f} kB")
+    else:
+        ax.step(x_ours, y_ours, where="mid", color="tab:blue", linewidth=2,
+                label=f"tflm-mcunet: peak {ours.arena_bytes / 1000:.1f} kB")
+        ax.axhline(ours.lower_bound_bytes / 1000, color="tab:green", linestyle="--",
+                   label=f"lower bound, layer by layer: {ours.lower_bound_bytes / 1000:.1f} kB")
     ax.set_xlabel("operator index in the model")
     ax.set_ylabel("arena in use (kB)")
     ax.set_title(f"Activation memory over the layers: {Path(str(conversion.graph.source)).name}")

@@ -22,6 +22,12 @@ class OpDef:
     alias = False
     #: True when the kernel reads element i of its inputs, then writes element i, in order
     elementwise = False
+    #: made by the converter's passes, never read from a .tflite file
+    internal = False
+
+    def families(self, op: Op) -> tuple[str, ...]:
+        """The engine_c kernel families this op's emitted code needs."""
+        return self.kernels
 
     def parse_options(self, opts) -> dict:
         """Read the flatbuffer options table (None when the op has none) into a plain dict."""

@@ -1,4 +1,4 @@
-/* Data movement: PAD and CONCATENATION on int8 tensors. */
+/* Data movement: PAD, CONCATENATION and the region copies of the patch stage, on int8 tensors. */
 #ifndef TME_COPY_H
 #define TME_COPY_H
 
@@ -16,5 +16,15 @@ void tme_pad_s8(const tme_pad_params *p, const int8_t *in, int8_t *out);
  * chunk[i] bytes to each block. */
 void tme_concat_s8(int32_t count, int32_t outer, const int32_t *chunk, const int8_t *const *in,
                    int8_t *out);
+
+/* A rectangle of an NHWC tensor: `rows` runs of `run` bytes (columns x channels), read
+ * `src_stride` bytes apart and written `dst_stride` bytes apart. The patch stage gathers a
+ * patch's input region with it, crops a skip tensor to a residual's region, and scatters a
+ * patch's output into the whole stage output. */
+typedef struct {
+  int32_t rows, run, src_stride, dst_stride;
+} tme_region_params;
+
+void tme_copy_region_s8(const tme_region_params *p, const int8_t *src, int8_t *dst);
 
 #endif /* TME_COPY_H */

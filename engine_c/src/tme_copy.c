@@ -1,4 +1,5 @@
-/* PAD (with the output zero point or an explicit value) and CONCATENATION: pure copies. */
+/* PAD (with the output zero point or an explicit value), CONCATENATION and region copies:
+ * pure copies. */
 #include <string.h>
 
 #include "tme_copy.h"
@@ -32,4 +33,10 @@ void tme_concat_s8(int32_t count, int32_t outer, const int32_t *chunk, const int
       memcpy(out, in[i] + (size_t)k * chunk[i], (size_t)chunk[i]);
       out += chunk[i];
     }
+}
+
+void tme_copy_region_s8(const tme_region_params *p, const int8_t *src, int8_t *dst) {
+  for (int32_t r = 0; r < p->rows; ++r)
+    memcpy(dst + (size_t)r * (size_t)p->dst_stride, src + (size_t)r * (size_t)p->src_stride,
+           (size_t)p->run);
 }

@@ -1,0 +1,525 @@
+"""Patch-based inference (MCUNetV2): run the memory-heavy first layers patch by patch.
+
+In MobileNet-like networks the first layers hold the largest activations. The patch stage runs
+the first `split` layers on one spatial tile of their output at a time: each patch computes
+every layer of the stage on just the region that tile needs (the tile grown backwards through
+the layers by their receptive field, clipped at the image border), then copies its part into
+the stage output. Only the stage output, and the model input unless it is streamed in, are
+ever whole; the rest of the network runs layer by layer.
+
+A layer of a patch is the layer itself with the shapes and paddings of its region: a window op
+whose region starts at the image border keeps its padding there, one inside the image has none,
+and taps past a clipped edge are padding exactly as in the whole image. So the same kernels give
+TFLite Micro's bytes, at the cost of recomputing the overlapping halos (the MAC overhead).
+
+Each patch runs the same steps on buffers of the same layout (the stage's scratch, sized for
+its largest patch): gather (or stream) the input region, for each layer crop the regions it
+reads from tensors that also feed a wider region (a residual's skip tensor), run the layer,
+and scatter the last layer's region into the stage output.
+
+`choose_patches` picks the split and the n x n patches with the lowest peak SRAM within a MAC
+budget; `patch_graph` applies a choice. The stage becomes one PATCH_STAGE op (ops/patch_stage.py)
+that the planner places like any other op: it reads the input, writes the stage output (which
+may overwrite input rows no later patch reads) and uses its scratch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import ConversionError
+from ..ir import Graph, Op, Tensor
+from ..ops import lookup
+from ..planner import (PLACEMENT_ORDERS, Buffer, _lifetimes, _overlap_permissions, lower_bound, place_buffers,
+                       plan_memory)
+
+#: ops that read a window of their input; every other op of a stage is elementwise
+WINDOW_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D")
+#: extra MACs "auto" may spend, as a fraction of the model's MACs
+DEFAULT_MAC_BUDGET = 0.2
+#: "auto" tries up to this many patches down and across
+MAX_PATCHES = 8
+
+#: rows [y0, y1) and columns [x0, x1) of a tensor
+Region = tuple[int, int, int, int]
+
+
+def _union(a: Region | None, b: Region) -> Region:
+    if a is None:
+        return b
+    return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
+
+
+def _window(lo: int, hi: int, stride: int, pad: int, kernel: int, dil: int,
+            size: int) -> tuple[int, int]:
+    """Input rows [a, b) from the first to the last tap inside the image that output rows
+    [lo, hi) of a window op read (with dilation, the first rows' windows may start on
+    different phases: a few of them decide)."""
+    def inside_taps(oy):  # the first and last tap of the window inside the image
+        start = oy * stride - pad
+        end = start + (kernel - 1) * dil
+        first = start if start >= 0 else start + -(start // dil) * dil
+        last = end if end < size else end - -((size - 1 - end) // dil) * dil
+        return (first, last) if first <= last and 0 <= first and last < size else None
+
+    firsts = [t[0] for oy in range(lo, min(hi, lo + dil)) if (t := inside_taps(oy))]
+    lasts = [t[1] for oy in range(max(lo, hi - dil), hi) if (t := inside_taps(oy))]
+    if not firsts or not lasts:
+        return 0, 0  # only padding
+    return min(firsts), max(lasts) + 1
+
+
+def requirement(op: Op, index: int, out: Region) -> Region:
+    """The region of input `index` that the output region `out` of `op` reads."""
+    p = op.params
+    if op.kind in WINDOW_KINDS and index == 0:
+        return (*_window(out[0], out[1], p["stride_h"], p["pad_top"], p["k_h"],
+                         p.get("dil_h", 1), p["in_h"]),
+                *_window(out[2], out[3], p["stride_w"], p["pad_left"], p["k_w"],
+                         p.get("dil_w", 1), p["in_w"]))
+    return out  # an elementwise input, or the skip tensor of a fused residual ADD
+
+
+def receptive_field(ops: list[Op]) -> tuple[int, int]:
+    """Input rows and columns that one output pixel of the chain `ops` depends on (ignoring the
+    border): stride 1 grows it by (k - 1) d, stride s to s (rf - 1) + (k - 1) d + 1."""
+    rf_h = rf_w = 1
+    for op in reversed(ops):
+        if op.kind in WINDOW_KINDS:
+            p = op.params
+            rf_h = (rf_h - 1) * p["stride_h"] + (p["k_h"] - 1) * p.get("dil_h", 1) + 1
+            rf_w = (rf_w - 1) * p["stride_w"] + (p["k_w"] - 1) * p.get("dil_w", 1) + 1
+    return rf_h, rf_w
+
+
+def _activation_inputs(op: Op) -> list[tuple[int, Tensor]]:
+    return [(i, t) for i, t in enumerate(op.inputs) if t is not None and not t.is_const]
+
+
+def stage_problem(graph: Graph, split: int) -> str | None:
+    """Why the first `split` ops cannot run patch by patch, or None when they can."""
+    if not 1 <= split <= len(graph.ops):
+        return f"the split must be between 1 and {len(graph.ops)} layers"
+    if len(graph.inputs) != 1:
+        return "the model has several inputs"
+    x = graph.inputs[0]
+    if x.dtype != "int8" or len(x.shape) != 4 or x.shape[0] != 1:
+        return "the model input is not one int8 NHWC image"
+    ops = graph.ops[:split]
+    in_stage = {id(op) for op in ops}
+    made = {id(x)}
+    for op in ops:
+        definition = lookup(op.kind)
+        y = op.outputs[0]
+        window = op.kind in WINDOW_KINDS
+        pointwise = (definition.elementwise and "size" in op.params
+                     and len(_activation_inputs(op)) == 1 and op.inputs[0].shape == y.shape)
+        if not (window or pointwise):
+            return (f"operator #{op.index} ({op.kind}) needs more than a region of its input "
+                    "(a patch stage holds convolutions, pooling and elementwise activations)")
+        if len(op.outputs) != 1 or len(y.shape) != 4 or y.dtype != "int8":
+            return f"operator #{op.index} ({op.kind}) does not write one int8 NHWC tensor"
+        for _, t in _activation_inputs(op):
+            if id(t) not in made:
+                return f"operator #{op.index} ({op.kind}) reads {t.name!r} from outside the stage"
+        made.add(id(y))
+    for op in ops[:-1]:
+        t = op.outputs[0]
+        users = graph.consumers(t)
+        if any(g is t for g in graph.outputs) or any(id(u) not in in_stage for u in users):
+            return f"the output of operator #{op.index} ({op.kind}) is needed after the stage"
+        if not users:
+            return f"the output of operator #{op.index} ({op.kind}) is never read"
+    if any(id(u) not in in_stage for u in graph.consumers(x)):
+        return "the model input is read after the stage"
+    return None
+
+
+def _tiles(size: int, n: int) -> list[tuple[int, int]] | None:
+    """n tiles of ceil(size / n) rows, the last one smaller; None if n does not fit."""
+    step = -(-size // n)
+    bounds = [min(k * step, size) for k in range(n + 1)]
+    if n > size or len(set(bounds)) != n + 1:
+        return None
+    return list(zip(bounds, bounds[1:]))
+
+
+def _region_shape(t: Tensor, r: Region) -> tuple[int, int, int, int]:
+    return 1, r[1] - r[0], r[3] - r[2], t.shape[3]
+
+
+def _copy_op(index: int, name: str, src: Tensor | None, dst: Tensor, *, rows: int, run: int,
+             src_stride: int, dst_stride: int, src_offset: int = 0, dst_offset: int = 0) -> Op:
+    return Op(index, "REGION_COPY", [src], [dst], params=dict(
+        rows=rows, run=run, src_stride=src_stride, dst_stride=dst_stride, src_offset=src_offset,
+        dst_offset=dst_offset, name=name))
+
+
+def _patched_op(op: Op, inputs: list, out: Tensor, out_region: Region,
+                in_region: Region | None) -> Op:
+    """`op` on its region: the shapes and paddings of the region (see the module doc)."""
+    params = dict(op.params)
+    params.pop("inplace", None)  # the patch buffers are planned apart
+    h, w = out_region[1] - out_region[0], out_region[3] - out_region[2]
+    if op.kind in WINDOW_KINDS:
+        params.update(
+            in_h=in_region[1] - in_region[0], in_w=in_region[3] - in_region[2], out_h=h, out_w=w,
+            pad_top=op.params["pad_top"] - out_region[0] * op.params["stride_h"] + in_region[0],
+            pad_left=op.params["pad_left"] - out_region[2] * op.params["stride_w"]
+            + in_region[2])
+    else:
+        params["size"] = h * w * out.shape[3]
+    return Op(op.index, op.kind, inputs, [out], options=op.options, params=params)
+
+
+@dataclass
+class PatchStage:
+    """The first `split` layers run in n x n patches; see the module doc."""
+
+    split: int
+    grid: tuple[int, int]  # patches down and across
+    ops: list[Op]  # the stage's layers, as in the layer-by-layer graph
+    input: Tensor
+    output: Tensor
+    streamed: bool
+    tiles: list[Region] = field(default_factory=list)  # of the stage output, in patch order
+    steps: list[list[Op]] = field(default_factory=list)  # per patch, the ops it runs
+    #: the patch buffers, offsets relative to the stage's scratch; id(step tensor) -> buffer
+    buffer_of: dict[int, Buffer] = field(default_factory=dict)
+    scratch_of: dict[int, Buffer] = field(default_factory=dict)  # id(step op) -> its scratch
+    arena_bytes: int = 0  # the stage's scratch: every patch buffer and kernel scratch
+    macs: int = 0  # of every patch, halos included
+    layer_macs: int = 0  # of the same layers run whole
+    input_slack: int | None = None  # how far the stage output may reach into the input
+
+    @property
+    def extra_macs(self) -> int:
+        return self.macs - self.layer_macs
+
+    @property
+    def grid_text(self) -> str:
+        return f"{self.grid[0]}x{self.grid[1]}"
+
+    def describe(self) -> str:
+        first, last = self.ops[0].index, self.ops[-1].index
+        return f"ops #{first}-#{last} in {self.grid_text} patches"
+
+
+def build_stage(graph: Graph, split: int, grid: int | tuple[int, int], *,
+                streamed: bool = False) -> PatchStage:
+    """The patch stage of the first `split` ops in n x n (or rows x columns) patches;
+    ConversionError if it cannot be."""
+    down, across = (grid, grid) if isinstance(grid, int) else tuple(grid)
+    text = f"{down}x{across}"
+    problem = stage_problem(graph, split)
+    if problem is None and min(down, across) < 1:
+        problem = "there must be at least one patch down and across"
+    ops = graph.ops[:split]
+    x, y = graph.inputs[0], ops[-1].outputs[0]
+    rows = _tiles(y.shape[1], down) if problem is None else None
+    cols = _tiles(y.shape[2], across) if problem is None else None
+    if problem is None and (rows is None or cols is None):
+        problem = (f"the stage output {y.shape[1]}x{y.shape[2]} cannot be cut into {text} "
+                   "patches")
+    if problem is not None:
+        raise ConversionError(f"cannot run the first {split} layers in {text} patches: "
+                              f"{problem}", model=graph.source)
+    stage = PatchStage(split, (down, across), ops, x, y, streamed,
+                       layer_macs=sum(lookup(op.kind).macs(op) for op in ops))
+    for r in rows:
+        for c in cols:
+            stage.tiles.append((r[0], r[1], c[0], c[1]))
+    for tile in stage.tiles:
+        try:
+            stage.steps.append(_patch_steps(stage, tile))
+        except ConversionError as e:
+            raise e.at(model=graph.source) from None
+    _plan_patch_buffers(stage)
+    stage.macs = sum(lookup(op.kind).macs(op) for steps in stage.steps for op in steps)
+    if not streamed:
+        stage.input_slack = _input_slack(stage)
+    return stage
+
+
+def _patch_steps(stage: PatchStage, tile: Region):
+    """The ops that compute one output tile of the stage."""
+    regions: dict[int, Region] = {id(stage.output): tile}
+    wants: dict[tuple[int, int], Region] = {}
+    for op in reversed(stage.ops):
+        out_region = regions[id(op.outputs[0])]
+        for i, t in _activation_inputs(op):
+            need = requirement(op, i, out_region)
+            if need[0] >= need[1] or need[2] >= need[3]:
+                raise ConversionError(
+                    f"cannot run operator #{op.index} ({op.kind}) patch by patch: an output "
+                    "region reads only padding; choose another split")
+            wants[(id(op), i)] = need
+            regions[id(t)] = _union(regions.get(id(t)), need)
+    x = stage.input
+    region_x = regions[id(x)]
+    local: dict[int, Tensor] = {}  # id(whole tensor) -> its patch tensor
+
+    def patch_tensor(t: Tensor, r: Region, what: str) -> Tensor:
+        return Tensor(t.index, f"{t.name} ({what})", _region_shape(t, r), t.dtype, t.quant)
+
+    steps: list[Op] = []
+    first = stage.ops[0].index
+    px = local[id(x)] = patch_tensor(x, region_x, "patch")
+    h, w, ch = x.shape[1:]
+    run = (region_x[3] - region_x[2]) * ch
+    if stage.streamed:
+        steps.append(Op(first, "READ_INPUT", [], [px], params=dict(
+            row=region_x[0], col=region_x[2], rows=region_x[1] - region_x[0],
+            cols=region_x[3] - region_x[2])))
+    else:
+        steps.append(_copy_op(first, "gather", x, px, rows=region_x[1] - region_x[0], run=run,
+                              src_stride=w * ch, dst_stride=run,
+                              src_offset=(region_x[0] * w + region_x[2]) * ch))
+    for op in stage.ops:
+        inputs = list(op.inputs)
+        in_region = None
+        for i, t in _activation_inputs(op):
+            need, have = wants[(id(op), i)], regions[id(t)]
+            if i == 0:
+                in_region = need
+            if need == have:
+                inputs[i] = local[id(t)]
+                continue
+            crop = patch_tensor(t, need, f"crop for #{op.index}")
+            width, c = have[3] - have[2], t.shape[3]
+            run = (need[3] - need[2]) * c
+            steps.append(_copy_op(op.index, f"crop{i}", local[id(t)], crop,
+                                  rows=need[1] - need[0], run=run, src_stride=width * c,
+                                  dst_stride=run, src_offset=((need[0] - have[0]) * width
+                                                              + need[2] - have[2]) * c))
+            inputs[i] = crop
+        out = op.outputs[0]
+        local[id(out)] = patch_tensor(out, regions[id(out)], "patch")
+        steps.append(_patched_op(op, inputs, local[id(out)], regions[id(out)], in_region))
+    y = stage.output
+    ow, c = y.shape[2], y.shape[3]
+    run = (tile[3] - tile[2]) * c
+    steps.append(_copy_op(stage.ops[-1].index, "scatter", local[id(y)], y,
+                          rows=tile[1] - tile[0], run=run, src_stride=run, dst_stride=ow * c,
+                          dst_offset=(tile[0] * ow + tile[2]) * c))
+    return steps
+
+
+def _plan_patch_buffers(stage: PatchStage) -> None:
+    """One layout for every patch, by the planner's own rules: each patch buffer sized for the
+    largest patch and live from the step that writes it to the last step that reads it; an
+    output may overwrite a dying input as far as the kernel allows in every patch."""
+    plans = []
+    for steps in stage.steps:
+        patch = Graph([], steps, [], [])
+        buffers, scratch, root = _lifetimes(patch, fused_scratch=True)
+        allowed, exact = _overlap_permissions(patch, root)
+        # the whole input and output live in the model's arena, outside the stage's scratch
+        inside = [b for b in buffers
+                  if not any(t is stage.input or t is stage.output for t in b.tensors)]
+        plans.append((inside, scratch, allowed, exact))
+    layout = [Buffer(b.name, 0, b.first, b.last) for b in plans[0][0]]
+    scratch: dict[int, Buffer] = {}
+    allowed: dict | None = None
+    exact: set | None = None
+    for inside, patch_scratch, patch_allowed, patch_exact in plans:
+        index = {id(b): i for i, b in enumerate(inside)}
+        for shared, b in zip(layout, inside):
+            shared.size = max(shared.size, b.size)
+        for pos, b in patch_scratch.items():
+            mine = scratch.setdefault(pos, Buffer(b.name, 0, pos, pos))
+            mine.size = max(mine.size, b.size)
+        mine = {(index[o], index[i]): v for (o, i), v in patch_allowed.items()
+                if o in index and i in index}
+        allowed = mine if allowed is None else {
+            k: min(v, mine[k]) for k, v in allowed.items() if k in mine}
+        pairs = {(index[o], index[i]) for o, i in patch_exact if o in index and i in index}
+        exact = pairs if exact is None else exact & pairs
+    # (the steps run no kernel in place, so no pair must start at the same byte)
+    assert not exact, "patch steps run no kernel in place"
+    by_pair = {(id(layout[o]), id(layout[i])): v for (o, i), v in allowed.items()}
+    # the planner's orders, without its exhaustive search of small plans: "auto" plans many
+    # stages
+    stage.arena_bytes, _ = place_buffers(layout + list(scratch.values()), by_pair,
+                                         orders=PLACEMENT_ORDERS)
+    for inside, _, _, _ in plans:
+        for shared, b in zip(layout, inside):
+            for t in b.tensors:
+                stage.buffer_of[id(t)] = shared
+    for steps in stage.steps:
+        for pos, op in enumerate(steps):
+            if pos in scratch:
+                stage.scratch_of[id(op)] = scratch[pos]
+
+
+def _input_slack(stage: PatchStage) -> int:
+    """How far the stage output may start above the input (negative: below it) when the input
+    dies at the stage: no patch's output may reach an input byte a later patch still reads."""
+    y = stage.output
+    ow, oc = y.shape[2], y.shape[3]
+    starts = [steps[0].params["src_offset"] for steps in stage.steps]  # first byte gathered
+    slack, written = None, 0
+    for k, tile in enumerate(stage.tiles[:-1]):
+        written = max(written, ((tile[1] - 1) * ow + tile[3]) * oc)
+        still_read = min(starts[k + 1:])
+        slack = still_read - written if slack is None else min(slack, still_read - written)
+    return slack if slack is not None else -y.nbytes
+
+
+def patch_graph(graph: Graph, stage: PatchStage) -> Graph:
+    """The graph with the stage's layers replaced by one PATCH_STAGE op (a new Graph; the
+    layers themselves are shared, not changed)."""
+    op = Op(stage.ops[0].index, "PATCH_STAGE", [] if stage.streamed else [stage.input],
+            [stage.output], params=dict(stage=stage))
+    return Graph(graph.tensors, [op] + graph.ops[stage.split:], graph.inputs, graph.outputs,
+                 graph.source, graph.description,
+                 streamed=[stage.input] if stage.streamed else [])
+
+
+def split_count(graph: Graph, first_whole: int) -> int:
+    """How many leading ops run in patches when operator #first_whole (the report's # column)
+    is the first one run whole; a number past the last operator puts every op in the stage."""
+    for k, op in enumerate(graph.ops):
+        if op.index == first_whole:
+            return k
+    if graph.ops and first_whole > graph.ops[-1].index:
+        return len(graph.ops)
+    layers = ", ".join(f"#{op.index}" for op in graph.ops[1:12])
+    raise ConversionError(f"patch split {first_whole} is not a layer of the converted model: "
+                          f"give the # of the first layer to run whole (one of {layers}, ...; "
+                          "see the report of a conversion without patches)", model=graph.source)
+
+
+def candidate_splits(graph: Graph) -> list[int]:
+    """Every split at which the first layers can run patch by patch."""
+    return [k for k in range(1, len(graph.ops) + 1) if stage_problem(graph, k) is None]
+
+
+@dataclass
+class PatchChoice:
+    """What `choose_patches` found: the stage (None: layer by layer is best) and the peaks."""
+
+    stage: PatchStage | None
+    layer_by_layer_bytes: int  # peak SRAM without patches (input in SRAM)
+    peak_bytes: int  # with the chosen stage (or without, if none)
+    tried: int  # configurations planned
+
+
+def choose_patches(graph: Graph, *, mac_budget: float = DEFAULT_MAC_BUDGET,
+                   streamed: bool = False, max_patches: int = MAX_PATCHES) -> PatchChoice:
+    """The split and the rows x columns of patches (up to `max_patches` each way) with the
+    lowest peak SRAM whose extra MACs stay within `mac_budget` x the model's MACs (fewer extra
+    MACs break ties). Streamed input: the caller supplies the input regions, so the input is
+    not in the arena."""
+    if not mac_budget >= 0:
+        raise ConversionError(f"the MAC budget {mac_budget} must be >= 0 (0.2: 20% extra MACs)")
+    layered = plan_memory(graph)
+    base = layered.arena_bytes
+    total = sum(lookup(op.kind).macs(op) for op in graph.ops)
+    # no plan with a split goes below what the layers after the stage need: try the splits
+    # that leave the least first, and stop when that is more than the best peak found
+    rest = {split: lower_bound(layered.buffers, layered.overlaps, layered.positions, split)
+            for split in candidate_splits(graph)}
+    best: tuple | None = None
+    tried = 0
+    for split in sorted(rest, key=lambda k: (rest[k], k)):
+        if best is not None and rest[split] >= best[0][0]:
+            break
+        for down in range(1, max_patches + 1):
+            for across in range(1, max_patches + 1):
+                if down * across < 2:
+                    continue
+                try:
+                    stage = build_stage(graph, split, (down, across), streamed=streamed)
+                except ConversionError:
+                    break  # the output is too small for more patches across
+                if stage.extra_macs > mac_budget * total:
+                    break  # more patches across only add halo
+                # the stage's scratch and its whole output are live together: a plan can only
+                # be worse
+                floor = stage.arena_bytes + stage.output.nbytes
+                if best is not None and (floor, 0) >= best[0]:
+                    continue
+                tried += 1
+                peak = plan_memory(patch_graph(graph, stage)).arena_bytes
+                key = (peak, stage.extra_macs)
+                if best is None or key < best[0]:
+                    best = (key, stage)
+    if best is None or (not streamed and best[0][0] >= base):
+        return PatchChoice(None, base, base, tried)
+    return PatchChoice(best[1], base, best[0][0], tried)
+
+
+def parse_patch_option(patch) -> dict | None:
+    """`patch` of convert(): None, "auto", or {"split": L, "patches": n or (rows, columns)}:
+    the layers before operator #L (the report's # column) in patches. The CLI's text: "none",
+    "auto", "L:N" or "L:RxC"."""
+    if patch is None or patch == "none":
+        return None
+    if patch == "auto":
+        return {"auto": True}
+    if isinstance(patch, str) and patch.count(":") == 1:
+        split, grid = patch.split(":")
+        sizes = grid.lower().split("x")
+        if split.strip().isdigit() and len(sizes) in (1, 2) and all(
+                v.strip().isdigit() for v in sizes):
+            n = tuple(int(v) for v in sizes)
+            return {"split": int(split), "patches": n if len(n) == 2 else n * 2}
+    if isinstance(patch, dict) and set(patch) == {"split", "patches"}:
+        n = patch["patches"]
+        n = (n, n) if isinstance(n, int) else tuple(n) if isinstance(n, (tuple, list)) else ()
+        if _is_int(patch["split"]) and len(n) == 2 and all(_is_int(v) for v in n):
+            return {"split": patch["split"], "patches": n}
+    raise ConversionError(f"patch option {patch!r} is not understood: use None (layer by "
+                          "layer), 'auto', or {'split': L, 'patches': N or (ROWS, COLUMNS)} to "
+                          "run the layers before operator #L in patches (CLI: --patch auto, "
+                          "--patch L:N or --patch L:ROWSxCOLUMNS)")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+@dataclass
+class PatchSummary:
+    """What the patch stage of a conversion does to memory and MACs (for the report)."""
+
+    stage: PatchStage | None  # None: "auto" found nothing better than layer by layer
+    layer_by_layer_bytes: int  # peak SRAM without patches, the input in SRAM
+    in_sram_bytes: int  # peak SRAM with the stage, the input in SRAM
+    streamed_bytes: int | None  # peak SRAM with the stage, the input streamed
+    model_macs: int  # of the model run layer by layer
+
+    @property
+    def extra_macs(self) -> int:
+        return self.stage.extra_macs if self.stage else 0
+
+
+def apply_patches(graph: Graph, patch, *, stream_input: bool = False,
+                  mac_budget: float = DEFAULT_MAC_BUDGET) -> tuple[Graph, PatchSummary | None]:
+    """The graph to plan and emit for convert()'s `patch` and `stream_input` options, and what
+    the patch stage changes (None when patches are off)."""
+    option = parse_patch_option(patch)
+    if option is None:
+        if stream_input:
+            raise ConversionError("a streamed input needs a patch stage: pass patch='auto' (CLI "
+                                  "--patch auto) or an explicit split", model=graph.source)
+        return graph, None
+    base = plan_memory(graph).arena_bytes
+    total = sum(lookup(op.kind).macs(op) for op in graph.ops)
+    if option.get("auto"):
+        stage = choose_patches(graph, mac_budget=mac_budget, streamed=stream_input).stage
+        if stage is None:
+            if stream_input:
+                raise ConversionError("no first layers of this model can run patch by patch "
+                                      f"within a MAC budget of {mac_budget:.0%}, so the input "
+                                      "cannot be streamed", model=graph.source)
+            return graph, PatchSummary(None, base, base, None, total)
+        split, n = stage.split, stage.grid
+    else:
+        split, n = split_count(graph, option["split"]), option["patches"]
+    in_sram = build_stage(graph, split, n, streamed=False)
+    streamed = build_stage(graph, split, n, streamed=True)
+    summary = PatchSummary(streamed if stream_input else in_sram, base,
+                           plan_memory(patch_graph(graph, in_sram)).arena_bytes,
+                           plan_memory(patch_graph(graph, streamed)).arena_bytes, total)
+    return patch_graph(graph, summary.stage), summary

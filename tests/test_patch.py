@@ -1,0 +1,230 @@
+"""Patch-based inference (MCUNetV2): with the first layers run patch by patch, the generated C
+still gives TFLite Micro's bytes, with the input in SRAM or streamed, and its memory is what
+the report says."""
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from conftest import check_bit_exact
+from test_memory import static_data_bytes
+from tflm_mcunet import ConversionError, compile_host, convert
+from tflm_mcunet.converter.ir import Op
+from tflm_mcunet.converter.passes.patch import (parse_patch_option, receptive_field,
+                                                requirement)
+from tflm_mcunet.converter.ops.base import same_padding, window_output_size
+
+EXAMPLES = int(os.environ.get("TFLM_MCUNET_PATCH_EXAMPLES", "30"))
+
+
+# ---------------------------------------------------------------------------------------------
+# receptive fields and regions, against the windows themselves
+# ---------------------------------------------------------------------------------------------
+
+def _window_op(size, kernel, stride, dil, padding):
+    out = window_output_size(padding, size, stride, dil, kernel)
+    pad = same_padding(size, out, stride, dil, kernel) if padding == "SAME" else 0
+    return Op(0, "CONV_2D", [], [], params=dict(
+        in_h=size, in_w=size, out_h=out, out_w=out, k_h=kernel, k_w=kernel, stride_h=stride,
+        stride_w=stride, dil_h=dil, dil_w=dil, pad_top=pad, pad_left=pad)), out
+
+
+@pytest.mark.parametrize("size,kernel,stride,dil,padding", [
+    (s, k, st_, d, p) for s, k, st_, d, p in itertools.product(
+        (7, 8, 12, 13), (1, 3, 5, 7), (1, 2), (1, 2), ("SAME", "VALID"))
+    if p == "SAME" or s >= (k - 1) * d + 1])
+def test_region_is_exactly_the_taps_inside_the_image(size, kernel, stride, dil, padding):
+    """Input rows read by output rows [lo, hi): every tap of every window, clipped to the
+    image (TFLite's SAME padding puts the odd pixel after: asymmetric for stride 2)."""
+    op, out = _window_op(size, kernel, stride, dil, padding)
+    for lo in range(out):
+        for hi in range(lo + 1, out + 1):
+            taps = [oy * stride - op.params["pad_top"] + k * dil
+                    for oy in range(lo, hi) for k in range(kernel)]
+            inside = [t for t in taps if 0 <= t < size]
+            region = requirement(op, 0, (lo, hi, lo, hi))
+            assert region[:2] == (min(inside), max(inside) + 1)
+            assert region[2:] == region[:2]
+
+
+def test_receptive_field_grows_as_mcunetv2_says():
+    ops = [_window_op(64, 3, 2, 1, "SAME")[0], _window_op(32, 3, 1, 1, "SAME")[0],
+           _window_op(32, 5, 2, 1, "SAME")[0]]
+    # backwards: 1 -> 5 (k 5, s 2: 2(1-1)+5) -> 7 (k 3, s 1: +2) -> 15 (k 3, s 2: 2(7-1)+3)
+    assert receptive_field(ops) == (15, 15)
+
+
+def test_patch_option_forms():
+    assert parse_patch_option(None) is None and parse_patch_option("none") is None
+    assert parse_patch_option("auto") == {"auto": True}
+    assert parse_patch_option("7:3") == {"split": 7, "patches": (3, 3)}
+    assert parse_patch_option("7:2x4") == {"split": 7, "patches": (2, 4)}
+    assert parse_patch_option({"split": 7, "patches": 3}) == {"split": 7, "patches": (3, 3)}
+    for bad in ("7", "7x3", "a:3", {"split": 7}, {"split": True, "patches": 2}, "7:3x3x3"):
+        with pytest.raises(ConversionError, match="patch option"):
+            parse_patch_option(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# the zoo with patches: TFLite Micro's bytes, memory as declared, lower than layer by layer
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mcunet-in1", "mcunet-in3", "mbv2-w0.35-r144",
+                                  "proxyless-w0.3-r176", "mobilenet_v2_0.35_96"])
+@pytest.mark.parametrize("streamed", [False, True], ids=["input-in-sram", "input-streamed"])
+def test_zoo_with_patches_is_bit_exact(zoo_tflite, tmp_path, name, streamed):
+    conversion = check_bit_exact(zoo_tflite(name), tmp_path / "c", samples=2, patch="auto",
+                                 stream_input=streamed)
+    report = conversion.report
+    p = report.patch
+    assert p.stage is not None and p.stage.streamed == streamed
+    assert report.peak_sram_bytes == (p.streamed_bytes if streamed else p.in_sram_bytes)
+    assert report.peak_sram_bytes < p.layer_by_layer_bytes
+    assert 0 <= p.extra_macs <= 0.2 * p.model_macs
+    assert report.macs == p.model_macs + p.extra_macs
+    # the arena the C declares is the peak reported (scratch of the patches included)
+    assert static_data_bytes(tmp_path / "c") == report.peak_sram_bytes
+    text = report.to_markdown()
+    assert "Patch stage: operators #0-" in text and "PATCH_STAGE" in text
+
+
+def test_streamed_model_reads_each_region_inside_the_image(zoo_tflite, tmp_path):
+    conversion = convert(zoo_tflite("mcunet-in1"), tmp_path / "c", patch="10:3",
+                         stream_input=True)
+    host = compile_host(tmp_path / "c")
+    assert host.streamed
+    host.invoke(np.zeros(host.inputs[0]["shape"], np.int8))
+    assert len(host.regions) == 9  # one per patch, each inside the image (checked by invoke)
+    covered = np.zeros(host.inputs[0]["shape"][1:3], bool)
+    for row, col, rows, cols in host.regions:
+        covered[row:row + rows, col:col + cols] = True
+    assert covered.all()
+    # the streamed input is not in the arena: less than the whole image plus the rest
+    assert conversion.report.peak_sram_bytes == conversion.report.patch.streamed_bytes
+    assert "invoke_streamed" in (tmp_path / "c" / "model.h").read_text()
+
+
+def test_patch_errors_name_the_problem(zoo_tflite, tmp_path):
+    model = zoo_tflite("mcunet-in1")
+    with pytest.raises(ConversionError, match="streamed input needs a patch stage"):
+        convert(model, tmp_path / "a", stream_input=True)
+    with pytest.raises(ConversionError, match="cannot be cut into 64x64 patches"):
+        convert(model, tmp_path / "b", patch={"split": 5, "patches": 64})
+    with pytest.raises(ConversionError, match="not a layer of the converted model"):
+        convert(model, tmp_path / "c", patch="9:2")  # #9 is an ADD fused into #8
+    with pytest.raises(ConversionError, match="needs more than a region of its input"):
+        convert(model, tmp_path / "d", patch="50:2")  # MEAN in the stage
+    with pytest.raises(ConversionError, match="cannot go together"):
+        convert(model, tmp_path / "e", patch="auto", stream_input=True, device="stm32f746")
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_cli_patch_flags(zoo_tflite, tmp_path, capsys):
+    from tflm_mcunet.cli import main
+
+    path = tmp_path / "m.tflite"
+    path.write_bytes(zoo_tflite("mcunet-in1"))
+    assert main(["convert", str(path), "-o", str(tmp_path / "c"), "--patch", "10:2x3",
+                 "--stream-input"]) == 0
+    out = capsys.readouterr().out
+    assert "in 2x3 patches" in out and "input streamed (not in SRAM)" in out
+    assert main(["convert", str(path), "-o", str(tmp_path / "d"), "--patch", "9"]) == 2
+    assert "patch option '9' is not understood" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# property: random graphs, random splits and patch grids
+# ---------------------------------------------------------------------------------------------
+
+@st.composite
+def stages(draw):
+    """An input size (odd or even), a chain of window and activation layers with residual
+    blocks, a head, and where and how to cut it into patches."""
+    h = draw(st.integers(5, 33))
+    w = draw(st.integers(5, 33))
+    c = draw(st.integers(1, 4))
+    layers_ = draw(st.lists(st.tuples(
+        st.sampled_from(["conv", "depthwise", "pool", "residual", "relu6", "hard_swish"]),
+        st.sampled_from([1, 3, 5, 7]), st.sampled_from([1, 2]),
+        st.sampled_from(["same", "valid"]), st.integers(1, 6)), min_size=1, max_size=6))
+    head = draw(st.sampled_from(["none", "conv", "gap_dense"]))
+    split = draw(st.integers(1, 20))
+    grid = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    streamed = draw(st.booleans())
+    seed = draw(st.integers(0, 2**16))
+    return (h, w, c), layers_, head, split, grid, streamed, seed
+
+
+def _build(recipe):
+    import keras
+    from keras import layers
+
+    shape, chain, head, _, _, _, seed = recipe
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape)
+    x = inp
+    for kind, k, s, padding, out in chain:
+        fits = padding == "same" or min(x.shape[1], x.shape[2]) >= k
+        if kind == "conv" and fits:
+            x = layers.Conv2D(out, k, strides=s, padding=padding, activation="relu6")(x)
+        elif kind == "depthwise" and fits:
+            x = layers.DepthwiseConv2D(k, strides=s, padding=padding)(x)
+        elif kind == "pool" and min(x.shape[1], x.shape[2]) >= 2:
+            pool = layers.AveragePooling2D if k > 3 else layers.MaxPooling2D
+            x = pool(2, strides=s, padding=padding)(x)
+        elif kind == "residual":  # an inverted residual block: expand, depthwise, project, add
+            y = layers.Conv2D(x.shape[-1] * 2, 1, activation="relu6")(x)
+            y = layers.DepthwiseConv2D(k, padding="same", activation="relu6")(y)
+            x = layers.Add()([x, layers.Conv2D(x.shape[-1], 1)(y)])
+        elif kind in ("relu6", "hard_swish"):
+            x = layers.Activation("relu6" if kind == "relu6" else "hard_swish")(
+                layers.Conv2D(out, 1)(x))
+    if head == "conv":
+        x = layers.Conv2D(3, 3, padding="same")(x)
+    elif head == "gap_dense":
+        x = layers.Dense(4)(layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inp, x)
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(stages())
+def test_random_stages_are_bit_exact(recipe):
+    pytest.importorskip("tensorflow")
+    from tflm_mcunet.converter.passes.patch import candidate_splits
+    from tflm_mcunet.converter.pipeline import load_graph
+    from tflm_mcunet.quantize import quantize_keras
+
+    shape, _, _, split, grid, streamed, seed = recipe
+    data = np.random.default_rng(seed).uniform(-1, 1, (12, *shape)).astype(np.float32)
+    tflite = quantize_keras(_build(recipe), data)
+    graph = load_graph(tflite)
+    splits = candidate_splits(graph)
+    if not splits:  # e.g. a model that starts with a global pooling head
+        event("no layers can run in patches")
+        return
+    k = splits[split % len(splits)]
+    first_whole = graph.ops[k].index if k < len(graph.ops) else graph.ops[-1].index + 1
+    out = graph.ops[k - 1].outputs[0].shape
+    grid = (min(grid[0], out[1]), min(grid[1], out[2]))
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            conversion = check_bit_exact(tflite, os.path.join(tmp, "c"), samples=2, seed=seed,
+                                         patch={"split": first_whole, "patches": grid},
+                                         stream_input=streamed)
+        except ConversionError as e:  # a grid the tile sizes cannot give, or padding only
+            assert "cannot be cut" in str(e) or "reads only padding" in str(e), e
+            event("that grid does not fit")
+            return
+        stage = conversion.report.patch.stage
+        assert stage.split == k and stage.streamed == streamed
+        event(f"{len(stage.tiles)} patch{'es' if len(stage.tiles) > 1 else ''}, "
+              f"{'streamed' if streamed else 'input in SRAM'}")
