@@ -9,7 +9,8 @@ converter (the converter's own passes and memory planner give peak SRAM, Flash a
 - `Arch`: an architecture (stages of inverted-residual blocks); `to_json` / `from_json`, which
   also reads `benchmarks/archs/*.json`.
 - `SearchSpace`: width multipliers x resolutions, depths, kernels, expansion ratios; `sample`.
-- `cost(arch, device=None, patch=None)`: peak SRAM, Flash, MACs of the generated code.
+- `cost(arch, device=None, patch=None)`: peak SRAM, Flash, MACs of the generated code (with
+  patch-based inference of the first layers when `patch` is given).
 - `build_keras(arch)`: the Keras model (needs TensorFlow).
 - `optimize_space(device)`: TinyNAS stage 1 (`search.stage1`; also `tflm_mcunet.tinynas`).
 """

@@ -67,21 +67,32 @@ def _device(device):
     return get_device(device)
 
 
-def cost(arch: Arch, device=None, patch=None, *, method: str = "fast") -> Cost:
-    """Peak SRAM, Flash and MACs of `arch` as converted by tflm-mcunet, layer by layer.
+def cost(arch: Arch, device=None, patch=None, *, stream_input: bool = False,
+         method: str = "fast") -> Cost:
+    """Peak SRAM, Flash and MACs of `arch` as converted by tflm-mcunet.
 
     `device` (a name such as "stm32f746", a spec or a `Device`) selects the core the code size
     is measured for and fills `Cost.fit` (the arena plus the firmware's stack reserve against
-    the SRAM; model data plus code against the Flash). `patch` is reserved for patch-based
-    inference of the first stages (MCUNetV2), which the converter does not do yet: anything
-    but None raises NotImplementedError. `method`: "fast" (default) or "converter" (the
-    converter's passes and planner on the IR; same numbers, ~40x slower).
+    the SRAM; model data plus code against the Flash). `patch` and `stream_input` are
+    `convert()`'s: None (layer by layer), "auto" or {"split": L, "patches": n} for patch-based
+    inference of the first layers (MCUNetV2); then the converter's own passes choose and plan
+    the patch stage (method "converter"), and MACs include the halos recomputed. `method`:
+    "fast" (default, layer by layer only) or "converter" (the converter's passes and planner on
+    the IR; same numbers, ~40x slower).
     """
-    if patch is not None:
-        raise NotImplementedError("patch-based inference is not implemented yet: the cost is "
-                                  "for layer-by-layer execution (patch=None)")
     dev = _device(device) if device is not None else None
-    if method == "fast":
+    extra_layers = 0
+    if patch is not None or stream_input:
+        from ..converter.passes.patch import apply_patches
+        from ..converter.planner import plan_memory
+
+        graph, _ = converter_graph(arch)
+        graph, summary = apply_patches(graph, patch, stream_input=stream_input)
+        sram = plan_memory(graph).arena_bytes
+        macs = sum(lookup(op.kind).macs(op) for op in graph.ops)
+        if summary.stage is not None:  # each distinct patch layer is a function of its own
+            extra_layers = _patch_functions(summary.stage) - len(summary.stage.ops)
+    elif method == "fast":
         layers = fused_layers(arch)
         if len(layers.ops) + 1 > EXHAUSTIVE_BUFFERS:
             sram = layers.arena()
@@ -95,7 +106,8 @@ def cost(arch: Arch, device=None, patch=None, *, method: str = "fast") -> Cost:
     else:
         raise ValueError(f"method must be 'fast' or 'converter', not {method!r}")
     weights, requant, params, layer_count, residuals = _flash(arch)
-    code = _code_bytes(layer_count, residuals, core=dev.core if dev is not None else None)
+    code = _code_bytes(layer_count + extra_layers, residuals,
+                       core=dev.core if dev is not None else None)
     fit = None
     if dev is not None:
         from ..converter.targets import DEFAULT_STACK_BYTES
@@ -107,6 +119,15 @@ def cost(arch: Arch, device=None, patch=None, *, method: str = "fast") -> Cost:
 # ---------------------------------------------------------------------------------------------
 # the converter's path
 # ---------------------------------------------------------------------------------------------
+
+def _patch_functions(stage) -> int:
+    """Layers of a patch stage with distinct parameters over the patches (each a function of
+    the generated code; patches of the same shape share theirs)."""
+    return len({(op.index, repr(sorted((k, v) for k, v in op.params.items()
+                                       if isinstance(v, int))))
+                for steps in stage.steps for op in steps if op.kind not in
+                ("REGION_COPY", "READ_INPUT")})
+
 
 def converter_graph(arch: Arch):
     """(graph, plan): the IR of `arch` after the converter's legalize and fuse passes, and the

@@ -153,7 +153,7 @@ def test_fused_layers_match_the_converters_graph():
 
 def test_cost_arguments():
     a = SearchSpace().sample(0.4, 112, random.Random(0))
-    with pytest.raises(NotImplementedError, match="patch"):
+    with pytest.raises(ValueError, match="patch option"):
         cost(a, patch=(2, 2))
     with pytest.raises(ValueError, match="method"):
         cost(a, method="guess")
@@ -250,6 +250,11 @@ def test_cost_of_zoo_model_equals_its_conversion(zoo_tflite, tmp_path):
     assert c.peak_sram_bytes == conv.report.peak_sram_bytes
     assert c.macs == conv.report.macs
     assert c.weight_bytes <= conv.report.flash_bytes <= c.model_data_bytes
+    # with patches, streamed: the same passes choose the same stage
+    conv = convert(zoo_tflite("mcunet-in1"), tmp_path / "p", patch="auto", stream_input=True)
+    c = cost(Arch.from_json(ARCH_DIR / "mcunet-in1.json"), patch="auto", stream_input=True)
+    assert c.peak_sram_bytes == conv.report.peak_sram_bytes
+    assert c.macs == conv.report.macs
 
 
 # --------------------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def _bench(args) -> int:
     if args.memory:
         from .benchmarks.memory import run as run_memory
 
-        return run_memory(args.models, args.json)
+        return run_memory(args.models, args.json, patches=args.patches)
     if args.target == "host":
         from .benchmarks.host import run as run_host
 
@@ -161,6 +161,8 @@ byte for byte.
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--memory", action="store_true",
                    help="the peak-SRAM table over zoo models instead of a run")
+    p.add_argument("--no-patches", dest="patches", action="store_false",
+                   help="with --memory: skip the columns with patch-based inference")
     p.add_argument("--target", choices=("host", "qemu-m7", "disco-f746"), default="host",
                    help="host: this machine (default); qemu-m7: QEMU mps2-an500; disco-f746: "
                    "the board via pyocd")
