@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from .ir import Graph
 from .ops import lookup
+from .passes.patch import receptive_field
 from .planner import MemoryPlan
 
 
@@ -67,9 +68,11 @@ class Report:
             return [f"Patch stage: none (no split lowers the peak of {p.layer_by_layer_bytes:,} "
                     "B within the MAC budget)"]
         s = p.stage
+        rf_h, rf_w = receptive_field(s.ops)
         return [
             f"Patch stage: operators #{s.ops[0].index}-#{s.ops[-1].index} ({len(s.ops)} layers) "
-            f"in {s.grid_text} patches, output {'x'.join(map(str, s.output.shape))}; "
+            f"in {s.grid_text} patches, output {'x'.join(map(str, s.output.shape))}, receptive "
+            f"field {rf_h}x{rf_w} input pixels; "
             f"{s.extra_macs:,} extra MACs (+{s.extra_macs / max(p.model_macs, 1):.1%} of the "
             "model)",
             f"Peak SRAM layer by layer: {p.layer_by_layer_bytes:,} B; with patches: "
