@@ -6,12 +6,12 @@ Two paths give the same numbers (a test checks it on random architectures):
 - ``method="converter"``: the converter itself. `arch_graph` builds the IR the `.tflite`
   reader would produce for the int8 model of the architecture; `legalize` and `fuse` (residual
   ADD into the projection conv, in-place depthwise choice) run on it, then `plan_memory`.
-  About 40 ms for an MCUNet-sized network.
+  A few hundred ms for an MCUNet-sized network (the in-place choice plans it several times).
 - ``method="fast"`` (default): the same graph after fusion, built directly as a list of
   buffers; each op's memory behaviour (`overlap_slack`, `scratch_bytes`) and MACs come from the
   converter's own op definitions (cached per layer shape); the in-place choice is
   `passes.inplace`'s rule; the placement trials run in C (`search.fastplan`), exactly as
-  `planner._place`. About 1 ms.
+  `planner._place`. About 2 ms.
 
 Flash is the constant data the converter emits for the model (int8 weights, int32 biases: exact;
 per-channel requantization multipliers and shifts: 8 bytes per output channel, an upper bound,
@@ -78,7 +78,7 @@ def cost(arch: Arch, device=None, patch=None, *, stream_input: bool = False,
     inference of the first layers (MCUNetV2); then the converter's own passes choose and plan
     the patch stage (method "converter"), and MACs include the halos recomputed. `method`:
     "fast" (default, layer by layer only) or "converter" (the converter's passes and planner on
-    the IR; same numbers, ~40x slower).
+    the IR; same numbers, ~200x slower).
     """
     dev = _device(device) if device is not None else None
     extra_layers = 0
