@@ -74,11 +74,20 @@ def _demo(args) -> int:
                 sample.append(rng.integers(-128, 128, info["shape"], dtype=np.int8))
         inputs.append(sample)
     reference = run_tflm_batch(model, inputs)
-    same = 0
-    for sample, ref in zip(inputs, reference):
-        ours = host.invoke(*sample)
-        ours = ours if isinstance(ours, list) else [ours]
-        same += all(a.tobytes() == b.tobytes() for a, b in zip(ours, ref))
+
+    def identical(host) -> int:
+        same = 0
+        for sample, ref in zip(inputs, reference):
+            ours = host.invoke(*sample)
+            ours = ours if isinstance(ours, list) else [ours]
+            same += all(a.tobytes() == b.tobytes() for a, b in zip(ours, ref))
+        return same
+
+    same = identical(host)
+    # the same model with its first layers run patch by patch (MCUNetV2), beside it
+    patched_out = out.with_name(out.name + "-patches")
+    patched = convert(model, patched_out, patch="auto")
+    same_patched = identical(compile_host(patched_out)) if patched.report.patch.stage else None
     tflm = tflm_arena_report(model)
     ours_sram = conv.report.peak_sram_bytes
     print("\n| runtime | SRAM (B) |")
@@ -86,11 +95,20 @@ def _demo(args) -> int:
     print(f"| TFLite Micro, arena it reports (head + tail) | {tflm['arena_total_bytes']:,} |")
     print(f"| TFLite Micro, smallest arena that works | {tflm['min_working_arena_bytes']:,} |")
     print(f"| tflm-mcunet, static arena | {ours_sram:,} |")
+    stage = patched.report.patch.stage
+    if stage is not None:
+        print(f"| tflm-mcunet --patch auto ({stage.describe()}) | "
+              f"{patched.report.peak_sram_bytes:,} |")
     print(f"\nTFLite Micro needs {tflm['min_working_arena_bytes'] / ours_sram:.2f}x our SRAM "
           "(input and output tensors counted in both).")
     print(f"Outputs identical to TFLite Micro: {same}/{len(inputs)} random inputs")
-    print(f"C project: {out}/")
-    return 0 if same == len(inputs) else 1
+    if stage is not None:
+        print(f"With patches: {tflm['min_working_arena_bytes'] / patched.report.peak_sram_bytes:.2f}"
+              f"x less SRAM than TFLite Micro, {stage.extra_macs / patched.report.patch.model_macs:.1%} "
+              f"more MACs; outputs identical: {same_patched}/{len(inputs)}")
+    print(f"C project: {out}/" + (f" (with patches: {patched_out}/)" if stage else ""))
+    ok = same == len(inputs) and same_patched in (None, len(inputs))
+    return 0 if ok else 1
 
 
 def _bench(args) -> int:
