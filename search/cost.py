@@ -14,7 +14,7 @@ Two paths give the same numbers (a test checks it on random architectures):
   `planner._place`. About 2 ms.
 
 Flash is the constant data the converter emits for the model (int8 weights, int32 biases: exact;
-per-channel requantization multipliers and shifts: 8 bytes per output channel, an upper bound,
+per-channel requantization multipliers and shifts: 5 bytes per output channel, an upper bound,
 as the emitter stores identical arrays once) plus an estimate of the code (`search.codesize`).
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Cost:
     flash_bytes: int  # weight_bytes + requant_bytes + code_bytes
     macs: int
     weight_bytes: int  # int8 weights and int32 biases, as emitted (exact)
-    requant_bytes: int  # per-channel int32 multipliers and shifts (upper bound: before dedup)
+    requant_bytes: int  # per-channel int32 multipliers, int8 shifts (upper bound: before dedup)
     code_bytes: int  # kernels + per-layer calls and parameter structs (measured estimate)
     params: int  # number of weights and biases
     fit: object = field(default=None, compare=False)  # devices.Fit when a device was given
@@ -175,7 +175,7 @@ def _flash(arch: Arch) -> tuple[int, int, int, int, int]:
         conv(arch.stages[-1].out, arch.feature_mix, 1)
     conv(arch.last_channels, arch.classes, 1)  # the classifier
     layers += 1  # MEAN: parameters only, no arrays
-    return weights + 4 * channels, 8 * channels, params, layers, residuals
+    return weights + 4 * channels, 5 * channels, params, layers, residuals
 
 
 # ---------------------------------------------------------------------------------------------

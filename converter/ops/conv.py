@@ -11,7 +11,8 @@ from .base import (PADDING_NAMES, OpDef, elementwise_slack, expect_batch1, expec
 
 
 def channel_multipliers(op, in_scale: float, out_scale: float, weights, channels: int):
-    """Per-output-channel (multiplier, shift) arrays, as PopulateConvolutionQuantizationParams."""
+    """Per-output-channel (multiplier, shift) arrays, as PopulateConvolutionQuantizationParams
+    (the shifts, within [-31, 31], as int8: they stay in Flash, a byte each)."""
     scales = weights.quant.scale
     if scales.size not in (1, channels):
         raise fail(op, f"weights {weights.name!r} have {scales.size} scales for {channels} "
@@ -24,7 +25,7 @@ def channel_multipliers(op, in_scale: float, out_scale: float, weights, channels
         m, s = requant_multiplier(real, f"output channel {i}")
         mults.append(m)
         shifts.append(s)
-    return np.array(mults, np.int32), np.array(shifts, np.int32)
+    return np.array(mults, np.int32), np.array(shifts, np.int8)
 
 
 def check_weights(op, weights, bias, channels: int, axis: int) -> None:

@@ -22,12 +22,12 @@ typedef struct {
  * residual and skip: NULL, or a fused residual add. Output pixels are written in raster
  * order, each after the input window it reads. */
 void tme_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *filter,
-                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                   const int32_t *bias, const int32_t *mult, const int8_t *shift,
                    const tme_residual_params *residual, const int8_t *skip, int8_t *out);
 
 /* filter: [k_h][k_w][out_c] with out_c = in_c * depth_multiplier. */
 void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *filter,
-                             const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                             const int32_t *bias, const int32_t *mult, const int8_t *shift,
                              const tme_residual_params *residual, const int8_t *skip,
                              int8_t *out);
 
@@ -37,6 +37,6 @@ void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const i
  * `data` holds the input on entry and the output on return. */
 void tme_depthwise_conv2d_inplace_s8(const tme_conv_params *p, int8_t *data,
                                      const int8_t *filter, const int32_t *bias,
-                                     const int32_t *mult, const int32_t *shift, int8_t *scratch);
+                                     const int32_t *mult, const int8_t *shift, int8_t *scratch);
 
 #endif /* TME_CONV_H */

@@ -68,7 +68,7 @@ typedef struct {
 TME_INLINE void tme_dw_block(const tme_dw_params *p, const int8_t *in, int32_t iy0, int32_t ix0,
                              int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int unrolled,
                              int32_t c0, int32_t nb, const int8_t *w, const int32_t *bias,
-                             const int32_t *mult, const int32_t *shift,
+                             const int32_t *mult, const int8_t *shift,
                              const tme_residual_params *residual, const int8_t *skip, size_t o,
                              int8_t *out) {
   int32_t acc[TME_DW_BLOCK];
@@ -105,7 +105,7 @@ TME_INLINE void tme_dw_store(const tme_dw_params *p, int32_t acc, int32_t c, int
 TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t iy0, int32_t ix0,
                              int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int unrolled,
                              const int8_t *w, const int32_t *bias, const int32_t *mult,
-                             const int32_t *shift, const tme_residual_params *residual,
+                             const int8_t *shift, const tme_residual_params *residual,
                              const int8_t *skip, size_t o, int8_t *out) {
   const uint32_t offset = ((uint32_t)p->in_offset & 0xFFFFu) * 0x00010001u;
   (void)unrolled;
@@ -156,7 +156,7 @@ TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t i
 TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t iy0, int32_t ix0,
                              int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int unrolled,
                              const int8_t *w, const int32_t *bias, const int32_t *mult,
-                             const int32_t *shift, const tme_residual_params *residual,
+                             const int8_t *shift, const tme_residual_params *residual,
                              const int8_t *skip, size_t o, int8_t *out) {
   const int32_t full = p->c / TME_DW_BLOCK, tail = p->c % TME_DW_BLOCK;
   for (int32_t b = 0; b < full; ++b)
@@ -179,7 +179,7 @@ static inline int32_t tme_dw_end(int32_t i0, int32_t dil, int32_t taps, int32_t 
 }
 
 TME_INLINE void tme_dw_s8(const tme_dw_params *p, const int8_t *in, const int8_t *w,
-                          const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                          const int32_t *bias, const int32_t *mult, const int8_t *shift,
                           const tme_residual_params *residual, const int8_t *skip, int8_t *out) {
   for (int32_t oy = 0; oy < p->out_h; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
@@ -239,7 +239,7 @@ TME_INLINE void tme_dw_pairs(const tme_dw_params *p, const int8_t *w, int32_t c,
  * phase of the ring row against a weight pair), two output pixels at a time. */
 TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int32_t iy0,
                                 int32_t c, const uint32_t *pairs, const int32_t *bias,
-                                const int32_t *mult, const int32_t *shift, int8_t *orow) {
+                                const int32_t *mult, const int8_t *shift, int8_t *orow) {
   const int32_t slot_len = p->stride_w * p->ring_w;
   const int32_t b = bias[c], m = mult[c], h = shift[c];  /* before any byte store */
   for (int32_t ox = 0; ox < p->out_w; ox += 2) {
@@ -272,7 +272,7 @@ TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int
  * constant: the accumulators stay in registers). */
 TME_INLINE void tme_dw_ring_block(const tme_dw_params *p, const tme_i16 *rows, int32_t iy0,
                                   int32_t ox0, int32_t nb, int32_t c, const int8_t *w,
-                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                  const int32_t *bias, const int32_t *mult, const int8_t *shift,
                                   int8_t *orow) {
   const int32_t slot_len = p->stride_w * p->ring_w;
   const int32_t lanes = (nb + TME_DW_LANES - 1) / TME_DW_LANES * TME_DW_LANES;
@@ -305,7 +305,7 @@ TME_INLINE void tme_dw_ring_block(const tme_dw_params *p, const tme_i16 *rows, i
 /* One output row of channel c. */
 TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int32_t iy0,
                                 int32_t c, const int8_t *w, const int32_t *bias,
-                                const int32_t *mult, const int32_t *shift, int8_t *orow) {
+                                const int32_t *mult, const int8_t *shift, int8_t *orow) {
   const int32_t full = p->out_w / TME_DW_BLOCK, tail = p->out_w % TME_DW_BLOCK;
   for (int32_t b = 0; b < full; ++b)
     tme_dw_ring_block(p, rows, iy0, b * TME_DW_BLOCK, TME_DW_BLOCK, c, w, bias, mult, shift,
@@ -317,7 +317,7 @@ TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int
 #endif /* TME_DSP */
 
 TME_INLINE void tme_dw_inplace_s8(const tme_dw_params *p, int8_t *data, const int8_t *w,
-                                  const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                  const int32_t *bias, const int32_t *mult, const int8_t *shift,
                                   uint8_t *scratch) {
   const int32_t slot_len = p->stride_w * p->ring_w;
   tme_i16 *const rows = (tme_i16 *)(void *)scratch;                 /* k_h slots */

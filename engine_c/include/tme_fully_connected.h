@@ -13,7 +13,7 @@ typedef struct {
 /* filter: [out_depth][in_depth]; bias: [out_depth] or NULL; mult/shift: per output (one value
  * repeated for per-tensor weights). */
 void tme_fully_connected_s8(const tme_fc_params *p, const int8_t *in, const int8_t *filter,
-                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            const int32_t *bias, const int32_t *mult, const int8_t *shift,
                             int8_t *out);
 
 #endif /* TME_FULLY_CONNECTED_H */

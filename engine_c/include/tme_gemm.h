@@ -158,7 +158,7 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
 }
 
 TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const int8_t *w,
-                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            const int32_t *bias, const int32_t *mult, const int8_t *shift,
                             const tme_residual_params *residual, const int8_t *skip,
                             uint8_t *scratch, int8_t *out) {
   uint8_t *const a0 = scratch;
@@ -234,7 +234,7 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
 #else /* portable path, shaped for auto-vectorisation */
 
 TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const int8_t *w,
-                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            const int32_t *bias, const int32_t *mult, const int8_t *shift,
                             const tme_residual_params *residual, const int8_t *skip,
                             uint8_t *scratch, int8_t *out) {
   for (int32_t r = 0; r < p->rows; r += TME_GEMM_ROWS) {

@@ -15,7 +15,7 @@ static inline int8_t epilogue(const tme_conv_params *p, int32_t acc, int32_t mul
 }
 
 void tme_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *filter,
-                   const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                   const int32_t *bias, const int32_t *mult, const int8_t *shift,
                    const tme_residual_params *residual, const int8_t *skip, int8_t *out) {
   for (int32_t oy = 0; oy < p->out_h; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
@@ -43,7 +43,7 @@ void tme_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *fil
 }
 
 void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *filter,
-                             const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                             const int32_t *bias, const int32_t *mult, const int8_t *shift,
                              const tme_residual_params *residual, const int8_t *skip,
                              int8_t *out) {
   for (int32_t oy = 0; oy < p->out_h; ++oy) {
@@ -76,7 +76,7 @@ void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const i
 
 void tme_depthwise_conv2d_inplace_s8(const tme_conv_params *p, int8_t *data,
                                      const int8_t *filter, const int32_t *bias,
-                                     const int32_t *mult, const int32_t *shift, int8_t *scratch) {
+                                     const int32_t *mult, const int8_t *shift, int8_t *scratch) {
   const size_t pixels = (size_t)p->out_h * p->out_w;
   for (int32_t c = 0; c < p->in_c; ++c) {
     for (int32_t oy = 0; oy < p->out_h; ++oy) {

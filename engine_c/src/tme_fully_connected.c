@@ -2,7 +2,7 @@
 #include "tme_fully_connected.h"
 
 void tme_fully_connected_s8(const tme_fc_params *p, const int8_t *in, const int8_t *filter,
-                            const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            const int32_t *bias, const int32_t *mult, const int8_t *shift,
                             int8_t *out) {
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *x = in + (size_t)b * p->in_depth;
