@@ -434,9 +434,11 @@ def choose_patches(graph: Graph, *, mac_budget: float = DEFAULT_MAC_BUDGET,
                     break  # the output is too small for more patches across
                 if stage.extra_macs > mac_budget * total:
                     break  # more patches across only add halo
-                # the stage's scratch and its whole output are live together: a plan can only
-                # be worse
-                floor = stage.arena_bytes + stage.output.nbytes
+                # the stage's scratch, its output and the input (unless streamed) are live
+                # together, the output overlapping the input at most: a plan can only be worse
+                whole = stage.output.nbytes if streamed else max(stage.output.nbytes,
+                                                                   stage.input.nbytes)
+                floor = stage.arena_bytes + whole
                 if best is not None and (floor, 0) >= best[0]:
                     continue
                 tried += 1
