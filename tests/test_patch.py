@@ -9,7 +9,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import check_bit_exact
@@ -197,6 +197,12 @@ def _build(recipe):
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(stages())
+# a residual's skip read whole in some patches and cropped in others (every patch must run the
+# same steps)
+@example(recipe=((13, 14, 3), [("relu6", 1, 1, "same", 4), ("hard_swish", 1, 1, "same", 1),
+                               ("conv", 7, 1, "valid", 1), ("residual", 3, 1, "same", 1),
+                               ("conv", 5, 1, "same", 1), ("conv", 5, 1, "same", 1)],
+                 "none", 20, (3, 1), False, 0))
 def test_random_stages_are_bit_exact(recipe):
     pytest.importorskip("tensorflow")
     from tflm_mcunet.converter.passes.patch import candidate_splits
@@ -214,11 +220,17 @@ def test_random_stages_are_bit_exact(recipe):
     k = splits[split % len(splits)]
     first_whole = graph.ops[k].index if k < len(graph.ops) else graph.ops[-1].index + 1
     out = graph.ops[k - 1].outputs[0].shape
-    grid = (min(grid[0], out[1]), min(grid[1], out[2]))
+    # n tiles of ceil(size / n): a grid that would leave a tile empty becomes the next smaller
+    grid = tuple(next(n for n in range(min(g, size), 0, -1) if (n - 1) * -(-size // n) < size)
+                 for g, size in zip(grid, out[1:3]))
+    if grid == (1, 1) and out[1] > 1:  # one patch is the whole stage: cut it at least once
+        grid = (2, 1)
     with tempfile.TemporaryDirectory() as tmp:
         try:
+            # the DSP path too: patch layers give the kernels new shapes and paddings
             conversion = check_bit_exact(tflite, os.path.join(tmp, "c"), samples=2, seed=seed,
-                                         patch={"split": first_whole, "patches": grid},
+                                         dsp=True, patch={"split": first_whole,
+                                                          "patches": grid},
                                          stream_input=streamed)
         except ConversionError as e:  # a grid the tile sizes cannot give, or padding only
             assert "cannot be cut" in str(e) or "reads only padding" in str(e), e

@@ -228,11 +228,13 @@ def build_stage(graph: Graph, split: int, grid: int | tuple[int, int], *,
     for r in rows:
         for c in cols:
             stage.tiles.append((r[0], r[1], c[0], c[1]))
-    for tile in stage.tiles:
-        try:
-            stage.steps.append(_patch_steps(stage, tile))
-        except ConversionError as e:
-            raise e.at(model=graph.source) from None
+    try:
+        layouts = [_regions(stage, tile) for tile in stage.tiles]
+    except ConversionError as e:
+        raise e.at(model=graph.source) from None
+    crops = _crops(stage, layouts)
+    stage.steps = [_patch_steps(stage, tile, regions, wants, crops)
+                   for tile, (regions, wants) in zip(stage.tiles, layouts)]
     _plan_patch_buffers(stage)
     stage.macs = sum(lookup(op.kind).macs(op) for steps in stage.steps for op in steps)
     if not streamed:
@@ -240,8 +242,8 @@ def build_stage(graph: Graph, split: int, grid: int | tuple[int, int], *,
     return stage
 
 
-def _patch_steps(stage: PatchStage, tile: Region):
-    """The ops that compute one output tile of the stage."""
+def _regions(stage: PatchStage, tile: Region):
+    """(region of every stage tensor, region each op input reads) for one output tile."""
     regions: dict[int, Region] = {id(stage.output): tile}
     wants: dict[tuple[int, int], Region] = {}
     for op in reversed(stage.ops):
@@ -254,6 +256,19 @@ def _patch_steps(stage: PatchStage, tile: Region):
                     "region reads only padding; choose another split")
             wants[(id(op), i)] = need
             regions[id(t)] = _union(regions.get(id(t)), need)
+    return regions, wants
+
+
+def _crops(stage: PatchStage, layouts) -> set[tuple[int, int]]:
+    """The op inputs that read less than their tensor's patch region in some patch: every
+    patch crops them (the patches keep one sequence of steps, one buffer layout)."""
+    ops = {id(op): op for op in stage.ops}
+    return {key for regions, wants in layouts for key, need in wants.items()
+            if need != regions[id(ops[key[0]].inputs[key[1]])]}
+
+
+def _patch_steps(stage: PatchStage, tile: Region, regions, wants, crops) -> list[Op]:
+    """The ops that compute one output tile of the stage."""
     x = stage.input
     region_x = regions[id(x)]
     local: dict[int, Tensor] = {}  # id(whole tensor) -> its patch tensor
@@ -281,7 +296,7 @@ def _patch_steps(stage: PatchStage, tile: Region):
             need, have = wants[(id(op), i)], regions[id(t)]
             if i == 0:
                 in_region = need
-            if need == have:
+            if (id(op), i) not in crops:
                 inputs[i] = local[id(t)]
                 continue
             crop = patch_tensor(t, need, f"crop for #{op.index}")
@@ -323,7 +338,7 @@ def _plan_patch_buffers(stage: PatchStage) -> None:
     exact: set | None = None
     for inside, patch_scratch, patch_allowed, patch_exact in plans:
         index = {id(b): i for i, b in enumerate(inside)}
-        for shared, b in zip(layout, inside):
+        for shared, b in zip(layout, inside, strict=True):  # every patch: the same steps
             shared.size = max(shared.size, b.size)
         for pos, b in patch_scratch.items():
             mine = scratch.setdefault(pos, Buffer(b.name, 0, pos, pos))
@@ -342,7 +357,7 @@ def _plan_patch_buffers(stage: PatchStage) -> None:
     stage.arena_bytes, _ = place_buffers(layout + list(scratch.values()), by_pair,
                                          orders=PLACEMENT_ORDERS)
     for inside, _, _, _ in plans:
-        for shared, b in zip(layout, inside):
+        for shared, b in zip(layout, inside, strict=True):
             for t in b.tensors:
                 stage.buffer_of[id(t)] = shared
     for steps in stage.steps:
