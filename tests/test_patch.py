@@ -117,6 +117,8 @@ def test_patch_errors_name_the_problem(zoo_tflite, tmp_path):
         convert(model, tmp_path / "a", stream_input=True)
     with pytest.raises(ConversionError, match="cannot be cut into 64x64 patches"):
         convert(model, tmp_path / "b", patch={"split": 5, "patches": 64})
+    with pytest.raises(ConversionError, match="leaves no layer to run in patches"):
+        convert(model, tmp_path / "f", patch="0:2")
     with pytest.raises(ConversionError, match="not a layer of the converted model"):
         convert(model, tmp_path / "c", patch="9:2")  # #9 is an ADD fused into #8
     with pytest.raises(ConversionError, match="needs more than a region of its input"):

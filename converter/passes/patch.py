@@ -210,19 +210,21 @@ def build_stage(graph: Graph, split: int, grid: int | tuple[int, int], *,
     ConversionError if it cannot be."""
     down, across = (grid, grid) if isinstance(grid, int) else tuple(grid)
     text = f"{down}x{across}"
+    def cannot(problem: str) -> ConversionError:
+        return ConversionError(f"cannot run the first {split} layers in {text} patches: "
+                               f"{problem}", model=graph.source)
+
     problem = stage_problem(graph, split)
     if problem is None and min(down, across) < 1:
         problem = "there must be at least one patch down and across"
+    if problem is not None:
+        raise cannot(problem)
     ops = graph.ops[:split]
     x, y = graph.inputs[0], ops[-1].outputs[0]
-    rows = _tiles(y.shape[1], down) if problem is None else None
-    cols = _tiles(y.shape[2], across) if problem is None else None
-    if problem is None and (rows is None or cols is None):
-        problem = (f"the stage output {y.shape[1]}x{y.shape[2]} cannot be cut into {text} "
-                   "patches")
-    if problem is not None:
-        raise ConversionError(f"cannot run the first {split} layers in {text} patches: "
-                              f"{problem}", model=graph.source)
+    rows, cols = _tiles(y.shape[1], down), _tiles(y.shape[2], across)
+    if rows is None or cols is None:
+        raise cannot(f"the stage output {y.shape[1]}x{y.shape[2]} cannot be cut into {text} "
+                     "patches")
     stage = PatchStage(split, (down, across), ops, x, y, streamed,
                        layer_macs=sum(lookup(op.kind).macs(op) for op in ops))
     for r in rows:
@@ -394,6 +396,11 @@ def split_count(graph: Graph, first_whole: int) -> int:
     """How many leading ops run in patches when operator #first_whole (the report's # column)
     is the first one run whole; a number past the last operator puts every op in the stage."""
     for k, op in enumerate(graph.ops):
+        if op.index == first_whole and k == 0:
+            raise ConversionError(f"patch split {first_whole} leaves no layer to run in "
+                                  f"patches: operator #{first_whole} is the first; give the # of "
+                                  "the first layer to run whole, e.g. the # after the first "
+                                  "stride-2 block", model=graph.source)
         if op.index == first_whole:
             return k
     if graph.ops and first_whole > graph.ops[-1].index:
