@@ -82,6 +82,18 @@ CONV_FIELDS = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", 
 SKIP_INPUT = 3
 
 
+def residual_arguments(op, c) -> tuple[str, str]:
+    """The (residual params, skip tensor) arguments of a conv kernel: a fused residual ADD's
+    `tme_residual_params` and the skip input, or NULL, NULL."""
+    if "residual" not in op.params:
+        return "NULL", "NULL"
+    r = op.params["residual"]
+    params = c.params("tme_residual_params", op, {"add": r["add"],
+                                                  "conv_is_first": r["conv_is_first"]},
+                      suffix="residual")
+    return "&" + params, c.ptr(op.inputs[SKIP_INPUT])
+
+
 class _ConvBase(OpDef):
     kernels = ("conv", "add")
     depthwise = False
@@ -184,12 +196,7 @@ class _ConvBase(OpDef):
         if op.params.get("inplace"):  # x and y start at the same arena byte
             return (f"tme_depthwise_conv2d_inplace_s8(&{params}, {c.ptr(x)}, {weights}, "
                     f"(int8_t *){c.scratch(op)});")
-        residual, skip = "NULL", "NULL"
-        if "residual" in op.params:
-            r = op.params["residual"]
-            residual = "&" + c.params("tme_residual_params", op, {
-                "add": r["add"], "conv_is_first": r["conv_is_first"]}, suffix="residual")
-            skip = c.ptr(op.inputs[SKIP_INPUT])
+        residual, skip = residual_arguments(op, c)
         fn = "tme_depthwise_conv2d_s8" if self.depthwise else "tme_conv2d_s8"
         return f"{fn}(&{params}, {c.ptr(x)}, {weights}, {residual}, {skip}, {c.ptr(y)});"
 
@@ -221,12 +228,7 @@ class Conv2D(_ConvBase):
                       pad_value=x.zero_point + 128,
                       **{k: p[k] for k in ("out_offset", "act_min", "act_max")})
         params = c.params("tme_gemm_params", op, fields)
-        residual, skip = "NULL", "NULL"
-        if "residual" in p:
-            r = p["residual"]
-            residual = "&" + c.params("tme_residual_params", op, {
-                "add": r["add"], "conv_is_first": r["conv_is_first"]}, suffix="residual")
-            skip = c.ptr(op.inputs[SKIP_INPUT])
+        residual, skip = residual_arguments(op, c)
         return c.function(op, (
             f"tme_gemm_s8(&{params}, {c.ptr(x)}, {c.const(weights, op, 'weights')}, "
             f"{c.const(folded, op, 'bias')}, {c.const(p['multiplier'], op, 'mult')}, "
@@ -314,11 +316,6 @@ class DepthwiseConv2D(_ConvBase):
         if p.get("inplace"):  # x and y start at the same arena byte
             return c.function(op, f"tme_dw_inplace_s8(&{params}, {c.ptr(x)}, {consts}, "
                                   f"(uint8_t *){c.scratch(op)});")
-        residual, skip = "NULL", "NULL"
-        if "residual" in p:
-            r = p["residual"]
-            residual = "&" + c.params("tme_residual_params", op, {
-                "add": r["add"], "conv_is_first": r["conv_is_first"]}, suffix="residual")
-            skip = c.ptr(op.inputs[SKIP_INPUT])
+        residual, skip = residual_arguments(op, c)
         return c.function(op, f"tme_dw_s8(&{params}, {c.ptr(x)}, {consts}, {residual}, {skip}, "
                               f"{c.ptr(y)});")
