@@ -141,3 +141,18 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(
                 f"{ran:,} mutants built with ASan+UBSan and compared with TFLite Micro: "
                 + ", ".join(f"{v:,} {k}" for k, v in sorted(ran_outcomes.items())))
+
+
+@pytest.fixture(scope="session")
+def tools():
+    """The Arm toolchain and QEMU (tests/test_mcu.py, test_kernels.py): required in CI, where
+    .ci/run installs them; elsewhere their tests are skipped when they are missing."""
+    import os
+
+    from tflm_mcunet.benchmarks import mcu
+
+    missing = mcu.missing_tools()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have {', '.join(missing)} (.ci/run installs them)")
+        pytest.skip(f"needs {', '.join(missing)} (apt-get install {mcu.APT_PACKAGES})")

@@ -67,15 +67,6 @@ def _kernel_model():
     return quantize_keras(model, data)
 
 
-@pytest.fixture(scope="module")
-def tools():
-    missing = mcu.missing_tools()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must have {', '.join(missing)} (.ci/run installs them)")
-        pytest.skip(f"needs {', '.join(missing)} (apt-get install {mcu.APT_PACKAGES})")
-
-
 @pytest.mark.parametrize("inplace", ["chosen", "forced"])
 def test_dsp_and_portable_builds_give_tflite_micro_bytes_on_cortex_m7(tools, tmp_path,
                                                                         monkeypatch, inplace):

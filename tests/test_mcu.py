@@ -9,7 +9,6 @@ The tests that need arm-none-eabi-gcc and qemu-system-arm skip without them, exc
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -85,15 +84,6 @@ def test_convert_for_a_device_writes_the_firmware_files(zoo_tflite, tmp_path):
 # --------------------------------------------------------------------------------------------
 # building and running (arm-none-eabi-gcc, qemu-system-arm)
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tools():
-    missing = mcu.missing_tools()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must have {', '.join(missing)} (.ci/run installs them)")
-        pytest.skip(f"needs {', '.join(missing)} (apt-get install {mcu.APT_PACKAGES})")
 
 
 @pytest.fixture(scope="module")
