@@ -35,6 +35,7 @@ architecture of archs/*.json (the ones with published TinyEngine numbers).
 from __future__ import annotations
 
 import argparse
+import bisect
 import hashlib
 import json
 import os
@@ -244,17 +245,20 @@ class QemuRun:
     stack_size_bytes: int
     total_instructions: int
     console: str = ""  # what the firmware printed
+    blocks: list[tuple[int, int, int]] = field(default_factory=list)  # (address, insns, runs)
 
 
 _BENCH_LINE = re.compile(r"tme-bench samples=(\d+) stack_peak=(\d+) stack_size=(\d+)")
 
 
 def run_qemu(elf: Path, samples: list[list[np.ndarray]], output_specs: list[tuple],
-             *, plugin: Path | None = None, mode: str = "tb", timeout: float = 1800) -> QemuRun:
+             *, plugin: Path | None = None, mode: str = "tb", blocks: bool = False,
+             timeout: float = 1800) -> QemuRun:
     """Run a benchmark firmware on every sample (a list of input arrays each).
 
     output_specs: (numpy dtype, shape) of every model output. With `plugin` (build_plugin()),
-    the instructions of every invoke are counted.
+    the instructions of every invoke are counted; with `blocks` too, the executions of every
+    translation block of the whole run (for function_instructions).
     """
     with tempfile.TemporaryDirectory(prefix="tflm-mcunet-qemu-") as tmp:
         work = Path(tmp)
@@ -270,7 +274,8 @@ def run_qemu(elf: Path, samples: list[list[np.ndarray]], output_specs: list[tupl
             begin = symbol_address(elf, "tme_bench_begin")
             end = symbol_address(elf, "tme_bench_end")
             cmd += ["-plugin", f"{Path(plugin).resolve()},begin={begin:#x},end={end:#x},"
-                    f"out={work / 'counts.txt'},mode={mode}"]
+                    f"out={work / 'counts.txt'},mode={mode}"
+                    + (f",blocks={work / 'blocks.txt'}" if blocks else "")]
         try:
             result = subprocess.run(cmd, cwd=work, capture_output=True, text=True,
                                     timeout=timeout)
@@ -305,10 +310,36 @@ def run_qemu(elf: Path, samples: list[list[np.ndarray]], output_specs: list[tupl
             if len(intervals) != len(samples) + 1:
                 raise MCUError(f"the plugin counted {len(intervals)} intervals, expected "
                                f"{len(samples) + 1}")
+        block_counts = []
+        if plugin is not None and blocks:
+            for line in (work / "blocks.txt").read_text().splitlines():
+                _, address, insns, runs = line.split()
+                block_counts.append((int(address, 16), int(insns), int(runs)))
         calibration = intervals[0] if intervals else 0
         return QemuRun(outputs, [n - calibration for n in intervals[1:]], calibration,
                        int(match.group(2)), int(match.group(3)), total,
-                       result.stdout + result.stderr)
+                       result.stdout + result.stderr, block_counts)
+
+
+def function_instructions(elf: Path, blocks: list[tuple[int, int, int]]) -> dict[str, int]:
+    """Executed instructions per function of the ELF, from QemuRun.blocks (a block is
+    counted in the function its first instruction belongs to: blocks end at branches, so they
+    do not run across a function's end)."""
+    out = subprocess.run([f"{ARM_PREFIX}nm", "-S", "-n", str(elf)], capture_output=True,
+                         text=True, check=True).stdout
+    functions = []  # (start, end, name)
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tTwW":
+            start = int(parts[0], 16) & ~1
+            functions.append((start, start + int(parts[1], 16), parts[3]))
+    starts = [f[0] for f in functions]
+    counts: dict[str, int] = {}
+    for address, insns, runs in blocks:
+        i = bisect.bisect_right(starts, address) - 1
+        name = functions[i][2] if i >= 0 and address < functions[i][1] else "(other)"
+        counts[name] = counts.get(name, 0) + insns * runs
+    return counts
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,6 +424,8 @@ class Row:
     fits_device: str  # "yes", "no: SRAM overflowed by N bytes", or "-"
     published: dict | None = None
     goals: dict = field(default_factory=dict)
+    # --profile: per layer function (or "kernels, other"), instructions over all samples
+    profile: list[dict] = field(default_factory=list)
 
 
 def _goals(row: Row, anchor: dict | None) -> dict:
@@ -408,7 +441,7 @@ def _goals(row: Row, anchor: dict | None) -> dict:
 
 def bench_model(name: str, model: bytes, *, device: Device, builds=BUILDS, samples: int = 1,
                 seed: int = 0, workdir: Path, plugin: Path | None,
-                tflm_root: str | None = None, log=print) -> list[Row]:
+                tflm_root: str | None = None, profile: bool = False, log=print) -> list[Row]:
     """Every build of one model: convert, build, run under QEMU, compare with TFLite Micro."""
     from ..converter import convert
     from ..tflm import run_tflm_batch
@@ -426,7 +459,7 @@ def bench_model(name: str, model: bytes, *, device: Device, builds=BUILDS, sampl
         log(f"  {name}: {build} build ({' '.join(flags)})")
         elf = build_qemu_firmware(project, build_dir, flags)
         sections = read_sections(elf)
-        run = run_qemu(elf, inputs, specs, plugin=plugin)
+        run = run_qemu(elf, inputs, specs, plugin=plugin, blocks=profile)
         exact = all(len(a) == len(b) and all(
             np.asarray(x).tobytes() == np.asarray(y).tobytes() for x, y in zip(a, b))
             for a, b in zip(run.outputs, reference))
@@ -452,6 +485,9 @@ def bench_model(name: str, model: bytes, *, device: Device, builds=BUILDS, sampl
             arena_bytes=conv.report.peak_sram_bytes, device=device.name, fits_device=fits,
             published=anchor)
         row.goals = _goals(row, anchor)
+        if profile and plugin is not None:
+            row.profile = layer_profile(function_instructions(elf, run.blocks), conv.report,
+                                        "model")
         rows.append(row)
     if tflm_root:
         from .mcu_tflm import bench_tflm
@@ -464,6 +500,38 @@ def bench_model(name: str, model: bytes, *, device: Device, builds=BUILDS, sampl
         except MCUError as e:
             log(f"  {name}: TFLite Micro firmware failed: {e}")
     return rows
+
+
+def layer_profile(functions: dict[str, int], report, prefix: str) -> list[dict]:
+    """Per layer of the report: its function's instructions (each layer is one function,
+    `<prefix>_op<index>`; the kernels are inlined into it), and the rest of the run."""
+    rows, seen = [], set()
+    for layer in report.layers:
+        name = f"{prefix}_op{layer.index}"
+        if name in functions:
+            seen.add(name)
+            rows.append({"layer": layer.index, "op": layer.kind, "macs": layer.macs,
+                         "output": "x".join(map(str, layer.output_shape)),
+                         "instructions": functions[name]})
+    rest = sum(n for f, n in functions.items() if f not in seen)
+    rows.append({"layer": None, "op": "everything else (start-up, I/O, other functions)",
+                 "macs": 0, "output": "", "instructions": rest})
+    return rows
+
+
+def format_profile(row: Row) -> str:
+    total = sum(p["instructions"] for p in row.profile) or 1
+    lines = [f"Per layer, {row.model} ({row.build} build), instructions over {row.samples} "
+             "sample(s) and the start-up:", "",
+             "| # | op | output | MACs | instructions | share | instr/MAC |",
+             "|---:|---|---|---:|---:|---:|---:|"]
+    for p in sorted(row.profile, key=lambda p: -p["instructions"]):
+        per_mac = f"{p['instructions'] / (p['macs'] * row.samples):.2f}" if p["macs"] else "-"
+        index = "" if p["layer"] is None else p["layer"]
+        lines.append(f"| {index} | {p['op']} | {p['output']} | {p['macs']:,} | "
+                     f"{p['instructions']:,} | {100 * p['instructions'] / total:.1f}% | "
+                     f"{per_mac} |")
+    return "\n".join(lines)
 
 
 def _m(n: float) -> str:
@@ -513,7 +581,7 @@ def machine_info(device: Device) -> list[str]:
     return [
         f"Target: QEMU {QEMU_MACHINE} (Cortex-M7), {_version([QEMU, '--version'])}; "
         "instructions counted by the insn_count TCG plugin (exact; QEMU models no cycles)",
-        f"Compiler: {_version([f'{ARM_PREFIX}gcc', '--version'])}, -O2, newlib-nano; "
+        f"Compiler: {_version([f'{ARM_PREFIX}gcc', '--version'])}, -O2 -fno-schedule-insns, newlib-nano; "
         + "; ".join(f"{b}: {' '.join(device.cflags(b))}" for b in BUILDS),
         f"Device linker script: {device.describe()}",
         f"Oracle: tflite-micro {tflm_version} on the host, same inputs",
@@ -544,6 +612,8 @@ def add_arguments(parser: argparse.ArgumentParser, common: bool = True) -> None:
                         "build uses (default: stm32f746)")
     parser.add_argument("--builds", default=",".join(BUILDS),
                         help=f"comma-separated builds (default: {','.join(BUILDS)})")
+    parser.add_argument("--profile", action="store_true",
+                        help="also count the instructions of every layer (a table per build)")
 
 
 def run(args) -> int:
@@ -570,7 +640,7 @@ def run(args) -> int:
         name, model = load_model(spec)
         rows += bench_model(name, model, device=device, builds=builds, samples=args.samples or 1,
                             seed=args.seed, workdir=work, plugin=plugin, tflm_root=tflm_root,
-                            log=log)
+                            profile=getattr(args, "profile", False), log=log)
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=1))
     else:
@@ -584,6 +654,10 @@ def run(args) -> int:
                   "source tree to build and measure it beside ours)")
         print()
         print(format_table(rows))
+        for row in rows:
+            if row.profile:
+                print()
+                print(format_profile(row))
         print(f"\nProjects and builds: {work}")
     return 0 if all(r.bit_exact for r in rows) else 1
 

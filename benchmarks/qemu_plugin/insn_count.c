@@ -8,6 +8,11 @@
  * instruction (included) to the `end` instruction (excluded). At exit a line "total N" gives
  * every instruction executed. ADDR is decimal or 0x-hex; the Thumb bit is ignored.
  *
+ * With blocks=FILE, every translation block's start address, instruction count and number of
+ * executions are also written to FILE at exit ("block ADDR N COUNT", one line per translation:
+ * a block translated twice has two lines). The benchmark adds them up per function for its
+ * per-layer profile (`tflm-mcunet bench --target qemu-m7 --profile`).
+ *
  * mode=tb (default) adds a translation block's instruction count once when the block starts
  * (one inline add per block: fast); a marker instruction at index k of an n-instruction block
  * then knows that n - k of the counted instructions have not run yet. mode=insn adds 1 per
@@ -76,6 +81,14 @@ static bool per_insn;
 static uint64_t intervals, unmatched_ends;
 static FILE *out;
 
+/* blocks=FILE: one counter per translated block, in a growing array */
+typedef struct {
+  uint64_t pc, n_insns, executions;
+} block_count;
+static block_count **blocks;
+static size_t n_blocks, blocks_capacity;
+static const char *blocks_path;
+
 /* A marker's user data: which marker (bit 63) and how many of the counted instructions of
  * its block are still to run when it executes (the marker itself included). */
 #define END_MARKER (UINT64_C(1) << 63)
@@ -103,6 +116,27 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
   (void)id;
   if (!per_insn) qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
                                                           &executed, n);
+  if (blocks_path && n > 0) {
+    block_count *b = calloc(1, sizeof *b);
+    if (b && n_blocks == blocks_capacity) {
+      const size_t capacity = blocks_capacity ? 2 * blocks_capacity : 4096;
+      block_count **grown = realloc(blocks, capacity * sizeof *grown);
+      if (grown) {
+        blocks = grown;
+        blocks_capacity = capacity;
+      }
+    }
+    if (b && n_blocks < blocks_capacity) {
+      b->pc = qemu_plugin_insn_vaddr(qemu_plugin_tb_get_insn(tb, 0)) & ~UINT64_C(1);
+      b->n_insns = n;
+      blocks[n_blocks++] = b;
+      qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &b->executions, 1);
+    } else {
+      free(b);
+      fprintf(stderr, "insn_count: out of memory for the block counts\n");
+      exit(1);
+    }
+  }
   for (k = 0; k < n; ++k) {
     struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, k);
     const uint64_t pc = qemu_plugin_insn_vaddr(insn) & ~UINT64_C(1);
@@ -127,6 +161,19 @@ static void on_qemu_exit(qemu_plugin_id_t id, void *userdata) {
   fflush(out);
   if (out != stderr) fclose(out);
   out = NULL;
+  if (blocks_path) {
+    FILE *f = fopen(blocks_path, "w");
+    size_t i;
+    if (!f) {
+      fprintf(stderr, "insn_count: cannot write %s\n", blocks_path);
+      return;
+    }
+    for (i = 0; i < n_blocks; ++i)
+      if (blocks[i]->executions)
+        fprintf(f, "block %#" PRIx64 " %" PRIu64 " %" PRIu64 "\n", blocks[i]->pc,
+                blocks[i]->n_insns, blocks[i]->executions);
+    fclose(f);
+  }
 }
 
 static bool parse_address(const char *text, uint64_t *value) {
@@ -149,6 +196,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     if (strncmp(arg, "end=", 4) == 0 && parse_address(arg + 4, &end_address)) continue;
     if (strncmp(arg, "out=", 4) == 0) {
       path = arg + 4;
+      continue;
+    }
+    if (strncmp(arg, "blocks=", 7) == 0) {
+      blocks_path = arg + 7;
       continue;
     }
     if (strcmp(arg, "mode=insn") == 0 || strcmp(arg, "mode=tb") == 0) {

@@ -28,6 +28,17 @@ def channel_multipliers(op, in_scale: float, out_scale: float, weights, channels
     return np.array(mults, np.int32), np.array(shifts, np.int8)
 
 
+def requant_shifts(multipliers, shifts) -> tuple[int, np.ndarray]:
+    """The shifts a kernel's epilogue reads, and its `right_shift` flag. When every channel
+    has a multiplier in [2^30, 2^31) and a shift of -2 or less (a scale below 1/4, as almost
+    always), the kernels take the short form tme_requant_right, which reads -shift - 2 (the
+    flag is 1); otherwise TFLite's shifts as they are (0)."""
+    m, sh = np.asarray(multipliers, np.int64), np.asarray(shifts, np.int8)
+    if ((m >= 1 << 30) & (sh <= -2)).all():
+        return 1, (-sh.astype(np.int16) - 2).astype(np.int8)
+    return 0, sh
+
+
 def check_weights(op, weights, bias, channels: int, axis: int) -> None:
     expect_dtype(op, weights, "int8", "weights")
     if weights.quant is None:
@@ -227,12 +238,13 @@ class Conv2D(_ConvBase):
                                            "pad_left")},
                       pad_value=x.zero_point + 128,
                       **{k: p[k] for k in ("out_offset", "act_min", "act_max")})
+        fields["right_shift"], shifts = requant_shifts(p["multiplier"], p["shift"])
         params = c.params("tme_gemm_params", op, fields)
         residual, skip = residual_arguments(op, c)
         return c.function(op, (
             f"tme_gemm_s8(&{params}, {c.ptr(x)}, {c.const(weights, op, 'weights')}, "
             f"{c.const(folded, op, 'bias')}, {c.const(p['multiplier'], op, 'mult')}, "
-            f"{c.const(p['shift'], op, 'shift')}, {residual}, {skip}, "
+            f"{c.const(shifts, op, 'shift')}, {residual}, {skip}, "
             f"(uint8_t *){c.scratch(op)}, {c.ptr(y)});"))
 
 
@@ -303,16 +315,17 @@ class DepthwiseConv2D(_ConvBase):
                       ox_lo=ox_lo, ox_hi=ox_hi,
                       **{k: p[k] for k in ("in_offset", "out_offset", "act_min", "act_max")},
                       ring_w=ring["ring_w"], lag=ring["lag"])
+        fields["right_shift"], shifts = requant_shifts(p["multiplier"], p["shift"])
         fields = {k: fields[k] for k in ("in_h", "in_w", "c", "out_h", "out_w", "k_h", "k_w",
                                          "stride_h", "stride_w", "dil_h", "dil_w", "pad_top",
                                          "pad_left", "oy_lo", "oy_hi", "ox_lo", "ox_hi",
                                          "in_offset", "out_offset", "act_min", "act_max",
-                                         "ring_w", "lag")}
+                                         "ring_w", "lag", "right_shift")}
         params = c.params("tme_dw_params", op, fields)
         biases = (np.asarray(bias.data, np.int32) if bias is not None
                   else np.zeros(p["out_c"], np.int32))
         consts = (f"{c.ptr(w)}, {c.const(biases, op, 'bias')}, "
-                  f"{c.const(p['multiplier'], op, 'mult')}, {c.const(p['shift'], op, 'shift')}")
+                  f"{c.const(p['multiplier'], op, 'mult')}, {c.const(shifts, op, 'shift')}")
         if p.get("inplace"):  # x and y start at the same arena byte
             return c.function(op, f"tme_dw_inplace_s8(&{params}, {c.ptr(x)}, {consts}, "
                                   f"(uint8_t *){c.scratch(op)});")

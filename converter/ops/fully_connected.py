@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import (OpDef, expect_inputs, expect_int8_activation, fail, fused_activation_range)
-from .conv import channel_multipliers, check_weights, gemm_constants, gemm_scratch_bytes
+from .conv import (channel_multipliers, check_weights, gemm_constants, gemm_scratch_bytes,
+                   requant_shifts)
 
 
 class FullyConnected(OpDef):
@@ -67,9 +68,10 @@ class FullyConnected(OpDef):
         fields = dict(rows=p["batches"], k=p["in_depth"], k4=weights.shape[1],
                       out_c=p["out_depth"], im2col=0, out_offset=p["out_offset"],
                       act_min=p["act_min"], act_max=p["act_max"])
+        fields["right_shift"], shifts = requant_shifts(p["multiplier"], p["shift"])
         params = c.params("tme_gemm_params", op, fields)
         return c.function(op, (
             f"tme_gemm_s8(&{params}, {c.ptr(x)}, {c.const(weights, op, 'weights')}, "
             f"{c.const(folded, op, 'bias')}, {c.const(p['multiplier'], op, 'mult')}, "
-            f"{c.const(p['shift'], op, 'shift')}, NULL, NULL, (uint8_t *){c.scratch(op)}, "
+            f"{c.const(shifts, op, 'shift')}, NULL, NULL, (uint8_t *){c.scratch(op)}, "
             f"{c.ptr(y)});"))

@@ -87,6 +87,7 @@ static inline int32_t tme_requant_pos(int32_t x, int32_t multiplier, int32_t shi
 #else
 #define TME_INLINE static inline
 #define TME_NOINLINE
+#define TME_PRAGMA_(x)
 #define TME_UNROLL(n)
 #endif
 
@@ -233,18 +234,63 @@ static inline int32_t tme_requant_pos_single(int32_t x, int32_t multiplier, int3
   return (int32_t)(((int64_t)tme_shl(x, shift) * multiplier + (1LL << 30)) >> 31);
 }
 
-/* The epilogue of a convolution output: requantize (non-negative multiplier), add the output
- * offset (wrapping, as TFLite Micro's int32 arithmetic), clamp to the fused activation. */
-static inline int8_t tme_requant_s8(int32_t acc, int32_t multiplier, int32_t shift,
-                                    int32_t out_offset, int32_t act_min, int32_t act_max) {
-#if TME_DSP
-  int32_t v = tme_add_wrap(tme_requant_pos_single(acc, multiplier, shift), out_offset);
+/* tme_requant_pos(x, multiplier, shift) + out_offset, s = -shift - 2, for a layer whose every
+ * channel has a multiplier in [2^30, 2^31) and a shift of -2 or less (the converter checks and
+ * then stores s in place of the shift: `right_shift` in the layer's parameters). It is
+ * tme_requant_pos_single's usual case in the fewest instructions, the output offset added on
+ * the way: (hi + 2^s) >> (s + 1) + out_offset = ((hi >> s) + 2 * out_offset + 1) >> 1, since
+ * floor((floor(a / 2^s) + k) / 2) = floor((a + k * 2^s) / 2^(s + 1)) for an integer k; nothing
+ * leaves int32. On the DSP path (lo, hi) = (2^30 - [x < 0] * 2^31, -[x < 0]) + x * m is three
+ * instructions. */
+static inline int32_t tme_requant_right(int32_t x, int32_t multiplier, int32_t s,
+                                        int32_t out_offset) {
+#if defined(__ARM_FEATURE_DSP) && !defined(TME_EMULATE_DSP)
+  uint32_t lo;
+  int32_t hi;
+  __asm__("asr %1, %2, #31\n\t"
+          "add %0, %3, %1, lsl #31\n\t"
+          "smlal %0, %1, %2, %4"
+          : "=&r"(lo), "=&r"(hi) : "r"(x), "r"(0x40000000u), "r"(multiplier));
+  (void)lo;
 #else
-  int32_t v = tme_add_wrap(tme_requant_pos(acc, multiplier, shift), out_offset);
+  const int32_t sign = x < 0 ? -1 : 0;
+  const int32_t hi = (int32_t)(((int64_t)x * multiplier + (int64_t)sign * (1LL << 31) +
+                                (1LL << 30)) >> 32);
 #endif
+  return ((hi >> s) + 2 * out_offset + 1) >> 1;
+}
+
+/* Clamp to the fused activation range (within the int8 range): one SSAT on the DSP path when
+ * the range is the whole int8 range, as for most layers. */
+static inline int8_t tme_clamp_act(int32_t v, int32_t act_min, int32_t act_max) {
+#if TME_DSP && defined(__ARM_FEATURE_DSP) && !defined(TME_EMULATE_DSP)
+  v = __ssat(v, 8);
+  if (act_min > TME_INT8_MIN) v = v < act_min ? act_min : v;
+  if (act_max < TME_INT8_MAX) v = v > act_max ? act_max : v;
+#else
   v = v < act_min ? act_min : v;
   v = v > act_max ? act_max : v;
+#endif
   return (int8_t)v;
+}
+
+/* The epilogue of a convolution output: requantize (non-negative multiplier), add the output
+ * offset (wrapping, as TFLite Micro's int32 arithmetic), clamp to the fused activation.
+ * right_shift: the layer's channels take tme_requant_right, `shift` is its s (a constant of
+ * the layer). */
+static inline int8_t tme_requant_s8(int32_t acc, int32_t multiplier, int32_t shift,
+                                    int32_t out_offset, int32_t act_min, int32_t act_max,
+                                    int32_t right_shift) {
+  int32_t v;
+  if (right_shift)
+    v = tme_requant_right(acc, multiplier, shift, out_offset);
+  else
+#if TME_DSP
+    v = tme_add_wrap(tme_requant_pos_single(acc, multiplier, shift), out_offset);
+#else
+    v = tme_add_wrap(tme_requant_pos(acc, multiplier, shift), out_offset);
+#endif
+  return tme_clamp_act(v, act_min, act_max);
 }
 
 #endif /* TME_COMMON_H */

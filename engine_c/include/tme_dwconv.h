@@ -35,6 +35,7 @@ typedef struct {
   int32_t in_offset, out_offset, act_min, act_max;
   int32_t ring_w;  /* in place: values per stride phase of a padded input row */
   int32_t lag;     /* in place: output rows computed before one is written back */
+  int32_t right_shift;  /* 1: tme_requant_right, the shifts stored as -shift - 2 */
 } tme_dw_params;
 
 #define TME_DW_BLOCK 64
@@ -83,7 +84,8 @@ TME_INLINE void tme_dw_block(const tme_dw_params *p, const int8_t *in, int32_t i
     const size_t i = o + (size_t)c0 + (size_t)j;
     /* the bias last, wrapping as TFLite Micro's int32 sum (a bias may be near the limits) */
     const int8_t v = tme_requant_s8(tme_add_wrap(acc[j], bias[c0 + j]), mult[c0 + j],
-                                    shift[c0 + j], p->out_offset, p->act_min, p->act_max);
+                                    shift[c0 + j], p->out_offset, p->act_min, p->act_max,
+                                    p->right_shift);
     out[i] = residual ? tme_residual_element(residual, v, skip[i]) : v;
   }
 }
@@ -96,48 +98,54 @@ TME_INLINE void tme_dw_store(const tme_dw_params *p, int32_t acc, int32_t c, int
                              const int8_t *skip, size_t o, int8_t *out) {
   const size_t i = o + (size_t)c;
   const int8_t v = tme_requant_s8(tme_add_wrap(acc, bias), mult, shift, p->out_offset,
-                                  p->act_min, p->act_max);
+                                  p->act_min, p->act_max, p->right_shift);
   out[i] = residual ? tme_residual_element(residual, v, skip[i]) : v;
 }
 
 /* DSP path: 4 channels at a time, each tap one word of inputs and one of weights split into
  * 16-bit lanes (SXTAB16 adds the input offset on the way), four 16x16 multiply-accumulates. */
+#define TME_DW_TAP4(ky, kx)                                                                      \
+  do {                                                                                          \
+    const uint32_t xv = tme_load32(                                                             \
+        x + ((size_t)((ky) * p->dil_h) * (size_t)p->in_w + (size_t)((kx) * p->dil_w)) *          \
+                (size_t)p->c);                                                                  \
+    const uint32_t wv = tme_load32(wc + (size_t)((ky) * p->k_w + (kx)) * (size_t)p->c);         \
+    const uint32_t x02 = tme_sxtab16(offset, xv), x13 = tme_sxtab16_ror8(offset, xv);           \
+    const uint32_t w02 = tme_sxtb16(wv), w13 = tme_sxtb16_ror8(wv);                             \
+    a0 = tme_smlabb(x02, w02, a0);                                                              \
+    a2 = tme_smlatt(x02, w02, a2);                                                              \
+    a1 = tme_smlabb(x13, w13, a1);                                                              \
+    a3 = tme_smlatt(x13, w13, a3);                                                              \
+  } while (0)
+
 TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t iy0, int32_t ix0,
                              int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int unrolled,
                              const int8_t *w, const int32_t *bias, const int32_t *mult,
                              const int8_t *shift, const tme_residual_params *residual,
                              const int8_t *skip, size_t o, int8_t *out) {
   const uint32_t offset = ((uint32_t)p->in_offset & 0xFFFFu) * 0x00010001u;
-  (void)unrolled;
+  /* the window's first tap, channel 0 (outside the input for a border pixel: only the taps
+   * [ky0, ky1) x [kx0, kx1) are read) */
+  const int8_t *const window =
+      in + ((ptrdiff_t)iy0 * p->in_w + (ptrdiff_t)ix0) * (ptrdiff_t)p->c;
   int32_t c = 0;
   for (; c + 4 <= p->c; c += 4) {
+    const int8_t *const x = window + c, *const wc = w + c;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (int32_t ky = ky0; ky < ky1; ++ky) {
-      const size_t row = (size_t)(iy0 + ky * p->dil_h) * (size_t)p->in_w;
-      const int8_t *wt = w + ((size_t)(ky * p->k_w) * (size_t)p->c + (size_t)c);
-      for (int32_t kx = kx0; kx < kx1; ++kx) {
-        const uint32_t xv =
-            tme_load32(in + (row + (size_t)(ix0 + kx * p->dil_w)) * (size_t)p->c + (size_t)c);
-        const uint32_t wv = tme_load32(wt + (size_t)kx * (size_t)p->c);
-        const uint32_t x02 = tme_sxtab16(offset, xv), x13 = tme_sxtab16_ror8(offset, xv);
-        const uint32_t w02 = tme_sxtb16(wv), w13 = tme_sxtb16_ror8(wv);
-        a0 = tme_smlabb(x02, w02, a0);
-        a2 = tme_smlatt(x02, w02, a2);
-        a1 = tme_smlabb(x13, w13, a1);
-        a3 = tme_smlatt(x13, w13, a3);
+    if (unrolled) {  /* an interior pixel: every tap, at constant offsets */
+      TME_PRAGMA_(GCC unroll 7)
+      for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        TME_PRAGMA_(GCC unroll 7)
+        for (int32_t kx = 0; kx < p->k_w; ++kx) TME_DW_TAP4(ky, kx);
       }
+    } else {
+      for (int32_t ky = ky0; ky < ky1; ++ky)
+        for (int32_t kx = kx0; kx < kx1; ++kx) TME_DW_TAP4(ky, kx);
     }
-    /* one epilogue in a loop (code size); the channels' constants are read before any byte
-     * store, which may alias them */
-    const int32_t acc[4] = {a0, a1, a2, a3};
-    int32_t q[12];
-    for (int32_t j = 0; j < 4; ++j) {
-      q[j] = bias[c + j];
-      q[4 + j] = mult[c + j];
-      q[8 + j] = shift[c + j];
-    }
-    for (int32_t j = 0; j < 4; ++j)
-      tme_dw_store(p, acc[j], c + j, q[j], q[4 + j], q[8 + j], residual, skip, o, out);
+    tme_dw_store(p, a0, c, bias[c], mult[c], shift[c], residual, skip, o, out);
+    tme_dw_store(p, a1, c + 1, bias[c + 1], mult[c + 1], shift[c + 1], residual, skip, o, out);
+    tme_dw_store(p, a2, c + 2, bias[c + 2], mult[c + 2], shift[c + 2], residual, skip, o, out);
+    tme_dw_store(p, a3, c + 3, bias[c + 3], mult[c + 3], shift[c + 3], residual, skip, o, out);
   }
   for (; c < p->c; ++c) {  /* channel counts that are not a multiple of 4 */
     int32_t acc = 0;
@@ -189,7 +197,7 @@ TME_INLINE void tme_dw_s8(const tme_dw_params *p, const int8_t *in, const int8_t
     for (int32_t ox = 0; ox < p->out_w; ++ox) {
       const int32_t ix0 = ox * p->stride_w - p->pad_left;
       const size_t o = ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)p->c;
-      if (!TME_DSP && row_inside && ox >= p->ox_lo && ox < p->ox_hi) {  /* taps unrolled */
+      if (row_inside && ox >= p->ox_lo && ox < p->ox_hi) {  /* taps unrolled */
         tme_dw_pixel(p, in, iy0, ix0, 0, p->k_h, 0, p->k_w, 1, w, bias, mult, shift, residual,
                      skip, o, out);
       } else {
@@ -245,10 +253,13 @@ TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int
   for (int32_t ox = 0; ox < p->out_w; ox += 2) {
     int32_t a0 = 0, a1 = 0;
     const uint32_t *wq = pairs;
+    TME_PRAGMA_(GCC unroll 7)
     for (int32_t ky = 0; ky < p->k_h; ++ky) {
       const tme_i16 *row = rows + (size_t)((iy0 + ky + p->pad_top) % p->k_h) * (size_t)slot_len;
+      TME_PRAGMA_(GCC unroll 2)
       for (int32_t ph = 0; ph < p->stride_w; ++ph) {
         const tme_i16 *x = row + ph * p->ring_w + ox;
+        TME_PRAGMA_(GCC unroll 4)
         for (int32_t kx = ph; kx < p->k_w; kx += 2 * p->stride_w, x += 2) {
           const uint32_t wp = *wq++;
           a0 = tme_smlad(tme_load32(x), wp, a0);
@@ -257,10 +268,10 @@ TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int
       }
     }
     orow[ox] = tme_requant_s8(tme_add_wrap(a0, b), m, h, p->out_offset, p->act_min,
-                              p->act_max);
+                              p->act_max, p->right_shift);
     if (ox + 1 < p->out_w)
       orow[ox + 1] = tme_requant_s8(tme_add_wrap(a1, b), m, h, p->out_offset, p->act_min,
-                                    p->act_max);
+                                    p->act_max, p->right_shift);
   }
 }
 
@@ -298,7 +309,8 @@ TME_INLINE void tme_dw_ring_block(const tme_dw_params *p, const tme_i16 *rows, i
   }
   for (int32_t j = 0; j < nb; ++j)
     orow[ox0 + j] = tme_requant_s8(tme_add_wrap(acc[j], bias[c]), mult[c], shift[c],
-                                   p->out_offset, p->act_min, p->act_max);
+                                   p->out_offset, p->act_min, p->act_max,
+                                   p->right_shift);
 }
 
 

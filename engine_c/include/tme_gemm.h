@@ -40,6 +40,7 @@ typedef struct {
   int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
   int32_t pad_value;            /* input zero point + 128: a padding tap */
   int32_t out_offset, act_min, act_max;
+  int32_t right_shift;          /* 1: tme_requant_right, the shifts stored as -shift - 2 */
 } tme_gemm_params;
 
 /* Rows of a block: 4 on the portable path (each weight row meets 4 input rows per pass), 2 on
@@ -89,7 +90,7 @@ TME_INLINE int8_t tme_gemm_out(const tme_gemm_params *p, int32_t acc, int32_t bi
                                int32_t shift, const tme_residual_params *residual,
                                const int8_t *skip, size_t index) {
   const int8_t v = tme_requant_s8(tme_add_wrap(acc, bias), mult, shift, p->out_offset,
-                                  p->act_min, p->act_max);
+                                  p->act_min, p->act_max, p->right_shift);
   return residual ? tme_residual_element(residual, v, skip[index]) : v;
 }
 

@@ -5,6 +5,8 @@
  *   tme_requant_pos         the branch-free form the vectorised kernels use
  *   tme_requant_pos_single  the single-rounding form of the DSP path (its C form here; the
  *                           Cortex-M build's SMLAL form runs on the emulator in test_kernels.py)
+ *   tme_requant_right       the short form with the output offset inside (shifts -31..-2 as
+ *                           s = -shift - 2, every output offset of int8)
  * Built with -fsanitize=undefined: no undefined behaviour either. Exit status 1 on a mismatch. */
 #include <stdio.h>
 
@@ -36,8 +38,12 @@ int main(void) {
       const int32_t ref = tme_requant(x, m, shift);
       const int32_t pos = tme_requant_pos(x, m, shift);
       const int32_t single = tme_requant_pos_single(x, m, shift);
+      const int32_t offset = (int32_t)(next() % 256) - 128;
+      int right_ok = 1;
+      if (shift <= -2 && m != 0)
+        right_ok = tme_requant_right(x, m, -shift - 2, offset) == ref + offset;
       ++n;
-      if (pos != ref || single != ref) {
+      if (pos != ref || single != ref || !right_ok) {
         if (bad++ < 5)
           printf("x=%ld m=%ld shift=%d: reference %ld, pos %ld, single %ld\n", (long)x, (long)m,
                  shift, (long)ref, (long)pos, (long)single);
