@@ -502,9 +502,11 @@ def bench_model(name: str, model: bytes, *, device: Device, builds=BUILDS, sampl
     return rows
 
 
-def layer_profile(functions: dict[str, int], report, prefix: str) -> list[dict]:
-    """Per layer of the report: its function's instructions (each layer is one function,
-    `<prefix>_op<index>`; the kernels are inlined into it), and the rest of the run."""
+def layer_profile(functions: dict[str, int], report, prefix: str, *, others: int = 8) -> list[dict]:
+    """Per layer of the report with a function of its own (`<prefix>_op<index>`, the kernels
+    inlined into it): its instructions; then the `others` functions outside the layers that
+    ran the most (library kernels the invoke calls, start-up, I/O), each with "function" set;
+    then one row for the rest."""
     rows, seen = [], set()
     for layer in report.layers:
         name = f"{prefix}_op{layer.index}"
@@ -512,17 +514,21 @@ def layer_profile(functions: dict[str, int], report, prefix: str) -> list[dict]:
             seen.add(name)
             rows.append({"layer": layer.index, "op": layer.kind, "macs": layer.macs,
                          "output": "x".join(map(str, layer.output_shape)),
-                         "instructions": functions[name]})
-    rest = sum(n for f, n in functions.items() if f not in seen)
-    rows.append({"layer": None, "op": "everything else (start-up, I/O, other functions)",
-                 "macs": 0, "output": "", "instructions": rest})
+                         "instructions": functions[name], "function": None})
+    rest = sorted(((n, f) for f, n in functions.items() if f not in seen), reverse=True)
+    for n, f in rest[:others]:
+        rows.append({"layer": None, "op": f"function {f}", "macs": 0, "output": "",
+                     "instructions": n, "function": f})
+    rows.append({"layer": None, "op": "every other function", "macs": 0, "output": "",
+                 "instructions": sum(n for n, _ in rest[others:]), "function": None})
     return rows
 
 
 def format_profile(row: Row) -> str:
     total = sum(p["instructions"] for p in row.profile) or 1
-    lines = [f"Per layer, {row.model} ({row.build} build), instructions over {row.samples} "
-             "sample(s) and the start-up:", "",
+    lines = [f"Per layer, {row.model} ({row.build} build), instructions of the whole run "
+             f"({row.samples} sample(s), start-up and I/O included); ops without a row of their "
+             "own run a library function:", "",
              "| # | op | output | MACs | instructions | share | instr/MAC |",
              "|---:|---|---|---:|---:|---:|---:|"]
     for p in sorted(row.profile, key=lambda p: -p["instructions"]):

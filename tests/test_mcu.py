@@ -123,6 +123,21 @@ def test_ds_cnn_on_qemu_cortex_m7_gives_tflite_micro_bytes(tools, plugin, zoo_tf
                         mode="insn")
     assert slow.invoke_instructions == [counts[2]]
     assert slow.calibration_instructions == run.calibration_instructions
+    # the per-function counts of the profile add up to every instruction of the run, and the
+    # layers' functions to the invoke call less the call itself and the layer dispatch
+    profiled = mcu.run_qemu(elf, samples[2:3], mcu.output_specs(conv.graph), plugin=plugin,
+                            blocks=True)
+    functions = mcu.function_instructions(elf, profiled.blocks)
+    assert sum(functions.values()) == profiled.total_instructions
+    rows = mcu.layer_profile(functions, conv.report, "model")
+    assert sum(r["instructions"] for r in rows) == profiled.total_instructions
+    layers = [r for r in rows if r["layer"] is not None]
+    convs = {layer.index for layer in conv.report.layers if "CONV" in layer.kind}
+    assert convs <= {r["layer"] for r in layers}
+    pool = [r for r in rows if r["function"] == "tme_avg_pool_s8"]  # a library kernel
+    assert len(pool) == 1 and pool[0]["instructions"] > 0
+    in_layers = sum(r["instructions"] for r in layers)
+    assert 0.9 * counts[2] < in_layers < counts[2]
     sections = mcu.read_sections(elf)
     assert sections.weights_bytes >= conv.report.flash_bytes
     assert sections.bss_bytes >= conv.report.peak_sram_bytes
@@ -172,7 +187,7 @@ def test_bench_command_prints_json_rows(tools, zoo_tflite, tmp_path, capsys):
 
     path = tmp_path / "ds_cnn.tflite"
     path.write_bytes(zoo_tflite("ds_cnn"))
-    assert main(["bench", "--target", "qemu-m7", str(path), "--json",
+    assert main(["bench", "--target", "qemu-m7", str(path), "--json", "--profile",
                  "--workdir", str(tmp_path / "w")]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["build"] for r in rows] == ["portable", "dsp"]
@@ -181,6 +196,10 @@ def test_bench_command_prints_json_rows(tools, zoo_tflite, tmp_path, capsys):
         assert r["sram_bytes"] == r["data_bytes"] + r["bss_bytes"] + r["stack_peak_bytes"]
         assert r["flash_bytes"] == r["code_bytes"] + r["weights_bytes"] + r["data_bytes"]
     assert rows[1]["fits_device"] == "yes"
+    for r in rows:  # --profile: a row per layer and one for the rest, adding up to the run
+        layers = [p for p in r["profile"] if p["layer"] is not None]
+        assert len(layers) > 2 and r["profile"][-1]["op"] == "every other function"
+        assert sum(p["instructions"] for p in layers) < r["invoke_instructions"]
 
 
 def test_anchors_come_from_the_published_numbers():

@@ -17,13 +17,20 @@ typedef struct {
  * `left_shift` (20) and rescaled to twice the larger input scale, summed, then rescaled to
  * the output. Also the epilogue of a convolution with a fused residual add. The multipliers
  * are those of positive scale ratios (non-negative): tme_requant_pos gives tme_requant's
- * result without branches. */
-static inline int8_t tme_add_element(const tme_add_params *p, int8_t a, int8_t b) {
-  const int32_t x1 = tme_requant_pos(tme_shl((int32_t)a + p->in1_offset, p->left_shift), p->in1_mult, p->in1_shift);
-  const int32_t x2 = tme_requant_pos(tme_shl((int32_t)b + p->in2_offset, p->left_shift), p->in2_mult, p->in2_shift);
-  const int32_t sum = tme_add_wrap(tme_requant_pos(x1 + x2, p->out_mult, p->out_shift), p->out_offset);
+ * result without branches (vectorised loops), tme_requant_pos_single in fewer instructions
+ * on the DSP path (its branches on the shift fold: the parameters are a layer's constants). */
+#if TME_DSP
+#define TME_ADD_REQUANT tme_requant_pos_single
+#else
+#define TME_ADD_REQUANT tme_requant_pos
+#endif
+TME_INLINE int8_t tme_add_element(const tme_add_params *p, int8_t a, int8_t b) {
+  const int32_t x1 = TME_ADD_REQUANT(tme_shl((int32_t)a + p->in1_offset, p->left_shift), p->in1_mult, p->in1_shift);
+  const int32_t x2 = TME_ADD_REQUANT(tme_shl((int32_t)b + p->in2_offset, p->left_shift), p->in2_mult, p->in2_shift);
+  const int32_t sum = tme_add_wrap(TME_ADD_REQUANT(x1 + x2, p->out_mult, p->out_shift), p->out_offset);
   return tme_clamp_s8(sum, p->act_min, p->act_max);
 }
+#undef TME_ADD_REQUANT
 
 /* A residual ADD fused into the epilogue of a convolution: out = add(conv result, skip)
  * element by element, with the conv result as the ADD's first input when conv_is_first, else
@@ -33,7 +40,7 @@ typedef struct {
   int32_t conv_is_first;
 } tme_residual_params;
 
-static inline int8_t tme_residual_element(const tme_residual_params *r, int8_t conv, int8_t skip) {
+TME_INLINE int8_t tme_residual_element(const tme_residual_params *r, int8_t conv, int8_t skip) {
   return r->conv_is_first ? tme_add_element(&r->add, conv, skip)
                           : tme_add_element(&r->add, skip, conv);
 }

@@ -85,16 +85,26 @@ TME_INLINE void tme_gemm_row_u8(const tme_gemm_params *p, const int8_t *in, int3
   for (int32_t k = p->k; k < p->k4; ++k) dst[k] = 0;
 }
 
-/* The epilogue of one output value. */
-TME_INLINE int8_t tme_gemm_out(const tme_gemm_params *p, int32_t acc, int32_t bias, int32_t mult,
-                               int32_t shift, const tme_residual_params *residual,
-                               const int8_t *skip, size_t index) {
-  const int8_t v = tme_requant_s8(tme_add_wrap(acc, bias), mult, shift, p->out_offset,
-                                  p->act_min, p->act_max, p->right_shift);
-  return residual ? tme_residual_element(residual, v, skip[index]) : v;
+#if TME_DSP
+
+/* The requantized value of one output, without a fused residual. */
+TME_INLINE int8_t tme_gemm_q(const tme_gemm_params *p, int32_t acc, int32_t bias, int32_t mult,
+                             int32_t shift) {
+  return tme_requant_s8(tme_add_wrap(acc, bias), mult, shift, p->out_offset, p->act_min,
+                        p->act_max, p->right_shift);
 }
 
-#if TME_DSP
+/* Stores the n requantized values q of a block with a fused residual: q[i] at
+ * (i < per_row ? at0 : at1) + i % per_row. One loop, so that a layer holds one inlined copy of
+ * the ADD rather than one per output of the block (code size). */
+TME_INLINE void tme_gemm_residual(const tme_residual_params *residual, const int8_t *skip,
+                                  const int8_t *q, size_t at0, size_t at1, int32_t n,
+                                  int32_t per_row, int8_t *out) {
+  for (int32_t i = 0; i < n; ++i) {
+    const size_t at = (i < per_row ? at0 : at1) + (size_t)(i % per_row);
+    out[at] = tme_residual_element(residual, q[i], skip[at]);
+  }
+}
 
 /* DSP path: a row holds 16-bit values, 4 at a time as two words (a0, a2) and (a1, a3), the
  * lanes SXTB16 and SXTB16 ROR 8 extract from 4 weight bytes; two SMLADs add 4 products. */
@@ -205,11 +215,18 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
       /* the channels' constants first: byte stores may alias anything, even const arrays */
       const int32_t b0 = bias[oc], m0 = mult[oc], h0 = shift[oc];
       const int32_t b1 = bias[oc + 1], m1 = mult[oc + 1], h1 = shift[oc + 1];
-      out[o0 + oc] = tme_gemm_out(p, s00, b0, m0, h0, residual, skip, o0 + oc);
-      out[o0 + oc + 1] = tme_gemm_out(p, s01, b1, m1, h1, residual, skip, o0 + oc + 1);
-      if (two) {
-        out[o1 + oc] = tme_gemm_out(p, s10, b0, m0, h0, residual, skip, o1 + oc);
-        out[o1 + oc + 1] = tme_gemm_out(p, s11, b1, m1, h1, residual, skip, o1 + oc + 1);
+      const int8_t q00 = tme_gemm_q(p, s00, b0, m0, h0), q01 = tme_gemm_q(p, s01, b1, m1, h1);
+      if (!residual) {
+        out[o0 + oc] = q00;
+        out[o0 + oc + 1] = q01;
+        if (two) {
+          out[o1 + oc] = tme_gemm_q(p, s10, b0, m0, h0);
+          out[o1 + oc + 1] = tme_gemm_q(p, s11, b1, m1, h1);
+        }
+      } else {
+        const int8_t q[4] = {q00, q01, two ? tme_gemm_q(p, s10, b0, m0, h0) : 0,
+                             two ? tme_gemm_q(p, s11, b1, m1, h1) : 0};
+        tme_gemm_residual(residual, skip, q, o0 + oc, o1 + oc, two ? 4 : 2, 2, out);
       }
     }
     if (oc < p->out_c) {  /* an odd channel count: the last channel */
@@ -226,13 +243,27 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
         }
       }
       const int32_t b0 = bias[oc], m0 = mult[oc], h0 = shift[oc];
-      out[o0 + oc] = tme_gemm_out(p, s0, b0, m0, h0, residual, skip, o0 + oc);
-      if (two) out[o1 + oc] = tme_gemm_out(p, s1, b0, m0, h0, residual, skip, o1 + oc);
+      const int8_t q[2] = {tme_gemm_q(p, s0, b0, m0, h0), two ? tme_gemm_q(p, s1, b0, m0, h0) : 0};
+      if (!residual) {
+        out[o0 + oc] = q[0];
+        if (two) out[o1 + oc] = q[1];
+      } else {
+        tme_gemm_residual(residual, skip, q, o0 + oc, o1 + oc, two ? 2 : 1, 1, out);
+      }
     }
   }
 }
 
 #else /* portable path, shaped for auto-vectorisation */
+
+/* The epilogue of one output value. */
+TME_INLINE int8_t tme_gemm_out(const tme_gemm_params *p, int32_t acc, int32_t bias, int32_t mult,
+                               int32_t shift, const tme_residual_params *residual,
+                               const int8_t *skip, size_t index) {
+  const int8_t v = tme_requant_s8(tme_add_wrap(acc, bias), mult, shift, p->out_offset,
+                                  p->act_min, p->act_max, p->right_shift);
+  return residual ? tme_residual_element(residual, v, skip[index]) : v;
+}
 
 TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const int8_t *w,
                             const int32_t *bias, const int32_t *mult, const int8_t *shift,
