@@ -17,20 +17,27 @@ typedef struct {
  * `left_shift` (20) and rescaled to twice the larger input scale, summed, then rescaled to
  * the output. Also the epilogue of a convolution with a fused residual add. The multipliers
  * are those of positive scale ratios (non-negative): tme_requant_pos gives tme_requant's
- * result without branches (vectorised loops), tme_requant_pos_single in fewer instructions
- * on the DSP path (its branches on the shift fold: the parameters are a layer's constants). */
-#if TME_DSP
-#define TME_ADD_REQUANT tme_requant_pos_single
-#else
-#define TME_ADD_REQUANT tme_requant_pos
-#endif
+ * result without branches (vectorised loops). On the DSP path, when the shifts are <= 0 and
+ * the left shift at most 20 (every int8 ADD: the rescaled values stay below 2^28 and their sum
+ * below 2^29), tme_requant_small does each rescaling in a few instructions; the parameters are
+ * a layer's constants, so the choice folds. */
 TME_INLINE int8_t tme_add_element(const tme_add_params *p, int8_t a, int8_t b) {
-  const int32_t x1 = TME_ADD_REQUANT(tme_shl((int32_t)a + p->in1_offset, p->left_shift), p->in1_mult, p->in1_shift);
-  const int32_t x2 = TME_ADD_REQUANT(tme_shl((int32_t)b + p->in2_offset, p->left_shift), p->in2_mult, p->in2_shift);
-  const int32_t sum = tme_add_wrap(TME_ADD_REQUANT(x1 + x2, p->out_mult, p->out_shift), p->out_offset);
+  const int32_t xa = tme_shl((int32_t)a + p->in1_offset, p->left_shift);
+  const int32_t xb = tme_shl((int32_t)b + p->in2_offset, p->left_shift);
+  int32_t sum;
+#if TME_DSP
+  if (p->left_shift <= 20 && p->in1_shift <= 0 && p->in2_shift <= 0 && p->out_shift <= 0) {
+    const int32_t x1 = tme_requant_small(xa, p->in1_mult, p->in1_shift);
+    const int32_t x2 = tme_requant_small(xb, p->in2_mult, p->in2_shift);
+    sum = tme_add_wrap(tme_requant_small(x1 + x2, p->out_mult, p->out_shift), p->out_offset);
+    return tme_clamp_act(sum, p->act_min, p->act_max);
+  }
+#endif
+  const int32_t x1 = tme_requant_pos(xa, p->in1_mult, p->in1_shift);
+  const int32_t x2 = tme_requant_pos(xb, p->in2_mult, p->in2_shift);
+  sum = tme_add_wrap(tme_requant_pos(x1 + x2, p->out_mult, p->out_shift), p->out_offset);
   return tme_clamp_s8(sum, p->act_min, p->act_max);
 }
-#undef TME_ADD_REQUANT
 
 /* A residual ADD fused into the epilogue of a convolution: out = add(conv result, skip)
  * element by element, with the conv result as the ADD's first input when conv_is_first, else

@@ -260,6 +260,22 @@ static inline int32_t tme_requant_right(int32_t x, int32_t multiplier, int32_t s
   return ((hi >> s) + 2 * out_offset + 1) >> 1;
 }
 
+/* tme_requant for |x| < 2^30, a multiplier of 0 or in [2^30, 2^31) and a shift <= 0: the
+ * rescalings of an ADD (inputs of 8 bits shifted left by 20, and their sum). 2x fits int32, and
+ * SaturatingRoundingDoublingHighMul(x, m) = floor((x * m + 2^30) / 2^31) (see tme_requant_pos)
+ * = floor((2x * m + 2^31) / 2^32): one SMMULR. RoundingDivideByPOT(y, r) =
+ * (y + 2^(r-1) - [y < 0]) >> r. */
+static inline int32_t tme_requant_small(int32_t x, int32_t multiplier, int32_t shift) {
+#if defined(__ARM_FEATURE_DSP) && !defined(TME_EMULATE_DSP)
+  int32_t y;
+  __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(2 * x), "r"(multiplier));
+#else
+  const int32_t y = (int32_t)(((int64_t)(2 * x) * multiplier + (1LL << 31)) >> 32);
+#endif
+  if (shift == 0) return y;
+  return (y + (1 << (-shift - 1)) + (y >> 31)) >> -shift;
+}
+
 /* Clamp to the fused activation range (within the int8 range): one SSAT on the DSP path when
  * the range is the whole int8 range, as for most layers. */
 static inline int8_t tme_clamp_act(int32_t v, int32_t act_min, int32_t act_max) {

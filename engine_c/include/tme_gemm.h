@@ -100,6 +100,7 @@ TME_INLINE int8_t tme_gemm_q(const tme_gemm_params *p, int32_t acc, int32_t bias
 TME_INLINE void tme_gemm_residual(const tme_residual_params *residual, const int8_t *skip,
                                   const int8_t *q, size_t at0, size_t at1, int32_t n,
                                   int32_t per_row, int8_t *out) {
+  TME_PRAGMA_(GCC unroll 4)
   for (int32_t i = 0; i < n; ++i) {
     const size_t at = (i < per_row ? at0 : at1) + (size_t)(i % per_row);
     out[at] = tme_residual_element(residual, q[i], skip[at]);

@@ -7,6 +7,7 @@
  *                           Cortex-M build's SMLAL form runs on the emulator in test_kernels.py)
  *   tme_requant_right       the short form with the output offset inside (shifts -31..-2 as
  *                           s = -shift - 2, every output offset of int8)
+ *   tme_requant_small       the SMMULR form of the ADD's rescalings (|x| < 2^30, shifts <= 0)
  * Built with -fsanitize=undefined: no undefined behaviour either. Exit status 1 on a mismatch. */
 #include <stdio.h>
 
@@ -42,6 +43,10 @@ int main(void) {
       int right_ok = 1;
       if (shift <= -2 && m != 0)
         right_ok = tme_requant_right(x, m, -shift - 2, offset) == ref + offset;
+      if (shift <= 0) {
+        const int32_t small = x / 2;  /* |x / 2| < 2^30 */
+        right_ok = right_ok && tme_requant_small(small, m, shift) == tme_requant(small, m, shift);
+      }
       ++n;
       if (pos != ref || single != ref || !right_ok) {
         if (bad++ < 5)
