@@ -35,7 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -70,6 +70,8 @@ class Row:
     tflm_macs_per_instruction: float | None
     ours_macs_per_instruction: float | None
     peak_sram_bytes: int
+    # --profile: per layer function (mcu.layer_profile), instructions of one invoke
+    profile: list[dict] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,8 +138,11 @@ def callgrind_available() -> bool:
     return shutil.which("valgrind") is not None
 
 
-def callgrind_instructions(cmd: list[str], function: str) -> int:
-    """Instructions executed inside `function` (and everything it calls) while running cmd."""
+def callgrind_instructions(cmd: list[str], function: str,
+                           per_function: dict[str, int] | None = None) -> int:
+    """Instructions executed inside `function` (and everything it calls) while running cmd;
+    with `per_function`, also fills it with each function's own instructions among them
+    (from callgrind_annotate)."""
     with tempfile.TemporaryDirectory(prefix="tflm-mcunet-cg-") as tmp:
         out = Path(tmp) / "callgrind.out"
         result = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
@@ -149,7 +154,20 @@ def callgrind_instructions(cmd: list[str], function: str) -> int:
         m = re.search(r"^(?:summary|totals):\s+(\d+)", out.read_text(), re.MULTILINE)
         if not m:
             raise HostBenchError("callgrind wrote no instruction total")
+        if per_function is not None:
+            annotated = subprocess.run(["callgrind_annotate", "--threshold=100", str(out)],
+                                       capture_output=True, text=True)
+            for line in annotated.stdout.splitlines():
+                row = _ANNOTATED.match(line)
+                if row:
+                    name = row.group(2)
+                    cost = int(row.group(1).replace(",", ""))
+                    per_function[name] = per_function.get(name, 0) + cost
         return int(m.group(1))
+
+
+#: a function's line in callgrind_annotate's output: "1,234 (5.6%)  file:function [binary]"
+_ANNOTATED = re.compile(r"^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?\S*?:(\w+)(?:\s+\[.*\])?\s*$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,10 +294,10 @@ class XnnpackTimer:
 
 def bench_model(name: str, model: bytes, *, workdir: Path, cflags: str, count_cflags: str,
                 samples: int, seed: int, seconds: float, instructions: bool,
-                xnnpack: XnnpackTimer | None) -> Row:
+                xnnpack: XnnpackTimer | None, profile: bool = False) -> Row:
     from ..converter import convert
     from ..tflm import default_arena_size, run_tflm_batch
-    from .mcu import output_specs, random_samples
+    from .mcu import layer_profile, output_specs, random_samples
 
     project = workdir / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     conv = convert(model, project / "c", force=True)
@@ -308,10 +326,11 @@ def bench_model(name: str, model: bytes, *, workdir: Path, cflags: str, count_cf
         xnn_ns = float(np.median(times)) if times else None
 
     tflm_insns = ours_insns = None
-    if instructions:
+    functions: dict[str, int] | None = {} if profile else None
+    if instructions or profile:
         counted = build_harness(project / "c", count_cflags, project / "bench-count")
         ours_insns = callgrind_instructions([str(counted), "once", str(first_file)],
-                                            "model_invoke")
+                                            "model_invoke", functions)
         tflm_insns = callgrind_instructions(
             _tflm_cmd(model_path, first_file, "once", 0, arena, count), TFLM_INVOKE)
     macs = conv.report.macs
@@ -324,7 +343,8 @@ def bench_model(name: str, model: bytes, *, workdir: Path, cflags: str, count_cf
         instruction_ratio=(tflm_insns / ours_insns) if tflm_insns and ours_insns else None,
         tflm_macs_per_instruction=(macs / tflm_insns) if tflm_insns else None,
         ours_macs_per_instruction=(macs / ours_insns) if ours_insns else None,
-        peak_sram_bytes=conv.report.peak_sram_bytes)
+        peak_sram_bytes=conv.report.peak_sram_bytes,
+        profile=layer_profile(functions, conv.report, "model") if functions else [])
 
 
 def geomean(values) -> float | None:
@@ -453,12 +473,13 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from . import zoo
-    from .mcu import load_model
+    from .mcu import format_profile, load_model
 
     if getattr(args, "instructions", True) and not callgrind_available():
         print("valgrind not found: instruction counts skipped (apt-get install valgrind)",
               file=sys.stderr)
         args.instructions = False
+        args.profile = False
     names = args.models or zoo.zoo_names()
     work = Path(args.workdir) if args.workdir else Path(
         tempfile.mkdtemp(prefix="tflm-mcunet-host-"))
@@ -474,7 +495,8 @@ def run(args) -> int:
             rows.append(bench_model(name, model, workdir=work, cflags=args.cflags,
                                     count_cflags=args.count_cflags, samples=args.samples or 3,
                                     seed=args.seed, seconds=args.seconds,
-                                    instructions=args.instructions, xnnpack=xnnpack))
+                                    instructions=args.instructions, xnnpack=xnnpack,
+                                    profile=getattr(args, "profile", False)))
     finally:
         if xnnpack is not None:
             xnnpack.close()
@@ -490,6 +512,11 @@ def run(args) -> int:
         print()
         for line in goals(rows):
             print(line)
+        for row in rows:
+            if row.profile:
+                print()
+                print(format_profile(f"{row.model} on the host, instructions of one invoke "
+                                     f"(callgrind, {args.count_cflags})", row.profile, 1))
         print(f"\nProjects and builds: {work}")
     return 0 if all(r.identical for r in rows) else 1
 

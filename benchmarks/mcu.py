@@ -524,15 +524,14 @@ def layer_profile(functions: dict[str, int], report, prefix: str, *, others: int
     return rows
 
 
-def format_profile(row: Row) -> str:
-    total = sum(p["instructions"] for p in row.profile) or 1
-    lines = [f"Per layer, {row.model} ({row.build} build), instructions of the whole run "
-             f"({row.samples} sample(s), start-up and I/O included); ops without a row of their "
-             "own run a library function:", "",
+def format_profile(title: str, profile: list[dict], samples: int) -> str:
+    """A layer_profile as a markdown table, the costliest first."""
+    total = sum(p["instructions"] for p in profile) or 1
+    lines = [f"Per layer, {title}; ops without a row of their own run a library function:", "",
              "| # | op | output | MACs | instructions | share | instr/MAC |",
              "|---:|---|---|---:|---:|---:|---:|"]
-    for p in sorted(row.profile, key=lambda p: -p["instructions"]):
-        per_mac = f"{p['instructions'] / (p['macs'] * row.samples):.2f}" if p["macs"] else "-"
+    for p in sorted(profile, key=lambda p: -p["instructions"]):
+        per_mac = f"{p['instructions'] / (p['macs'] * samples):.2f}" if p["macs"] else "-"
         index = "" if p["layer"] is None else p["layer"]
         lines.append(f"| {index} | {p['op']} | {p['output']} | {p['macs']:,} | "
                      f"{p['instructions']:,} | {100 * p['instructions'] / total:.1f}% | "
@@ -606,6 +605,10 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, default_models: str
                         help=f"random inputs per model compared with TFLite Micro ({samples})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (0)")
     parser.add_argument("--workdir", help="folder for the projects and builds (default: temp)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also count the instructions of every layer and print them as a "
+                        "table per model and build (QEMU's plugin on Cortex-M, callgrind on "
+                        "the host)")
 
 
 def add_arguments(parser: argparse.ArgumentParser, common: bool = True) -> None:
@@ -618,8 +621,6 @@ def add_arguments(parser: argparse.ArgumentParser, common: bool = True) -> None:
                         "build uses (default: stm32f746)")
     parser.add_argument("--builds", default=",".join(BUILDS),
                         help=f"comma-separated builds (default: {','.join(BUILDS)})")
-    parser.add_argument("--profile", action="store_true",
-                        help="also count the instructions of every layer (a table per build)")
 
 
 def run(args) -> int:
@@ -663,7 +664,10 @@ def run(args) -> int:
         for row in rows:
             if row.profile:
                 print()
-                print(format_profile(row))
+                print(format_profile(
+                    f"{row.model} ({row.build} build), instructions of the whole run "
+                    f"({row.samples} sample(s), start-up and I/O included)", row.profile,
+                    row.samples))
         print(f"\nProjects and builds: {work}")
     return 0 if all(r.bit_exact for r in rows) else 1
 

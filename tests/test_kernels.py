@@ -114,7 +114,7 @@ def test_host_benchmark_prints_json_rows(zoo_tflite, tmp_path, capsys):
     # `tflm-mcunet bench MODEL.tflite`: the host is the default target
     assert main(["bench", str(path), "--json", "--no-xnnpack", "--seconds", "0.05", "--samples",
                       "2", "--workdir", str(tmp_path / "w")]
-                     + ([] if host.callgrind_available() else ["--no-instructions"])) == 0
+                     + (["--profile"] if host.callgrind_available() else ["--no-instructions"])) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["model"] == "fc_autoencoder" and row["identical"] and row["samples"] == 2
     assert row["macs"] > 0 and row["tflm_ms"] > 0 and row["ours_ms"] > 0
@@ -124,6 +124,10 @@ def test_host_benchmark_prints_json_rows(zoo_tflite, tmp_path, capsys):
         # exact counts: our invoke runs far fewer instructions than TFLite Micro's
         assert 0 < row["ours_instructions"] < row["tflm_instructions"]
         assert row["instruction_ratio"] > 2
+        # --profile: the functions' own instructions add up to the invoke call's
+        assert sum(r["instructions"] for r in row["profile"]) == row["ours_instructions"]
+        layers = [r for r in row["profile"] if r["layer"] is not None]
+        assert [r["op"] for r in layers] == ["FULLY_CONNECTED"] * len(layers) and layers
 
 
 def test_host_benchmark_table_and_goals():

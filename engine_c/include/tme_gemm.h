@@ -169,6 +169,30 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
   }
 }
 
+/* 4 values of k for 2 rows x 2 channels: 6 loads, 4 extends, 8 SMLADs (16 MACs). */
+#define TME_GEMM_STEP_2X2(k)                                                                    \
+  do {                                                                                          \
+    const uint32_t xa = tme_load32(a0 + 2 * (k)), xb = tme_load32(a0 + 2 * (k) + 4);           \
+    const uint32_t ya = tme_load32(a1 + 2 * (k)), yb = tme_load32(a1 + 2 * (k) + 4);           \
+    uint32_t v = tme_load32(w0 + (k));                                                          \
+    uint32_t lo = tme_sxtb16(v), hi = tme_sxtb16_ror8(v);                                       \
+    s00 = tme_smlad(xa, lo, s00);                                                               \
+    s10 = tme_smlad(ya, lo, s10);                                                               \
+    s00 = tme_smlad(xb, hi, s00);                                                               \
+    s10 = tme_smlad(yb, hi, s10);                                                               \
+    v = tme_load32(w1 + (k));                                                                   \
+    lo = tme_sxtb16(v);                                                                         \
+    hi = tme_sxtb16_ror8(v);                                                                    \
+    s01 = tme_smlad(xa, lo, s01);                                                               \
+    s11 = tme_smlad(ya, lo, s11);                                                               \
+    s01 = tme_smlad(xb, hi, s01);                                                               \
+    s11 = tme_smlad(yb, hi, s11);                                                               \
+  } while (0)
+
+/* Rows of at most this many values take the product without a loop (a few layers: little
+ * code). */
+#define TME_GEMM_UNROLLED_K 16
+
 TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const int8_t *w,
                             const int32_t *bias, const int32_t *mult, const int8_t *shift,
                             const tme_residual_params *residual, const int8_t *skip,
@@ -185,24 +209,11 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
       const int8_t *w0 = w + (size_t)oc * (size_t)p->k4;
       const int8_t *w1 = w0 + p->k4;
       int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
-      if (p->rows > 1) {
-        for (int32_t k = 0; k < p->k4; k += 4) {
-          const uint32_t xa = tme_load32(a0 + 2 * k), xb = tme_load32(a0 + 2 * k + 4);
-          const uint32_t ya = tme_load32(a1 + 2 * k), yb = tme_load32(a1 + 2 * k + 4);
-          uint32_t v = tme_load32(w0 + k);
-          uint32_t lo = tme_sxtb16(v), hi = tme_sxtb16_ror8(v);
-          s00 = tme_smlad(xa, lo, s00);
-          s10 = tme_smlad(ya, lo, s10);
-          s00 = tme_smlad(xb, hi, s00);
-          s10 = tme_smlad(yb, hi, s10);
-          v = tme_load32(w1 + k);
-          lo = tme_sxtb16(v);
-          hi = tme_sxtb16_ror8(v);
-          s01 = tme_smlad(xa, lo, s01);
-          s11 = tme_smlad(ya, lo, s11);
-          s01 = tme_smlad(xb, hi, s01);
-          s11 = tme_smlad(yb, hi, s11);
-        }
+      if (p->rows > 1 && p->k4 <= TME_GEMM_UNROLLED_K) {  /* short rows: no loop at all */
+        TME_PRAGMA_(GCC unroll 4)
+        for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2(k);
+      } else if (p->rows > 1) {
+        for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2(k);
       } else {
         for (int32_t k = 0; k < p->k4; k += 4) {
           const uint32_t xa = tme_load32(a0 + 2 * k), xb = tme_load32(a0 + 2 * k + 4);
