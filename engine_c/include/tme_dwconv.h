@@ -107,8 +107,8 @@ TME_INLINE void tme_dw_store(const tme_dw_params *p, int32_t acc, int32_t c, int
 #define TME_DW_TAP4(ky, kx)                                                                      \
   do {                                                                                          \
     const uint32_t xv = tme_load32(                                                             \
-        x + ((size_t)((ky) * p->dil_h) * (size_t)p->in_w + (size_t)((kx) * p->dil_w)) *          \
-                (size_t)p->c);                                                                  \
+        in + (x + ((ptrdiff_t)((ky) * p->dil_h) * p->in_w + (ptrdiff_t)((kx) * p->dil_w)) *      \
+                      (ptrdiff_t)p->c));                                                        \
     const uint32_t wv = tme_load32(wc + (size_t)((ky) * p->k_w + (kx)) * (size_t)p->c);         \
     const uint32_t x02 = tme_sxtab16(offset, xv), x13 = tme_sxtab16_ror8(offset, xv);           \
     const uint32_t w02 = tme_sxtb16(wv), w13 = tme_sxtb16_ror8(wv);                             \
@@ -124,13 +124,13 @@ TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t i
                              const int8_t *shift, const tme_residual_params *residual,
                              const int8_t *skip, size_t o, int8_t *out) {
   const uint32_t offset = ((uint32_t)p->in_offset & 0xFFFFu) * 0x00010001u;
-  /* the window's first tap, channel 0 (outside the input for a border pixel: only the taps
-   * [ky0, ky1) x [kx0, kx1) are read) */
-  const int8_t *const window =
-      in + ((ptrdiff_t)iy0 * p->in_w + (ptrdiff_t)ix0) * (ptrdiff_t)p->c;
+  /* offset of the window's first tap, channel 0: outside the input for a border pixel (only
+   * the taps [ky0, ky1) x [kx0, kx1) are read), so an index, not a pointer */
+  const ptrdiff_t window = ((ptrdiff_t)iy0 * p->in_w + (ptrdiff_t)ix0) * (ptrdiff_t)p->c;
   int32_t c = 0;
   for (; c + 4 <= p->c; c += 4) {
-    const int8_t *const x = window + c, *const wc = w + c;
+    const ptrdiff_t x = window + c;
+    const int8_t *const wc = w + c;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     if (unrolled) {  /* an interior pixel: every tap, at constant offsets */
       TME_PRAGMA_(GCC unroll 7)
