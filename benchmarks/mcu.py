@@ -424,7 +424,7 @@ class Row:
     fits_device: str  # "yes", "no: SRAM overflowed by N bytes", or "-"
     published: dict | None = None
     goals: dict = field(default_factory=dict)
-    # --profile: per layer function (or "kernels, other"), instructions over all samples
+    # --profile: layer_profile rows (per layer function, then other functions), whole run
     profile: list[dict] = field(default_factory=list)
 
 

@@ -95,8 +95,8 @@ TME_INLINE int8_t tme_gemm_q(const tme_gemm_params *p, int32_t acc, int32_t bias
 }
 
 /* Stores the n requantized values q of a block with a fused residual: q[i] at
- * (i < per_row ? at0 : at1) + i % per_row. One loop, so that a layer holds one inlined copy of
- * the ADD rather than one per output of the block (code size). */
+ * (i < per_row ? at0 : at1) + i % per_row. One loop for the block's main part and its odd
+ * channel (unrolled: n is at most 4), rather than the ADD written out at every store. */
 TME_INLINE void tme_gemm_residual(const tme_residual_params *residual, const int8_t *skip,
                                   const int8_t *q, size_t at0, size_t at1, int32_t n,
                                   int32_t per_row, int8_t *out) {
