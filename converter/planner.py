@@ -65,7 +65,8 @@ class MemoryPlan:
         return max((b.end for b in self.live(position)), default=0)
 
 
-def _align_up(n: int) -> int:
+def align_up(n: int) -> int:
+    """n rounded up to the arena's alignment."""
     return -(-n // ALIGN) * ALIGN
 
 
@@ -165,14 +166,14 @@ def _place(order: list[Buffer], allowed, exact, tightest: bool) -> int:
         for p in others:
             if (id(b), id(p)) in exact or (id(p), id(b)) in exact:
                 candidates.add(p.offset)
-            candidates.add(_align_up(p.end))
+            candidates.add(align_up(p.end))
             candidates.add(_align_down(p.offset - b.size))
             slack = allowed.get((id(b), id(p)))
             if slack is not None:
                 candidates.add(_align_down(p.offset + slack))
             slack = allowed.get((id(p), id(b)))
             if slack is not None:
-                candidates.add(_align_up(p.offset - slack))
+                candidates.add(align_up(p.offset - slack))
         valid = [c for c in candidates if all(_fits(b, c, p, allowed, exact) for p in others)]
         if tightest:
             b.offset = min(valid, key=lambda c: (max(high, c + b.size) - min(low, c), abs(c)))
@@ -182,7 +183,7 @@ def _place(order: list[Buffer], allowed, exact, tightest: bool) -> int:
         placed.append(b)
     for b in order:
         b.offset -= low
-    return _align_up(high - low)
+    return align_up(high - low)
 
 
 _ORDERS = {

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..converter import planner as _planner
-from ..converter.planner import _align_up
+from ..converter.planner import align_up
 
 __all__ = ["best_arena", "compiled", "C_SOURCE"]
 
@@ -256,7 +256,7 @@ def trial_arenas(buffers: list, allowed: dict, exact: set, *, use_c: bool = True
             lowhigh[0], lowhigh[1] = min(low, chosen), max(high, chosen + bsize)
             start = s_ + 1
         if status == 0:
-            arena = _align_up(int(lowhigh[1] - lowhigh[0]))
+            arena = align_up(int(lowhigh[1] - lowhigh[0]))
         else:  # no valid offset: let the planner itself say what it says
             arena = _planner._place(order, allowed, exact, tightest)
         arenas.append(arena)

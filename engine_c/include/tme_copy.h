@@ -19,8 +19,9 @@ void tme_concat_s8(int32_t count, int32_t outer, const int32_t *chunk, const int
 
 /* A rectangle of an NHWC tensor: `rows` runs of `run` bytes (columns x channels), read
  * `src_stride` bytes apart and written `dst_stride` bytes apart. The patch stage gathers a
- * patch's input region with it, crops a skip tensor to a residual's region, and scatters a
- * patch's output into the whole stage output. */
+ * patch's input region with it, crops a skip tensor to a residual's region, scatters a
+ * patch's output into the whole stage output, and moves the rows a row band keeps to the top
+ * of their buffer (one run that may overlap itself). */
 typedef struct {
   int32_t rows, run, src_stride, dst_stride;
 } tme_region_params;

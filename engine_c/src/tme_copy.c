@@ -36,7 +36,8 @@ void tme_concat_s8(int32_t count, int32_t outer, const int32_t *chunk, const int
 }
 
 void tme_copy_region_s8(const tme_region_params *p, const int8_t *src, int8_t *dst) {
+  /* memmove: a row band moves the rows it keeps to the top of their own buffer */
   for (int32_t r = 0; r < p->rows; ++r)
-    memcpy(dst + (size_t)r * (size_t)p->dst_stride, src + (size_t)r * (size_t)p->src_stride,
+    memmove(dst + (size_t)r * (size_t)p->dst_stride, src + (size_t)r * (size_t)p->src_stride,
            (size_t)p->run);
 }
