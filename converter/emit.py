@@ -128,6 +128,9 @@ class EmitContext:
         offset = self._offsets.get(id(tensor))
         if offset is None:
             offset = self.plan.offset(tensor)
+        if isinstance(offset, str):  # an expression (a patch stage's band offsets)
+            return self._arena_ptr(_CTYPES[tensor.dtype],
+                                   f"{offset} + {byte_offset}" if byte_offset else offset)
         return self._arena_ptr(_CTYPES[tensor.dtype], offset + byte_offset)
 
     def scratch_offset(self, op: Op) -> int:

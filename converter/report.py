@@ -71,7 +71,7 @@ class Report:
         rf_h, rf_w = receptive_field(s.ops)
         return [
             f"Patch stage: operators #{s.ops[0].index}-#{s.ops[-1].index} ({len(s.ops)} layers) "
-            f"in {s.grid_text} patches, output {'x'.join(map(str, s.output.shape))}, receptive "
+            f"in {s.patches_text}, output {'x'.join(map(str, s.output.shape))}, receptive "
             f"field {rf_h}x{rf_w} input pixels; "
             f"{s.extra_macs:,} extra MACs (+{s.extra_macs / max(p.model_macs, 1):.1%} of the "
             "model)",

@@ -63,12 +63,35 @@ def test_receptive_field_grows_as_mcunetv2_says():
 def test_patch_option_forms():
     assert parse_patch_option(None) is None and parse_patch_option("none") is None
     assert parse_patch_option("auto") == {"auto": True}
-    assert parse_patch_option("7:3") == {"split": 7, "patches": (3, 3)}
-    assert parse_patch_option("7:2x4") == {"split": 7, "patches": (2, 4)}
-    assert parse_patch_option({"split": 7, "patches": 3}) == {"split": 7, "patches": (3, 3)}
-    for bad in ("7", "7x3", "a:3", {"split": 7}, {"split": True, "patches": 2}, "7:3x3x3"):
+    assert parse_patch_option("7:3") == {"split": 7, "patches": (3, 3), "keep_rows": False}
+    assert parse_patch_option("7:2x4") == {"split": 7, "patches": (2, 4), "keep_rows": False}
+    assert parse_patch_option("7:20rows") == {"split": 7, "patches": (20, 1), "keep_rows": True}
+    assert parse_patch_option("7:20x3rows")["patches"] == (20, 3)
+    assert parse_patch_option({"split": 7, "patches": 3}) == {"split": 7, "patches": (3, 3),
+                                                              "keep_rows": False}
+    assert parse_patch_option({"split": 7, "patches": (9, 1), "keep_rows": True})["keep_rows"]
+    for bad in ("7", "7x3", "a:3", {"split": 7}, {"split": True, "patches": 2}, "7:3x3x3",
+                "7:rows", "7:3x1x1rows", {"split": 7, "patches": 3, "keep_rows": 1}):
         with pytest.raises(ConversionError, match="patch option"):
             parse_patch_option(bad)
+
+
+def test_repeated_bands_are_written_as_loops():
+    from tflm_mcunet.converter.ops.patch_stage import repeats
+
+    def band(k):  # offsets moving on by 64 bytes and 2 rows a band; a function name kept
+        return [f"copy(&p, arena + {100 + 64 * k}, arena + 8);", f"read(row {2 * k}, 3);",
+                "model_op3_2();"]
+    bands = [["first();"]] + [band(k) for k in range(5)] + [["last();"]]
+    runs = repeats(bands)
+    assert [(first, period, count) for first, period, count, _ in runs] == [
+        (0, 1, 1), (1, 1, 5), (6, 1, 1)]
+    assert runs[1][3] == ["copy(&p, arena + (100 + 64 * run), arena + 8);",
+                          "read(row (0 + 2 * run), 3);", "model_op3_2();"]
+    # two alternating shapes repeat with a period of 2; a step that changes breaks a run
+    alternating = [[f"a({10 * k});"] if k % 2 == 0 else ["b();"] for k in range(6)]
+    assert [r[1:3] for r in repeats(alternating)] == [(2, 3)]
+    assert [r[2] for r in repeats([["x(0);"], ["x(1);"], ["x(3);"]])] == [2, 1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +111,8 @@ def test_zoo_with_patches_is_bit_exact(zoo_tflite, tmp_path, name, streamed):
     assert report.peak_sram_bytes == (p.streamed_bytes if streamed else p.in_sram_bytes)
     assert report.peak_sram_bytes < p.layer_by_layer_bytes
     assert 0 <= p.extra_macs <= 0.2 * p.model_macs
+    if p.stage.keep_rows:  # row bands compute every row once
+        assert p.extra_macs == 0
     assert report.macs == p.model_macs + p.extra_macs
     # the arena the C declares is the peak reported (scratch of the patches included)
     assert static_data_bytes(tmp_path / "c") == report.peak_sram_bytes
@@ -111,6 +136,51 @@ def test_streamed_model_reads_each_region_inside_the_image(zoo_tflite, tmp_path)
     assert "invoke_streamed" in (tmp_path / "c" / "model.h").read_text()
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["input-in-sram", "input-streamed"])
+def test_row_bands_compute_and_read_every_row_once(zoo_tflite, tmp_path, streamed):
+    model = zoo_tflite("mcunet-in1")
+    conversion = check_bit_exact(model, tmp_path / "c", samples=2, patch="13:24rows",
+                                 stream_input=streamed)
+    p = conversion.report.patch
+    assert p.stage.keep_rows and p.extra_macs == 0
+    assert conversion.report.macs == p.model_macs
+    assert "row bands that keep rows" in conversion.report.to_markdown()
+    assert static_data_bytes(tmp_path / "c") == conversion.report.peak_sram_bytes
+    # the bands between the first and the last share their layers' code, in a loop
+    source = (tmp_path / "c" / "model.c").read_text()
+    assert "for (int32_t run = 0; run <" in source
+    assert source.count("static TME_LAYER void") < 3 * len(p.stage.ops) + 40
+    if streamed:
+        convert(model, tmp_path / "host", patch="13:24rows", stream_input=True)
+        host = compile_host(tmp_path / "host")
+        host.invoke(np.zeros(host.inputs[0]["shape"], np.int8))
+        rows = [r for row, col, count, cols in host.regions for r in range(row, row + count)]
+        assert sorted(rows) == list(range(host.inputs[0]["shape"][1]))  # each row read once
+        assert all(col == 0 and cols == host.inputs[0]["shape"][2]
+                   for _, col, _, cols in host.regions)
+
+
+def test_row_bands_in_column_strips(zoo_tflite, tmp_path):
+    model = zoo_tflite("mcunet-in1")
+    conversion = check_bit_exact(model, tmp_path / "c", samples=2, patch="13:24x2rows",
+                                 stream_input=True)
+    p = conversion.report.patch
+    assert p.stage.keep_rows and p.stage.grid == (24, 2)
+    assert "row bands that keep rows, 2 column strips (" in conversion.report.to_markdown()
+    assert 0 < p.extra_macs < 0.2 * p.model_macs  # the strips' column halos
+    whole_rows = convert(model, tmp_path / "w", patch="13:24rows", stream_input=True)
+    assert p.streamed_bytes < whole_rows.report.patch.streamed_bytes  # narrower line buffers
+    convert(model, tmp_path / "host", patch="13:24x2rows", stream_input=True)
+    host = compile_host(tmp_path / "host")
+    host.invoke(np.zeros(host.inputs[0]["shape"], np.int8))
+    strips = sorted({(col, cols) for _, col, _, cols in host.regions})
+    assert len(strips) == 2 and strips[0][0] == 0 and sum(strips[-1]) == host.inputs[0]["shape"][2]
+    for strip in strips:  # each strip reads each of its rows once, top to bottom
+        rows = [r for row, col, count, cols in host.regions if (col, cols) == strip
+                for r in range(row, row + count)]
+        assert rows == list(range(host.inputs[0]["shape"][1]))
+
+
 def test_patch_errors_name_the_problem(zoo_tflite, tmp_path):
     model = zoo_tflite("mcunet-in1")
     with pytest.raises(ConversionError, match="streamed input needs a patch stage"):
@@ -123,6 +193,8 @@ def test_patch_errors_name_the_problem(zoo_tflite, tmp_path):
         convert(model, tmp_path / "c", patch="9:2")  # #9 is an ADD fused into #8
     with pytest.raises(ConversionError, match="needs more than a region of its input"):
         convert(model, tmp_path / "d", patch="50:2")  # MEAN in the stage
+    with pytest.raises(ConversionError, match="columns cannot be cut into 64 strips"):
+        convert(model, tmp_path / "g", patch={"split": 5, "patches": (4, 64), "keep_rows": True})
     with pytest.raises(ConversionError, match="cannot go together"):
         convert(model, tmp_path / "e", patch="auto", stream_input=True, device="stm32f746")
     assert not any(tmp_path.iterdir())  # nothing written
@@ -158,10 +230,13 @@ def stages(draw):
         st.sampled_from(["same", "valid"]), st.integers(1, 6)), min_size=1, max_size=6))
     head = draw(st.sampled_from(["none", "conv", "gap_dense"]))
     split = draw(st.integers(1, 20))
-    grid = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    # row bands that keep rows: at a pace of 1-40 bands, in 1-3 column strips
+    keep_rows = draw(st.booleans())
+    grid = ((draw(st.integers(1, 40)), draw(st.integers(1, 3))) if keep_rows
+            else (draw(st.integers(1, 4)), draw(st.integers(1, 4))))
     streamed = draw(st.booleans())
     seed = draw(st.integers(0, 2**16))
-    return (h, w, c), layers_, head, split, grid, streamed, seed
+    return (h, w, c), layers_, head, split, (grid, keep_rows), streamed, seed
 
 
 def _build(recipe):
@@ -204,14 +279,19 @@ def _build(recipe):
 @example(recipe=((13, 14, 3), [("relu6", 1, 1, "same", 4), ("hard_swish", 1, 1, "same", 1),
                                ("conv", 7, 1, "valid", 1), ("residual", 3, 1, "same", 1),
                                ("conv", 5, 1, "same", 1), ("conv", 5, 1, "same", 1)],
-                 "none", 20, (3, 1), False, 0))
+                 "none", 20, ((3, 1), False), False, 0))
+# row bands where the stage ends before every row of its first layers is computed (no reader
+# needs the last ones)
+@example(recipe=((5, 5, 1), [("conv", 1, 2, "same", 1), ("pool", 1, 2, "valid", 1),
+                             ("conv", 1, 1, "same", 1), ("conv", 1, 1, "same", 1)],
+                 "none", 1, ((5, 1), True), False, 0))
 def test_random_stages_are_bit_exact(recipe):
     pytest.importorskip("tensorflow")
     from tflm_mcunet.converter.passes.patch import candidate_splits
     from tflm_mcunet.converter.pipeline import load_graph
     from tflm_mcunet.quantize import quantize_keras
 
-    shape, _, _, split, grid, streamed, seed = recipe
+    shape, _, _, split, (grid, keep_rows), streamed, seed = recipe
     data = np.random.default_rng(seed).uniform(-1, 1, (12, *shape)).astype(np.float32)
     tflite = quantize_keras(_build(recipe), data)
     graph = load_graph(tflite)
@@ -222,25 +302,34 @@ def test_random_stages_are_bit_exact(recipe):
     k = splits[split % len(splits)]
     first_whole = graph.ops[k].index if k < len(graph.ops) else graph.ops[-1].index + 1
     out = graph.ops[k - 1].outputs[0].shape
-    # n tiles of ceil(size / n): a grid that would leave a tile empty becomes the next smaller
-    grid = tuple(next(n for n in range(min(g, size), 0, -1) if (n - 1) * -(-size // n) < size)
-                 for g, size in zip(grid, out[1:3]))
-    if grid == (1, 1) and out[1] > 1:  # one patch is the whole stage: cut it at least once
-        grid = (2, 1)
+    # n tiles of ceil(size / n): a grid that would leave a tile (a strip) empty becomes the
+    # next smaller
+    def fitting(g, size):
+        return next(n for n in range(min(g, size), 0, -1) if (n - 1) * -(-size // n) < size)
+    if keep_rows:
+        grid = (grid[0], fitting(grid[1], out[2]))
+    else:
+        grid = tuple(fitting(g, size) for g, size in zip(grid, out[1:3]))
+        if grid == (1, 1) and out[1] > 1:  # one patch is the whole stage: cut it at least once
+            grid = (2, 1)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             # the DSP path too: patch layers give the kernels new shapes and paddings
             conversion = check_bit_exact(tflite, os.path.join(tmp, "c"), samples=2, seed=seed,
                                          dsp=True, patch={"split": first_whole,
-                                                          "patches": grid},
+                                                          "patches": grid,
+                                                          "keep_rows": keep_rows},
                                          stream_input=streamed)
         except ConversionError as e:  # a grid the tile sizes cannot give, or padding only
             assert "cannot be cut" in str(e) or "reads only padding" in str(e), e
             event("that grid does not fit")
             return
         stage = conversion.report.patch.stage
-        assert stage.split == k and stage.streamed == streamed
-        event(f"{len(stage.tiles)} patch{'es' if len(stage.tiles) > 1 else ''}, "
+        assert stage.split == k and stage.streamed == streamed and stage.keep_rows == keep_rows
+        if keep_rows and grid[1] == 1:  # (fewer MACs: rows that no layer reads are skipped)
+            assert stage.extra_macs <= 0
+        event(f"{'row bands' if keep_rows else 'patches'}"
+              f"{' in strips' if keep_rows and grid[1] > 1 else ''}, "
               f"{'streamed' if streamed else 'input in SRAM'}")
 
 

@@ -145,11 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="also write the Cortex-M build files for a device "
                    "(stm32f412, stm32f746, stm32h743, nrf52840, or NAME:sram=128K,flash=512K"
                    "[,core=cortex-m4|cortex-m7])")
-    p.add_argument("--patch", default="none", metavar="auto|none|L:N|L:RxC",
+    p.add_argument("--patch", default="none", metavar="auto|none|L:N|L:RxC|L:Brows",
                    help="run the first layers patch by patch (MCUNetV2) to lower the peak SRAM: "
                    "auto (the split and patches with the lowest peak within --mac-budget), "
-                   "none (default: layer by layer), or L:N / L:RxC: the layers before operator "
-                   "#L of the report in N x N (R x C) patches")
+                   "none (default: layer by layer), L:N / L:RxC: the layers before operator "
+                   "#L of the report in N x N (R x C) patches, or L:Brows / L:BxSrows: in row "
+                   "bands at a pace of B bands (in S column strips), each layer keeping the "
+                   "rows the next band reads again (no MAC computed twice within a strip; the "
+                   "layers' line buffers add up)")
     p.add_argument("--stream-input", action="store_true",
                    help="with --patch: the application supplies the input region by region "
                    "(<prefix>_invoke_streamed with a reader callback), so the whole image is "

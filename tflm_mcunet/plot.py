@@ -51,7 +51,7 @@ def plot_memory(conversion: Conversion, model, path) -> Path:
         ax.step(*_layer_curve(layered, layered_plan), where="mid", color="tab:orange",
                 label=f"tflm-mcunet, layer by layer: peak {layered_plan.arena_bytes / 1000:.1f} kB")
         ax.axvspan(stage.ops[0].index - 0.5, stage.ops[-1].index + 0.5, color="tab:blue",
-                   alpha=0.08, label=f"patch stage: {stage.grid_text} patches, "
+                   alpha=0.08, label=f"patch stage: {stage.patches_text}, "
                    f"+{stage.extra_macs / max(patch.model_macs, 1):.1%} MACs")
         where = "input streamed" if stage.streamed else "input in SRAM"
         ax.step(x_ours, y_ours, where="mid", color="tab:blue", linewidth=2,

@@ -17,8 +17,15 @@ its largest patch): gather (or stream) the input region, for each layer crop the
 reads from tensors that also feed a wider region (a residual's skip tensor), run the layer,
 and scatter the last layer's region into the stage output.
 
-`choose_patches` picks the split and the n x n patches with the lowest peak SRAM within a MAC
-budget; `patch_graph` applies a choice. The stage becomes one PATCH_STAGE op (ops/patch_stage.py)
+Row bands that keep rows (`keep_rows`) trade the recomputed halos for line buffers: the stage
+runs as a pipeline over the rows (`_band_regions`), each layer computing a few new rows per band
+and keeping the rows its readers' windows need again, moved to the top of its buffer. Nothing is
+computed twice and a streamed input is read once, row by row; the buffers, each about a window
+of rows, all live through the stage. Cut into column strips (each strip run top to bottom), the
+buffers narrow at the cost of the strips' column halos.
+
+`choose_patches` picks the split and the patches (or bands) with the lowest peak SRAM within a
+MAC budget; `patch_graph` applies a choice. The stage becomes one PATCH_STAGE op (ops/patch_stage.py)
 that the planner places like any other op: it reads the input, writes the stage output (which
 may overwrite input rows no later patch reads) and uses its scratch.
 """
@@ -29,8 +36,8 @@ from dataclasses import dataclass, field
 from ..errors import ConversionError
 from ..ir import Graph, Op, Tensor
 from ..ops import lookup
-from ..planner import (PLACEMENT_ORDERS, Buffer, _lifetimes, _overlap_permissions, lower_bound, place_buffers,
-                       plan_memory)
+from ..planner import (PLACEMENT_ORDERS, Buffer, _lifetimes, _overlap_permissions, align_up,
+                       lower_bound, place_buffers, plan_memory)
 
 #: ops that read a window of their input; every other op of a stage is elementwise
 WINDOW_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D")
@@ -38,6 +45,10 @@ WINDOW_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"
 DEFAULT_MAC_BUDGET = 0.2
 #: "auto" tries up to this many patches down and across
 MAX_PATCHES = 8
+#: and row bands that keep rows: at a pace of one or two bands per stage output row, up to this
+#: many (finer paces add band shapes, each with code of its own), in up to MAX_STRIPS strips
+MAX_BANDS = 48
+MAX_STRIPS = 4
 
 #: rows [y0, y1) and columns [x0, x1) of a tensor
 Region = tuple[int, int, int, int]
@@ -176,7 +187,7 @@ class PatchStage:
     """The first `split` layers run in n x n patches; see the module doc."""
 
     split: int
-    grid: tuple[int, int]  # patches down and across
+    grid: tuple[int, int]  # patches down and across (row bands: the pace, see _band_regions)
     ops: list[Op]  # the stage's layers, as in the layer-by-layer graph
     input: Tensor
     output: Tensor
@@ -190,24 +201,37 @@ class PatchStage:
     macs: int = 0  # of every patch, halos included
     layer_macs: int = 0  # of the same layers run whole
     input_slack: int | None = None  # how far the stage output may reach into the input
+    #: row bands that keep each layer's overlapping rows for the next band (no recomputing)
+    keep_rows: bool = False
+    #: id(step tensor) -> (the tensor whose bytes it shows, byte offset into them): the rows of
+    #: a band inside a patch buffer, or inside the model input
+    views: dict[int, tuple[Tensor, int]] = field(default_factory=dict)
+    input_starts: list[int] = field(default_factory=list)  # per patch, first input byte read
+    #: row bands reading the input in place: the scratch offset of the int32 that holds the
+    #: band's first input byte (the layers' functions stay the same in every band)
+    band_input_slot: int | None = None
 
     @property
     def extra_macs(self) -> int:
         return self.macs - self.layer_macs
 
     @property
-    def grid_text(self) -> str:
-        return f"{self.grid[0]}x{self.grid[1]}"
+    def patches_text(self) -> str:
+        if self.keep_rows:
+            strips = f", {self.grid[1]} column strips" if self.grid[1] > 1 else ""
+            return f"row bands that keep rows{strips} ({len(self.tiles)} bands)"
+        return f"{self.grid[0]}x{self.grid[1]} patches"
 
     def describe(self) -> str:
         first, last = self.ops[0].index, self.ops[-1].index
-        return f"ops #{first}-#{last} in {self.grid_text} patches"
+        return f"ops #{first}-#{last} in {self.patches_text}"
 
 
 def build_stage(graph: Graph, split: int, grid: int | tuple[int, int], *,
-                streamed: bool = False) -> PatchStage:
+                streamed: bool = False, keep_rows: bool = False) -> PatchStage:
     """The patch stage of the first `split` ops in n x n (or rows x columns) patches;
-    ConversionError if it cannot be."""
+    ConversionError if it cannot be. `keep_rows`: row bands (one patch across) that keep the
+    rows the next band reads again instead of recomputing them."""
     down, across = (grid, grid) if isinstance(grid, int) else tuple(grid)
     text = f"{down}x{across}"
     def cannot(problem: str) -> ConversionError:
@@ -221,23 +245,35 @@ def build_stage(graph: Graph, split: int, grid: int | tuple[int, int], *,
         raise cannot(problem)
     ops = graph.ops[:split]
     x, y = graph.inputs[0], ops[-1].outputs[0]
-    rows, cols = _tiles(y.shape[1], down), _tiles(y.shape[2], across)
-    if rows is None or cols is None:
-        raise cannot(f"the stage output {y.shape[1]}x{y.shape[2]} cannot be cut into {text} "
-                     "patches")
-    stage = PatchStage(split, (down, across), ops, x, y, streamed,
+    stage = PatchStage(split, (down, across), ops, x, y, streamed, keep_rows=keep_rows,
                        layer_macs=sum(lookup(op.kind).macs(op) for op in ops))
-    for r in rows:
-        for c in cols:
-            stage.tiles.append((r[0], r[1], c[0], c[1]))
-    try:
-        layouts = [_regions(stage, tile) for tile in stage.tiles]
-    except ConversionError as e:
-        raise e.at(model=graph.source) from None
-    crops = _crops(stage, layouts)
-    stage.steps = [_patch_steps(stage, tile, regions, wants, crops)
-                   for tile, (regions, wants) in zip(stage.tiles, layouts)]
-    _plan_patch_buffers(stage)
+    if keep_rows:
+        strips = _tiles(y.shape[2], across)
+        if strips is None:
+            raise cannot(f"the stage output's {y.shape[2]} columns cannot be cut into {across} "
+                         "strips")
+        try:
+            _plan_row_bands(stage, strips)
+        except ConversionError as e:
+            raise e.at(model=graph.source) from None
+    else:
+        rows, cols = _tiles(y.shape[1], down), _tiles(y.shape[2], across)
+        if rows is None or cols is None:
+            raise cannot(f"the stage output {y.shape[1]}x{y.shape[2]} cannot be cut into "
+                         f"{text} patches")
+        for r in rows:
+            for c in cols:
+                stage.tiles.append((r[0], r[1], c[0], c[1]))
+        try:
+            layouts = [_regions(stage, tile) for tile in stage.tiles]
+        except ConversionError as e:
+            raise e.at(model=graph.source) from None
+        crops = _crops(stage, layouts)
+        stage.steps = [_patch_steps(stage, tile, regions, wants, crops)
+                       for tile, (regions, wants) in zip(stage.tiles, layouts)]
+        _plan_patch_buffers(stage)
+        stage.input_starts = [(regions[id(x)][0] * x.shape[2] + regions[id(x)][2]) * x.shape[3]
+                              for regions, _ in layouts]
     stage.macs = sum(lookup(op.kind).macs(op) for steps in stage.steps for op in steps)
     if not streamed:
         stage.input_slack = _input_slack(stage)
@@ -368,12 +404,216 @@ def _plan_patch_buffers(stage: PatchStage) -> None:
                 stage.scratch_of[id(op)] = scratch[pos]
 
 
+def _band_regions(stage: PatchStage, bands: int, cols: dict[int, tuple[int, int]]
+                  ) -> list[dict[int, Region]]:
+    """The regions of row bands pushed forward from the input, on the columns `cols` of each
+    tensor (one strip): in each band the input and every layer advance by up to 1/bands of
+    their rows, a layer as far as the rows of its inputs allow (a row whose taps are all there;
+    past the image bottom they are padding). The pace keeps each layer's buffer near its
+    window: a layer never bursts ahead of its readers, and the bands go on until the last layer
+    is done (the pipeline drains). A tensor's region in a band runs from the first row a reader
+    still needs to the last row computed; the stage output's new rows are the band's tile
+    (none while the first bands fill the layers' buffers)."""
+    x, y = stage.input, stage.output
+    tensors = [x] + [op.outputs[0] for op in stage.ops]
+    readers: dict[int, list[tuple[Op, int]]] = {id(t): [] for t in tensors}
+    for op in stage.ops:
+        for i, t in _activation_inputs(op):
+            readers[id(t)].append((op, i))
+
+    def rows_read(op: Op, index: int, oy: int) -> tuple[int, int]:
+        return requirement(op, index, (oy, oy + 1, 0, op.outputs[0].shape[2]))[:2]
+
+    def computable(op: Op, done: dict[int, int]) -> int:
+        """Rows of the op's output whose inputs are all there."""
+        oy, height = done[id(op.outputs[0])], op.outputs[0].shape[1]
+        while oy < height and all(
+                rows_read(op, i, oy)[1] <= done[id(t)] or done[id(t)] == t.shape[1]
+                for i, t in _activation_inputs(op)):
+            oy += 1
+        return oy
+
+    def paced(t: Tensor) -> int:  # at most 1/bands of a tensor's rows per band: no bursts
+        return min(t.shape[1], done[id(t)] + -(-t.shape[1] // bands))
+
+    done = {id(t): 0 for t in tensors}
+    layouts = []
+    while done[id(y)] < y.shape[1]:
+        before = dict(done)
+        done[id(x)] = paced(x)
+        for op in stage.ops:
+            done[id(op.outputs[0])] = min(computable(op, done), paced(op.outputs[0]))
+        regions = {}
+        for t in tensors:
+            still = [rows_read(op, i, before[id(op.outputs[0])])[0] for op, i in readers[id(t)]
+                     if before[id(op.outputs[0])] < op.outputs[0].shape[1]]
+            regions[id(t)] = (min(still + [before[id(t)]]), done[id(t)], *cols[id(t)])
+        layouts.append(regions)
+        stage.tiles.append((before[id(y)], done[id(y)], *cols[id(y)]))
+        assert done != before, "every band advances"
+    return layouts
+
+
+def _plan_row_bands(stage: PatchStage, strips: list[tuple[int, int]]) -> None:
+    """Steps and buffers of row bands that keep rows, strip after strip of the stage output's
+    columns (each strip's layers on the columns it needs, the halo recomputed by the next
+    strip): each band computes only the rows of a layer that no earlier band of the strip did;
+    the rows the next band reads again stay in the layer's buffer, moved to its top. No row is
+    computed twice in a strip, but every buffer that keeps rows lives through the whole band
+    (the layers' line buffers add up)."""
+    x, y = stage.input, stage.output
+    tensors = [x] + [op.outputs[0] for op in stage.ops]
+    whole_rows = len(strips) == 1  # a strip of whole rows reads the model input in place
+    per_strip = []
+    for strip in strips:
+        if whole_rows:
+            cols = {id(t): (0, t.shape[2]) for t in tensors}
+        else:
+            regions, _ = _regions(stage, (0, y.shape[1], *strip))
+            cols = {id(t): regions[id(t)][2:] for t in tensors}
+        per_strip.append((cols, _band_regions(stage, stage.grid[0], cols)))
+        stage.input_starts += [(r[id(x)][0] * x.shape[2] + cols[id(x)][0]) * x.shape[3]
+                               for r in per_strip[-1][1]]
+    # one buffer per stage tensor for its rows of a band (sized for the largest), the model
+    # input only when streamed or cut into strips
+    band: dict[int, Tensor] = {}
+    for t in tensors:
+        if t is not x or stage.streamed or not whole_rows:
+            rows = max(r[id(t)][1] - r[id(t)][0] for _, bands in per_strip for r in bands)
+            width = max(c[id(t)][1] - c[id(t)][0] for c, _ in per_strip)
+            band[id(t)] = Tensor(t.index, f"{t.name} (band)", (1, rows, width, t.shape[3]),
+                                 t.dtype, t.quant)
+    kept = {id(t) for t in tensors if id(t) in band and any(
+        now[id(t)][0] < before[id(t)][1]
+        for _, bands in per_strip for before, now in zip(bands, bands[1:]))}
+
+    position: dict[int, int] = {}  # id(step) -> its layer's position (0: the input)
+    crops: dict[tuple[int, int], Buffer] = {}  # (position, input) -> a crop's buffer
+    for cols, bands in per_strip:
+        def row_bytes(t: Tensor) -> int:
+            return (cols[id(t)][1] - cols[id(t)][0]) * t.shape[3]
+
+        def view(t: Tensor, rows: tuple[int, int], start: int, what: str) -> Tensor:
+            """Rows [a, b) of `t` on the strip's columns: in its band buffer (whose first row
+            is `start`) or in the model input."""
+            v = Tensor(t.index, f"{t.name} ({what})",
+                       (1, rows[1] - rows[0], cols[id(t)][1] - cols[id(t)][0], t.shape[3]),
+                       t.dtype, t.quant)
+            stage.views[id(v)] = ((band[id(t)], (rows[0] - start) * row_bytes(t))
+                                  if id(t) in band else (t, rows[0] * row_bytes(t)))
+            return v
+
+        for k, r in enumerate(bands):
+            steps: list[Op] = []
+
+            def add(step: Op, pos: int) -> None:
+                steps.append(step)
+                position[id(step)] = pos
+
+            def new_rows(t: Tensor, pos: int, index: int) -> tuple[int, int]:
+                """The rows of `t` this band computes, after moving the kept ones up."""
+                lo, hi = r[id(t)][:2]
+                if k and id(t) in kept and lo < bands[k - 1][id(t)][1]:
+                    before, done = bands[k - 1][id(t)][:2]
+                    if lo > before:
+                        b = band[id(t)]
+                        add(_copy_op(index, "keep", b, b, rows=1,
+                                     run=(done - lo) * row_bytes(t), src_stride=0, dst_stride=0,
+                                     src_offset=(lo - before) * row_bytes(t)), pos)
+                    lo = done
+                return lo, hi
+
+            lo, hi = new_rows(x, 0, stage.ops[0].index)
+            c0, c1 = cols[id(x)]
+            if lo < hi and stage.streamed:
+                add(Op(stage.ops[0].index, "READ_INPUT", [],
+                       [view(x, (lo, hi), r[id(x)][0], "rows read")],
+                       params=dict(row=lo, col=c0, rows=hi - lo, cols=c1 - c0)), 0)
+            elif lo < hi and id(x) in band:
+                add(_copy_op(stage.ops[0].index, "gather", x,
+                             view(x, (lo, hi), r[id(x)][0], "rows gathered"), rows=hi - lo,
+                             run=row_bytes(x), src_stride=x.shape[2] * x.shape[3],
+                             dst_stride=row_bytes(x),
+                             src_offset=(lo * x.shape[2] + c0) * x.shape[3]), 0)
+            for pos, op in enumerate(stage.ops, 1):
+                t = op.outputs[0]
+                lo, hi = new_rows(t, pos, op.index)
+                if lo >= hi:
+                    continue  # every row this band needs was computed before
+                out_region = (lo, hi, *cols[id(t)])
+                inputs, in_region = list(op.inputs), None
+                for i, u in _activation_inputs(op):
+                    need = requirement(op, i, out_region)
+                    if whole_rows:  # (a valid window may not reach the last columns)
+                        need = (*need[:2], *cols[id(u)])
+                    rows = view(u, need[:2], r[id(u)][0], f"rows for #{op.index}")
+                    if need[2:] != cols[id(u)]:  # fewer columns than the strip has
+                        crop = Tensor(u.index, f"{u.name} (crop for #{op.index})",
+                                      _region_shape(u, need), u.dtype, u.quant)
+                        run = (need[3] - need[2]) * u.shape[3]
+                        add(_copy_op(op.index, f"crop{i}", rows, crop, rows=need[1] - need[0],
+                                     run=run, src_stride=row_bytes(u), dst_stride=run,
+                                     src_offset=(need[2] - cols[id(u)][0]) * u.shape[3]), pos)
+                        mine = crops.setdefault((pos, i), Buffer(crop.name, 0, pos, pos))
+                        mine.size = max(mine.size, crop.nbytes)
+                        stage.buffer_of[id(crop)] = mine
+                        rows = crop
+                    in_region = need if i == 0 else in_region
+                    inputs[i] = rows
+                add(_patched_op(op, inputs, view(t, (lo, hi), r[id(t)][0], "rows"), out_region,
+                                in_region), pos)
+            tile = r[id(y)][:2]
+            if tile[0] < tile[1]:
+                width = y.shape[2] * y.shape[3]
+                add(_copy_op(stage.ops[-1].index, "scatter", band[id(y)], y,
+                             rows=tile[1] - tile[0], run=row_bytes(y), src_stride=row_bytes(y),
+                             dst_stride=width, dst_offset=tile[0] * width
+                             + cols[id(y)][0] * y.shape[3]), len(stage.ops) + 1)
+            stage.steps.append(steps)
+
+    # a kept buffer lives through every band; the others from their layer to their last reader
+    end = len(stage.ops) + 1
+    first = {id(x): 0} | {id(op.outputs[0]): pos for pos, op in enumerate(stage.ops, 1)}
+    last = dict(first) | {id(y): end}
+    for pos, op in enumerate(stage.ops, 1):
+        for _, u in _activation_inputs(op):
+            last[id(u)] = max(last[id(u)], pos)
+    buffers = {key: Buffer(b.name, b.nbytes, *((0, end) if key in kept else
+                                               (first[key], last[key])), [b])
+               for key, b in band.items()}
+    scratch: dict[int, Buffer] = {}
+    for steps in stage.steps:
+        for step in steps:
+            size, pos = lookup(step.kind).scratch_bytes(step), position[id(step)]
+            if size:
+                mine = scratch.setdefault(pos, Buffer(f"scratch of op #{step.index}", 0, pos,
+                                                      pos))
+                mine.size = max(mine.size, size)
+                stage.scratch_of[id(step)] = mine
+    # the kept buffers, live throughout, side by side; the others share the bytes after them
+    lines = [b for key, b in buffers.items() if key in kept]
+    shared = ([b for key, b in buffers.items() if key not in kept] + list(crops.values())
+              + list(scratch.values()))
+    top = 0
+    for b in lines:
+        b.offset, top = top, align_up(top + b.size)
+    rest, _ = place_buffers(shared, orders=PLACEMENT_ORDERS)
+    for b in shared:
+        b.offset += top
+    stage.arena_bytes = top + rest
+    if id(x) not in band:  # the bands read the input in place: where they start, in an int32
+        stage.band_input_slot = stage.arena_bytes
+        stage.arena_bytes += align_up(4)
+    for key, b in buffers.items():
+        stage.buffer_of[id(band[key])] = b
+
+
 def _input_slack(stage: PatchStage) -> int:
     """How far the stage output may start above the input (negative: below it) when the input
     dies at the stage: no patch's output may reach an input byte a later patch still reads."""
     y = stage.output
     ow, oc = y.shape[2], y.shape[3]
-    starts = [steps[0].params["src_offset"] for steps in stage.steps]  # first byte gathered
+    starts = stage.input_starts
     slack, written = None, 0
     for k, tile in enumerate(stage.tiles[:-1]):
         written = max(written, ((tile[1] - 1) * ow + tile[3]) * oc)
@@ -443,6 +683,19 @@ def choose_patches(graph: Graph, *, mac_budget: float = DEFAULT_MAC_BUDGET,
             for split in candidate_splits(graph)}
     best: tuple | None = None
     tried = 0
+    def consider(stage: PatchStage) -> None:
+        nonlocal best, tried
+        # the stage's scratch, its output and the input (unless streamed) are live together,
+        # the output overlapping the input at most: a plan can only be worse
+        whole = stage.output.nbytes if streamed else max(stage.output.nbytes, stage.input.nbytes)
+        if best is not None and (stage.arena_bytes + whole, 0) >= best[0]:
+            return
+        tried += 1
+        peak = plan_memory(patch_graph(graph, stage)).arena_bytes
+        key = (peak, stage.extra_macs)
+        if best is None or key < best[0]:
+            best = (key, stage)
+
     for split in sorted(rest, key=lambda k: (rest[k], k)):
         if best is not None and rest[split] >= best[0][0]:
             break
@@ -456,18 +709,18 @@ def choose_patches(graph: Graph, *, mac_budget: float = DEFAULT_MAC_BUDGET,
                     break  # the output is too small for more patches across
                 if stage.extra_macs > mac_budget * total:
                     break  # more patches across only add halo
-                # the stage's scratch, its output and the input (unless streamed) are live
-                # together, the output overlapping the input at most: a plan can only be worse
-                whole = stage.output.nbytes if streamed else max(stage.output.nbytes,
-                                                                   stage.input.nbytes)
-                floor = stage.arena_bytes + whole
-                if best is not None and (floor, 0) >= best[0]:
-                    continue
-                tried += 1
-                peak = plan_memory(patch_graph(graph, stage)).arena_bytes
-                key = (peak, stage.extra_macs)
-                if best is None or key < best[0]:
-                    best = (key, stage)
+                consider(stage)
+        height = graph.ops[split - 1].outputs[0].shape[1]
+        for bands in sorted({min(height, MAX_BANDS), min(2 * height, MAX_BANDS)}):
+            for strips in range(1, MAX_STRIPS + 1):
+                try:
+                    stage = build_stage(graph, split, (bands, strips), streamed=streamed,
+                                        keep_rows=True)
+                except ConversionError:
+                    break  # the output is too narrow for more strips
+                if stage.extra_macs > mac_budget * total:
+                    break  # more strips only add halo
+                consider(stage)
     if best is None or (not streamed and best[0][0] >= base):
         return PatchChoice(None, base, base, tried)
     return PatchChoice(best[1], base, best[0][0], tried)
@@ -475,28 +728,41 @@ def choose_patches(graph: Graph, *, mac_budget: float = DEFAULT_MAC_BUDGET,
 
 def parse_patch_option(patch) -> dict | None:
     """`patch` of convert(): None, "auto", or {"split": L, "patches": n or (rows, columns)}:
-    the layers before operator #L (the report's # column) in patches. The CLI's text: "none",
-    "auto", "L:N" or "L:RxC"."""
+    the layers before operator #L (the report's # column) in patches, with "keep_rows": True
+    for row bands that keep the rows the next band reads ((bands, strips): the pace and the
+    column strips). The CLI's text: "none", "auto", "L:N", "L:RxC", "L:Brows" or "L:BxSrows"."""
     if patch is None or patch == "none":
         return None
     if patch == "auto":
         return {"auto": True}
+    if isinstance(patch, str) and patch.count(":") == 1 and patch.endswith("rows"):
+        split, grid = patch[:-len("rows")].split(":")
+        sizes = grid.lower().split("x")
+        if split.strip().isdigit() and len(sizes) in (1, 2) and all(
+                v.strip().isdigit() for v in sizes):
+            return {"split": int(split), "patches": (int(sizes[0]), int((sizes + ["1"])[1])),
+                    "keep_rows": True}
     if isinstance(patch, str) and patch.count(":") == 1:
         split, grid = patch.split(":")
         sizes = grid.lower().split("x")
         if split.strip().isdigit() and len(sizes) in (1, 2) and all(
                 v.strip().isdigit() for v in sizes):
             n = tuple(int(v) for v in sizes)
-            return {"split": int(split), "patches": n if len(n) == 2 else n * 2}
-    if isinstance(patch, dict) and set(patch) == {"split", "patches"}:
+            return {"split": int(split), "patches": n if len(n) == 2 else n * 2,
+                    "keep_rows": False}
+    if isinstance(patch, dict) and set(patch) - {"keep_rows"} == {"split", "patches"}:
         n = patch["patches"]
         n = (n, n) if isinstance(n, int) else tuple(n) if isinstance(n, (tuple, list)) else ()
-        if _is_int(patch["split"]) and len(n) == 2 and all(_is_int(v) for v in n):
-            return {"split": patch["split"], "patches": n}
+        keep = patch.get("keep_rows", False)
+        if _is_int(patch["split"]) and len(n) == 2 and all(_is_int(v) for v in n) and (
+                isinstance(keep, bool)):
+            return {"split": patch["split"], "patches": n, "keep_rows": keep}
     raise ConversionError(f"patch option {patch!r} is not understood: use None (layer by "
                           "layer), 'auto', or {'split': L, 'patches': N or (ROWS, COLUMNS)} to "
-                          "run the layers before operator #L in patches (CLI: --patch auto, "
-                          "--patch L:N or --patch L:ROWSxCOLUMNS)")
+                          "run the layers before operator #L in patches, plus 'keep_rows': "
+                          "True for row bands that keep the rows they share (CLI: --patch auto, "
+                          "--patch L:N, --patch L:ROWSxCOLUMNS, --patch L:BANDSrows or --patch "
+                          "L:BANDSxSTRIPSrows)")
 
 
 def _is_int(v) -> bool:
@@ -538,11 +804,12 @@ def apply_patches(graph: Graph, patch, *, stream_input: bool = False,
                                       f"within a MAC budget of {mac_budget:.0%}, so the input "
                                       "cannot be streamed", model=graph.source)
             return graph, PatchSummary(None, base, base, None, total)
-        split, n = stage.split, stage.grid
+        split, n, keep = stage.split, stage.grid, stage.keep_rows
     else:
         split, n = split_count(graph, option["split"]), option["patches"]
-    in_sram = build_stage(graph, split, n, streamed=False)
-    streamed = build_stage(graph, split, n, streamed=True)
+        keep = option["keep_rows"]
+    in_sram = build_stage(graph, split, n, streamed=False, keep_rows=keep)
+    streamed = build_stage(graph, split, n, streamed=True, keep_rows=keep)
     summary = PatchSummary(streamed if stream_input else in_sram, base,
                            plan_memory(patch_graph(graph, in_sram)).arena_bytes,
                            plan_memory(patch_graph(graph, streamed)).arena_bytes, total)
