@@ -668,10 +668,10 @@ class PatchChoice:
 
 def choose_patches(graph: Graph, *, mac_budget: float = DEFAULT_MAC_BUDGET,
                    streamed: bool = False, max_patches: int = MAX_PATCHES) -> PatchChoice:
-    """The split and the rows x columns of patches (up to `max_patches` each way) with the
-    lowest peak SRAM whose extra MACs stay within `mac_budget` x the model's MACs (fewer extra
-    MACs break ties). Streamed input: the caller supplies the input regions, so the input is
-    not in the arena."""
+    """The split and the rows x columns of patches (up to `max_patches` each way), or the row
+    bands, with the lowest peak SRAM whose extra MACs stay within `mac_budget` x the model's
+    MACs (fewer extra MACs, then fewer patches break ties). Streamed input: the caller supplies
+    the input regions, so the input is not in the arena."""
     if not mac_budget >= 0:
         raise ConversionError(f"the MAC budget {mac_budget} must be >= 0 (0.2: 20% extra MACs)")
     layered = plan_memory(graph)
@@ -688,11 +688,11 @@ def choose_patches(graph: Graph, *, mac_budget: float = DEFAULT_MAC_BUDGET,
         # the stage's scratch, its output and the input (unless streamed) are live together,
         # the output overlapping the input at most: a plan can only be worse
         whole = stage.output.nbytes if streamed else max(stage.output.nbytes, stage.input.nbytes)
-        if best is not None and (stage.arena_bytes + whole, 0) >= best[0]:
+        if best is not None and (stage.arena_bytes + whole, 0, 0) >= best[0]:
             return
         tried += 1
         peak = plan_memory(patch_graph(graph, stage)).arena_bytes
-        key = (peak, stage.extra_macs)
+        key = (peak, stage.extra_macs, len(stage.tiles))  # fewer patches: less code
         if best is None or key < best[0]:
             best = (key, stage)
 
