@@ -193,7 +193,8 @@ def test_patch_errors_name_the_problem(zoo_tflite, tmp_path):
         convert(model, tmp_path / "c", patch="9:2")  # #9 is an ADD fused into #8
     with pytest.raises(ConversionError, match="needs more than a region of its input"):
         convert(model, tmp_path / "d", patch="50:2")  # MEAN in the stage
-    with pytest.raises(ConversionError, match="columns cannot be cut into 64 strips"):
+    with pytest.raises(ConversionError, match="in row bands at a pace of 4 in 64 column strips: the stage output's 24 columns "
+                       "cannot be cut into 64 strips"):
         convert(model, tmp_path / "g", patch={"split": 5, "patches": (4, 64), "keep_rows": True})
     with pytest.raises(ConversionError, match="cannot go together"):
         convert(model, tmp_path / "e", patch="auto", stream_input=True, device="stm32f746")

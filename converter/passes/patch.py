@@ -234,9 +234,12 @@ def build_stage(graph: Graph, split: int, grid: int | tuple[int, int], *,
     rows the next band reads again instead of recomputing them."""
     down, across = (grid, grid) if isinstance(grid, int) else tuple(grid)
     text = f"{down}x{across}"
+    layout = (f"row bands at a pace of {down}" + (f" in {across} column strips" if across > 1
+                                                  else "")) if keep_rows else f"{text} patches"
+
     def cannot(problem: str) -> ConversionError:
-        return ConversionError(f"cannot run the first {split} layers in {text} patches: "
-                               f"{problem}", model=graph.source)
+        return ConversionError(f"cannot run the first {split} layers in {layout}: {problem}",
+                               model=graph.source)
 
     problem = stage_problem(graph, split)
     if problem is None and min(down, across) < 1:
