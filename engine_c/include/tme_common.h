@@ -118,6 +118,20 @@ static inline uint32_t tme_load32(const void *p) {
 
 static inline void tme_store32(void *p, uint32_t v) { memcpy(p, &v, sizeof v); }
 
+/* Load 8 bytes from an address that is a multiple of 8 as two words (one LDRD on Cortex-M,
+ * which faults on an unaligned LDRD: callers pass scratch rows, which the planner aligns). */
+#if defined(__GNUC__)
+#define TME_ALIGNED8(p) __builtin_assume_aligned((p), 8)
+#else
+#define TME_ALIGNED8(p) (p)
+#endif
+static inline void tme_load64(const void *p, uint32_t *lo, uint32_t *hi) {
+  uint64_t v;
+  memcpy(&v, TME_ALIGNED8(p), sizeof v);
+  *lo = (uint32_t)v;
+  *hi = (uint32_t)(v >> 32);  /* little-endian: the word at p + 4 */
+}
+
 /* The Arm DSP extension (Cortex-M4, M7, M33...): SXTB16/UXTB16 split 4 bytes into two pairs of
  * 16-bit lanes, SMLAD multiplies two pairs and adds both products to an accumulator (two MACs per
  * instruction). TME_DSP selects the kernels written for it. They give the same bytes as the

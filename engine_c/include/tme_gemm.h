@@ -87,11 +87,12 @@ TME_INLINE void tme_gemm_row_u8(const tme_gemm_params *p, const int8_t *in, int3
 
 #if TME_DSP
 
-/* The requantized value of one output, without a fused residual. */
-TME_INLINE int8_t tme_gemm_q(const tme_gemm_params *p, int32_t acc, int32_t bias, int32_t mult,
+/* The requantized value of one output from its sum, the bias included (the sums start at the
+ * bias: int32 sums wrap, so the order of additions does not matter). */
+TME_INLINE int8_t tme_gemm_q(const tme_gemm_params *p, int32_t acc, int32_t mult,
                              int32_t shift) {
-  return tme_requant_s8(tme_add_wrap(acc, bias), mult, shift, p->out_offset, p->act_min,
-                        p->act_max, p->right_shift);
+  return tme_requant_s8(acc, mult, shift, p->out_offset, p->act_min, p->act_max,
+                        p->right_shift);
 }
 
 /* Stores the n requantized values q of a block with a fused residual: q[i] at
@@ -169,11 +170,13 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
   }
 }
 
-/* 4 values of k for 2 rows x 2 channels: 6 loads, 4 extends, 8 SMLADs (16 MACs). */
+/* 4 values of k for 2 rows x 2 channels: 4 loads (the rows' words two at a time), 4 extends,
+ * 8 SMLADs (16 MACs). */
 #define TME_GEMM_STEP_2X2(k)                                                                    \
   do {                                                                                          \
-    const uint32_t xa = tme_load32(a0 + 2 * (k)), xb = tme_load32(a0 + 2 * (k) + 4);           \
-    const uint32_t ya = tme_load32(a1 + 2 * (k)), yb = tme_load32(a1 + 2 * (k) + 4);           \
+    uint32_t xa, xb, ya, yb;                                                                    \
+    tme_load64(a0 + 2 * (k), &xa, &xb);                                                         \
+    tme_load64(a1 + 2 * (k), &ya, &yb);                                                         \
     uint32_t v = tme_load32(w0 + (k));                                                          \
     uint32_t lo = tme_sxtb16(v), hi = tme_sxtb16_ror8(v);                                       \
     s00 = tme_smlad(xa, lo, s00);                                                               \
@@ -208,7 +211,11 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
     for (; oc + 2 <= p->out_c; oc += 2) {
       const int8_t *w0 = w + (size_t)oc * (size_t)p->k4;
       const int8_t *w1 = w0 + p->k4;
-      int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+      /* the channels' constants before the product: byte stores may alias anything, even
+       * const arrays */
+      const int32_t b0 = bias[oc], m0 = mult[oc], h0 = shift[oc];
+      const int32_t b1 = bias[oc + 1], m1 = mult[oc + 1], h1 = shift[oc + 1];
+      int32_t s00 = b0, s01 = b1, s10 = b0, s11 = b1;
       if (p->rows > 1 && p->k4 <= TME_GEMM_UNROLLED_K) {  /* short rows: no loop at all */
         TME_PRAGMA_(GCC unroll 4)
         for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2(k);
@@ -216,7 +223,8 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
         for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2(k);
       } else {
         for (int32_t k = 0; k < p->k4; k += 4) {
-          const uint32_t xa = tme_load32(a0 + 2 * k), xb = tme_load32(a0 + 2 * k + 4);
+          uint32_t xa, xb;
+          tme_load64(a0 + 2 * k, &xa, &xb);
           const uint32_t v0 = tme_load32(w0 + k), v1 = tme_load32(w1 + k);
           s00 = tme_smlad(xa, tme_sxtb16(v0), s00);
           s01 = tme_smlad(xa, tme_sxtb16(v1), s01);
@@ -224,26 +232,24 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
           s01 = tme_smlad(xb, tme_sxtb16_ror8(v1), s01);
         }
       }
-      /* the channels' constants first: byte stores may alias anything, even const arrays */
-      const int32_t b0 = bias[oc], m0 = mult[oc], h0 = shift[oc];
-      const int32_t b1 = bias[oc + 1], m1 = mult[oc + 1], h1 = shift[oc + 1];
-      const int8_t q00 = tme_gemm_q(p, s00, b0, m0, h0), q01 = tme_gemm_q(p, s01, b1, m1, h1);
+      const int8_t q00 = tme_gemm_q(p, s00, m0, h0), q01 = tme_gemm_q(p, s01, m1, h1);
       if (!residual) {
         out[o0 + oc] = q00;
         out[o0 + oc + 1] = q01;
         if (two) {
-          out[o1 + oc] = tme_gemm_q(p, s10, b0, m0, h0);
-          out[o1 + oc + 1] = tme_gemm_q(p, s11, b1, m1, h1);
+          out[o1 + oc] = tme_gemm_q(p, s10, m0, h0);
+          out[o1 + oc + 1] = tme_gemm_q(p, s11, m1, h1);
         }
       } else {
-        const int8_t q[4] = {q00, q01, two ? tme_gemm_q(p, s10, b0, m0, h0) : 0,
-                             two ? tme_gemm_q(p, s11, b1, m1, h1) : 0};
+        const int8_t q[4] = {q00, q01, two ? tme_gemm_q(p, s10, m0, h0) : 0,
+                             two ? tme_gemm_q(p, s11, m1, h1) : 0};
         tme_gemm_residual(residual, skip, q, o0 + oc, o1 + oc, two ? 4 : 2, 2, out);
       }
     }
     if (oc < p->out_c) {  /* an odd channel count: the last channel */
       const int8_t *w0 = w + (size_t)oc * (size_t)p->k4;
-      int32_t s0 = 0, s1 = 0;
+      const int32_t b0 = bias[oc], m0 = mult[oc], h0 = shift[oc];
+      int32_t s0 = b0, s1 = b0;
       for (int32_t k = 0; k < p->k4; k += 4) {
         const uint32_t v = tme_load32(w0 + k);
         const uint32_t lo = tme_sxtb16(v), hi = tme_sxtb16_ror8(v);
@@ -254,8 +260,7 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
           s1 = tme_smlad(tme_load32(a1 + 2 * k + 4), hi, s1);
         }
       }
-      const int32_t b0 = bias[oc], m0 = mult[oc], h0 = shift[oc];
-      const int8_t q[2] = {tme_gemm_q(p, s0, b0, m0, h0), two ? tme_gemm_q(p, s1, b0, m0, h0) : 0};
+      const int8_t q[2] = {tme_gemm_q(p, s0, m0, h0), two ? tme_gemm_q(p, s1, m0, h0) : 0};
       if (!residual) {
         out[o0 + oc] = q[0];
         if (two) out[o1 + oc] = q[1];
