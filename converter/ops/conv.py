@@ -300,6 +300,29 @@ class DepthwiseConv2D(_ConvBase):
     def scratch_bytes(self, op) -> int:
         return self.inplace_scratch_bytes(op) if op.params.get("inplace") else 0
 
+    def inplace_is_faster(self, op) -> bool:
+        """Is the in-place kernel likely the faster one? A model of the instructions per channel
+        of either DSP kernel (instruction counts on Cortex-M7 follow it within ~30%): the
+        in-place one copies each input row into its ring, computes every tap of 4 output pixels
+        at a time (2 taps per SMLAD, padding taps too) and writes the rows back; the raster one
+        computes only the taps inside the input, 4 channels per 10 instructions a tap, and its
+        requantization and channel constants cost more per output."""
+        p = op.params
+        pairs = [-(-len(range(ph, p["k_w"], p["stride_w"])) // 2) for ph in range(p["stride_w"])]
+        per_group_row = sum(2 * n + 2 + 4 * n for n in pairs)  # loads and SMLADs, 4 pixels
+        groups = -(-p["out_w"] // 4)
+        ring = (8 * p["k_h"] * sum(pairs) + p["in_h"] * (3.5 * p["in_w"] + 20)
+                + p["out_h"] * (groups * (p["k_h"] * per_group_row + 37) + 20)
+                + p["out_h"] * (3 * p["out_w"] + 10))
+
+        def inside(out_n, in_n, k, stride, pad):  # taps inside the input, over all outputs
+            return sum(sum(0 <= o * stride - pad + i < in_n for i in range(k))
+                       for o in range(out_n))
+        taps = (inside(p["out_h"], p["in_h"], p["k_h"], p["stride_h"], p["pad_top"])
+                * inside(p["out_w"], p["in_w"], p["k_w"], p["stride_w"], p["pad_left"]))
+        raster = 2.5 * taps + 11 * p["out_h"] * p["out_w"]
+        return ring < raster
+
     def emit(self, op, c) -> str:
         p = op.params
         if p["depth_multiplier"] != 1:

@@ -222,9 +222,12 @@ TME_INLINE void tme_dw_ring_row(const tme_dw_params *p, const int8_t *data, int3
     return;
   }
   const int8_t *src = data + (size_t)iy * (size_t)p->in_w * (size_t)p->c + (size_t)c;
-  for (int32_t ix = 0; ix < p->in_w; ++ix) {
-    const int32_t col = ix + p->pad_left;  /* column of the padded row */
-    slot[(col % s) * p->ring_w + col / s] = (int16_t)(src[(size_t)ix * (size_t)p->c] + p->in_offset);
+  for (int32_t ph = 0; ph < s; ++ph) {  /* padded columns col = ix + pad_left, col % s == ph */
+    const int32_t ix0 = ((ph - p->pad_left) % s + s) % s;
+    tme_i16 *dst = slot + ph * p->ring_w + (ix0 + p->pad_left) / s;
+    TME_PRAGMA_(GCC unroll 4)
+    for (int32_t ix = ix0; ix < p->in_w; ix += s)
+      *dst++ = (int16_t)(src[(size_t)ix * (size_t)p->c] + p->in_offset);
   }
 }
 
@@ -243,15 +246,21 @@ TME_INLINE void tme_dw_pairs(const tme_dw_params *p, const int8_t *w, int32_t c,
       }
 }
 
-/* DSP path: one output row of channel c, two taps per SMLAD (consecutive values of a stride
- * phase of the ring row against a weight pair), two output pixels at a time. */
+/* DSP path: one output row of channel c, TME_DW_RING_N output pixels at a time, two taps per
+ * SMLAD (consecutive values of a stride phase of the ring row against a weight pair). The
+ * pixels of a group share their loads (pixel j's taps start j values on) and the channel's
+ * weight pairs; a group past the row's end computes columns the ring holds (its rows are sized
+ * for groups of 16) and stores only the pixels there are. The sums start at the bias. */
+#define TME_DW_RING_N 4
 TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int32_t iy0,
                                 int32_t c, const uint32_t *pairs, const int32_t *bias,
                                 const int32_t *mult, const int8_t *shift, int8_t *orow) {
   const int32_t slot_len = p->stride_w * p->ring_w;
   const int32_t b = bias[c], m = mult[c], h = shift[c];  /* before any byte store */
-  for (int32_t ox = 0; ox < p->out_w; ox += 2) {
-    int32_t a0 = 0, a1 = 0;
+  for (int32_t ox = 0; ox < p->out_w; ox += TME_DW_RING_N) {
+    int32_t a[TME_DW_RING_N];
+    TME_PRAGMA_(GCC unroll 4)
+    for (int32_t j = 0; j < TME_DW_RING_N; ++j) a[j] = b;
     const uint32_t *wq = pairs;
     TME_PRAGMA_(GCC unroll 7)
     for (int32_t ky = 0; ky < p->k_h; ++ky) {
@@ -262,16 +271,16 @@ TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int
         TME_PRAGMA_(GCC unroll 4)
         for (int32_t kx = ph; kx < p->k_w; kx += 2 * p->stride_w, x += 2) {
           const uint32_t wp = *wq++;
-          a0 = tme_smlad(tme_load32(x), wp, a0);
-          a1 = tme_smlad(tme_load32(x + 1), wp, a1);
+          TME_PRAGMA_(GCC unroll 4)
+          for (int32_t j = 0; j < TME_DW_RING_N; ++j) a[j] = tme_smlad(tme_load32(x + j), wp, a[j]);
         }
       }
     }
-    orow[ox] = tme_requant_s8(tme_add_wrap(a0, b), m, h, p->out_offset, p->act_min,
-                              p->act_max, p->right_shift);
-    if (ox + 1 < p->out_w)
-      orow[ox + 1] = tme_requant_s8(tme_add_wrap(a1, b), m, h, p->out_offset, p->act_min,
-                                    p->act_max, p->right_shift);
+    TME_PRAGMA_(GCC unroll 4)
+    for (int32_t j = 0; j < TME_DW_RING_N; ++j)
+      if (p->out_w % TME_DW_RING_N == 0 || ox + j < p->out_w)
+        orow[ox + j] = tme_requant_s8(a[j], m, h, p->out_offset, p->act_min, p->act_max,
+                                      p->right_shift);
   }
 }
 
@@ -361,12 +370,14 @@ TME_INLINE void tme_dw_inplace_s8(const tme_dw_params *p, int8_t *data, const in
       if (q >= 0) {
         const int8_t *src = outs + (size_t)(q % ring_out) * (size_t)p->out_w;
         int8_t *dst = data + (size_t)q * (size_t)p->out_w * (size_t)p->c + (size_t)c;
+        TME_PRAGMA_(GCC unroll 4)
         for (int32_t ox = 0; ox < p->out_w; ++ox) dst[(size_t)ox * (size_t)p->c] = src[ox];
       }
     }
     for (int32_t q = p->out_h - p->lag > 0 ? p->out_h - p->lag : 0; q < p->out_h; ++q) {
       const int8_t *src = outs + (size_t)(q % ring_out) * (size_t)p->out_w;
       int8_t *dst = data + (size_t)q * (size_t)p->out_w * (size_t)p->c + (size_t)c;
+      TME_PRAGMA_(GCC unroll 4)
       for (int32_t ox = 0; ox < p->out_w; ++ox) dst[(size_t)ox * (size_t)p->c] = src[ox];
     }
   }
