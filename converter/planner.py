@@ -10,6 +10,7 @@ wins. The lower bound says how far any layer-by-layer plan of this op order coul
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 
 from .ir import Graph, Tensor
@@ -143,10 +144,10 @@ def _overlap_permissions(graph: Graph, root: dict[int, Buffer]):
 
 
 def _fits(b: Buffer, offset: int, p: Buffer, allowed, exact) -> bool:
+    if (id(b), id(p)) in exact or (id(p), id(b)) in exact:
+        return offset == p.offset  # an in-place kernel writes where it reads, never elsewhere
     if offset + b.size <= p.offset or p.end <= offset:
         return True
-    if (id(b), id(p)) in exact or (id(p), id(b)) in exact:
-        return offset == p.offset
     slack = allowed.get((id(b), id(p)))  # b writes over p, its dying input
     if slack is not None and offset - p.offset <= slack:
         return True
@@ -157,7 +158,8 @@ def _fits(b: Buffer, offset: int, p: Buffer, allowed, exact) -> bool:
 def _place(order: list[Buffer], allowed, exact, tightest: bool) -> int:
     """Place each buffer at the lowest valid offset, or (tightest) where the arena grows least;
     offsets may go below zero while placing (an output may need to sit below its input).
-    Returns the arena size, with offsets shifted to start at zero."""
+    Returns the arena size, with offsets shifted to start at zero (infinite when this order
+    leaves an in-place output no valid offset)."""
     placed: list[Buffer] = []
     low = high = 0
     for b in order:
@@ -175,6 +177,8 @@ def _place(order: list[Buffer], allowed, exact, tightest: bool) -> int:
             if slack is not None:
                 candidates.add(align_up(p.offset - slack))
         valid = [c for c in candidates if all(_fits(b, c, p, allowed, exact) for p in others)]
+        if not valid:  # an in-place output whose input's bytes this order gave away: no plan
+            return math.inf
         if tightest:
             b.offset = min(valid, key=lambda c: (max(high, c + b.size) - min(low, c), abs(c)))
         else:
@@ -241,6 +245,8 @@ def place_buffers(buffers: list[Buffer], allowed=None, exact=None, orders=None,
         if best_arena is None or arena < best_arena:
             best_arena, best_offsets = arena, [b.offset for b in buffers]
             best_name = f"{name}, {'tightest' if tightest else 'lowest'} offset"
+    # (earliest first always finds a plan: an in-place output is placed right after its input)
+    assert best_arena is None or best_arena < math.inf, "no placement trial found a plan"
     for b, offset in zip(buffers, best_offsets):
         b.offset = offset
     return best_arena or 0, best_name

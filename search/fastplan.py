@@ -50,8 +50,8 @@ static int64_t absval(int64_t n) { return n < 0 ? -n : n; }
 /* planner._fits: may buffer b start at c, given the placed buffer p? */
 static int fits(int n, int b, int64_t c, int p, const int64_t *size, const int64_t *off,
                 const uint8_t *allowed, const int64_t *slack, const uint8_t *exact) {
-  if (c + size[b] <= off[p] || off[p] + size[p] <= c) return 1;
   if (exact[b * n + p] || exact[p * n + b]) return c == off[p];
+  if (c + size[b] <= off[p] || off[p] + size[p] <= c) return 1;
   if (allowed[b * n + p] && c - off[p] <= slack[b * n + p]) return 1;
   return allowed[p * n + b] && off[p] - c <= slack[p * n + b];
 }

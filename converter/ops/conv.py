@@ -349,7 +349,8 @@ class DepthwiseConv2D(_ConvBase):
                   else np.zeros(p["out_c"], np.int32))
         consts = (f"{c.ptr(w)}, {c.const(biases, op, 'bias')}, "
                   f"{c.const(p['multiplier'], op, 'mult')}, {c.const(shifts, op, 'shift')}")
-        if p.get("inplace"):  # x and y start at the same arena byte
+        if p.get("inplace"):  # x and y start at the same arena byte (the planner's exact pair)
+            assert c.ptr(x) == c.ptr(y), f"op {op.index} in place, its output planned elsewhere"
             return c.function(op, f"tme_dw_inplace_s8(&{params}, {c.ptr(x)}, {consts}, "
                                   f"(uint8_t *){c.scratch(op)});")
         residual, skip = residual_arguments(op, c)
