@@ -65,9 +65,13 @@ TME_INLINE void tme_gemm_row_u8(const tme_gemm_params *p, const int8_t *in, int3
       const int32_t iy = iy0 + ky * p->dil_h;
       if (iy < 0 || iy >= p->in_h) {
         for (int32_t j = 0; j < run; ++j) d[j] = (uint8_t)p->pad_value;
-      } else if (p->dil_w == 1 && row_inside) {
+      } else if (p->dil_w == 1 && row_inside) {  /* one run of bytes */
         const int8_t *src = in + ((size_t)iy * (size_t)p->in_w + (size_t)ix0) * (size_t)p->in_c;
-        for (int32_t j = 0; j < run; ++j) d[j] = (uint8_t)((uint8_t)src[j] ^ 0x80u);
+        int32_t j = 0;
+#if TME_DSP  /* a word at a time (vector hosts vectorise the byte loop) */
+        for (; j + 4 <= run; j += 4) tme_store32(d + j, tme_load32(src + j) ^ 0x80808080u);
+#endif
+        for (; j < run; ++j) d[j] = (uint8_t)((uint8_t)src[j] ^ 0x80u);
       } else {
         for (int32_t kx = 0; kx < p->k_w; ++kx) {
           const int32_t ix = ix0 + kx * p->dil_w;
@@ -192,6 +196,52 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
     s11 = tme_smlad(yb, hi, s11);                                                               \
   } while (0)
 
+/* The same step in one block of Cortex-M assembly, the pointers walking on: pa (row 0), pb
+ * (row 1) and pw (channel 0; channel 1 is k4 bytes on). As one block the compiler cannot
+ * interleave steps, so the 4 sums and the step's 6 values stay in registers. Row 1 is read 2 * k4
+ * bytes past row 0 when that fits LDRD's offset (k4 <= 512: pb is not used), through pb
+ * otherwise. k4 must be a compile-time constant (always when optimising), at most 4092. */
+#if defined(__ARM_FEATURE_DSP) && !defined(TME_EMULATE_DSP) && defined(__OPTIMIZE__)
+#define TME_GEMM_ASM_K4_MAX 4092
+#define TME_UNPAREN_(...) __VA_ARGS__
+#define TME_GEMM_ASM_(ROW1, PB_OPERAND, PB_MEMORY, K)                                           \
+  do {                                                                                          \
+    uint32_t xa_, xb_, ya_, yb_, lo_, hi_;                                                      \
+    __asm__("ldrd %[xa], %[xb], [%[pa]], #8\n\t"                                                \
+            ROW1                                                                                \
+            "ldr %[lo], [%[pw], %[w1]]\n\t"                                                     \
+            "sxtb16 %[hi], %[lo], ror #8\n\t"                                                   \
+            "sxtb16 %[lo], %[lo]\n\t"                                                           \
+            "smlad %[s01], %[xa], %[lo], %[s01]\n\t"                                            \
+            "smlad %[s11], %[ya], %[lo], %[s11]\n\t"                                            \
+            "smlad %[s01], %[xb], %[hi], %[s01]\n\t"                                            \
+            "smlad %[s11], %[yb], %[hi], %[s11]\n\t"                                            \
+            "ldr %[lo], [%[pw]], #4\n\t"                                                        \
+            "sxtb16 %[hi], %[lo], ror #8\n\t"                                                   \
+            "sxtb16 %[lo], %[lo]\n\t"                                                           \
+            "smlad %[s00], %[xa], %[lo], %[s00]\n\t"                                            \
+            "smlad %[s10], %[ya], %[lo], %[s10]\n\t"                                            \
+            "smlad %[s00], %[xb], %[hi], %[s00]\n\t"                                            \
+            "smlad %[s10], %[yb], %[hi], %[s10]"                                                \
+            : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11),               \
+              [pa] "+r"(pa), [pw] "+r"(pw), [xa] "=&r"(xa_), [xb] "=&r"(xb_), [ya] "=&r"(ya_),   \
+              [yb] "=&r"(yb_), [lo] "=&r"(lo_), [hi] "=&r"(hi_) TME_UNPAREN_ PB_OPERAND         \
+            : [w1] "i"(K), [row1] "i"(2 * (K) - 8), "m"(*(const uint8_t(*)[8])(pa)),            \
+              "m"(*(const int8_t(*)[4])(pw)), "m"(*(const int8_t(*)[4])((pw) + (K))),           \
+              "m"(PB_MEMORY));                                                                  \
+  } while (0)
+#define TME_GEMM_STEP_2X2_NEAR(pa, pw, K)                                                      \
+  TME_GEMM_ASM_("ldrd %[ya], %[yb], [%[pa], %[row1]]\n\t", (),                               \
+                *(const uint8_t(*)[8])((pa) + 2 * (K)), K)
+#define TME_GEMM_STEP_2X2_FAR(pa, pb, pw, K)                                                   \
+  TME_GEMM_ASM_("ldrd %[ya], %[yb], [%[pb]], #8\n\t", (, [pb] "+r"(pb)),                   \
+                *(const uint8_t(*)[8])(pb), K)
+#else
+#define TME_GEMM_ASM_K4_MAX 0
+#define TME_GEMM_STEP_2X2_NEAR(pa, pw, K) do { } while (0)
+#define TME_GEMM_STEP_2X2_FAR(pa, pb, pw, K) do { } while (0)
+#endif
+
 /* Rows of at most this many values take the product without a loop (a few layers: little
  * code). */
 #define TME_GEMM_UNROLLED_K 16
@@ -213,10 +263,21 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
       const int8_t *w1 = w0 + p->k4;
       /* the channels' constants before the product: byte stores may alias anything, even
        * const arrays */
-      const int32_t b0 = bias[oc], m0 = mult[oc], h0 = shift[oc];
-      const int32_t b1 = bias[oc + 1], m1 = mult[oc + 1], h1 = shift[oc + 1];
+      const int32_t b0 = bias[oc], b1 = bias[oc + 1];
       int32_t s00 = b0, s01 = b1, s10 = b0, s11 = b1;
-      if (p->rows > 1 && p->k4 <= TME_GEMM_UNROLLED_K) {  /* short rows: no loop at all */
+      if (p->rows > 1 && p->k4 <= TME_GEMM_ASM_K4_MAX) {
+        const uint8_t *pa = a0, *pb = a1;
+        const int8_t *pw = w0;
+        if (p->k4 <= TME_GEMM_UNROLLED_K) {
+          TME_PRAGMA_(GCC unroll 4)
+          for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2_NEAR(pa, pw, p->k4);
+        } else if (p->k4 <= 512) {
+          for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2_NEAR(pa, pw, p->k4);
+        } else {
+          for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2_FAR(pa, pb, pw, p->k4);
+        }
+        (void)pa, (void)pb, (void)pw;  /* emulated and unoptimised builds have no assembly */
+      } else if (p->rows > 1 && p->k4 <= TME_GEMM_UNROLLED_K) {  /* short rows: no loop at all */
         TME_PRAGMA_(GCC unroll 4)
         for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2(k);
       } else if (p->rows > 1) {
@@ -232,6 +293,7 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
           s01 = tme_smlad(xb, tme_sxtb16_ror8(v1), s01);
         }
       }
+      const int32_t m0 = mult[oc], h0 = shift[oc], m1 = mult[oc + 1], h1 = shift[oc + 1];
       const int8_t q00 = tme_gemm_q(p, s00, m0, h0), q01 = tme_gemm_q(p, s01, m1, h1);
       if (!residual) {
         out[o0 + oc] = q00;
