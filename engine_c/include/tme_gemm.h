@@ -203,6 +203,7 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
  * otherwise. k4 must be a compile-time constant (always when optimising), at most 4092. */
 #if defined(__ARM_FEATURE_DSP) && !defined(TME_EMULATE_DSP) && defined(__OPTIMIZE__)
 #define TME_GEMM_ASM_K4_MAX 4092
+#define TME_GEMM_ASM_UNROLLED_K 32  /* rows of at most this many values: the steps unrolled */
 #define TME_UNPAREN_(...) __VA_ARGS__
 #define TME_GEMM_ASM_(ROW1, PB_OPERAND, PB_MEMORY, K)                                           \
   do {                                                                                          \
@@ -238,6 +239,7 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
                 *(const uint8_t(*)[8])(pb), K)
 #else
 #define TME_GEMM_ASM_K4_MAX 0
+#define TME_GEMM_ASM_UNROLLED_K 0
 #define TME_GEMM_STEP_2X2_NEAR(pa, pw, K) do { } while (0)
 #define TME_GEMM_STEP_2X2_FAR(pa, pb, pw, K) do { } while (0)
 #endif
@@ -268,12 +270,14 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
       if (p->rows > 1 && p->k4 <= TME_GEMM_ASM_K4_MAX) {
         const uint8_t *pa = a0, *pb = a1;
         const int8_t *pw = w0;
-        if (p->k4 <= TME_GEMM_UNROLLED_K) {
-          TME_PRAGMA_(GCC unroll 4)
+        if (p->k4 <= TME_GEMM_ASM_UNROLLED_K) {  /* no loop: 16 instructions per step */
+          TME_PRAGMA_(GCC unroll 8)
           for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2_NEAR(pa, pw, p->k4);
         } else if (p->k4 <= 512) {
+          TME_PRAGMA_(GCC unroll 2)
           for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2_NEAR(pa, pw, p->k4);
         } else {
+          TME_PRAGMA_(GCC unroll 2)
           for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2_FAR(pa, pb, pw, p->k4);
         }
         (void)pa, (void)pb, (void)pw;  /* emulated and unoptimised builds have no assembly */
