@@ -35,12 +35,13 @@ class Conversion:
     fit: object = None  # its devices.Fit: arena and model data against the device's memory
 
 
-def load_graph(model, name: str | None = None) -> Graph:
-    """Read and legalize a model; every error names the model file (or `name`)."""
+def load_graph(model, name: str | None = None, *, dsp: bool = False) -> Graph:
+    """Read and legalize a model; every error names the model file (or `name`). `dsp`: the
+    kernels are chosen for Cortex-M cores with the DSP extension."""
     graph = read_tflite(model, name)
     try:
         legalize(graph)
-        fuse(graph)
+        fuse(graph, dsp=dsp)
     except ConversionError as e:
         if e.model is None:
             raise e.at(model=graph.source) from e
@@ -57,11 +58,12 @@ def check_prefix(prefix: str) -> None:
 
 
 def generate(model, *, prefix: str = "model", name: str | None = None, patch=None,
-             stream_input: bool = False, mac_budget: float = DEFAULT_MAC_BUDGET):
+             stream_input: bool = False, mac_budget: float = DEFAULT_MAC_BUDGET,
+             dsp: bool = False):
     """Read, legalize, patch, plan and emit in memory: (graph, plan, files by name, constant
-    bytes, the patch summary or None)."""
+    bytes, the patch summary or None). `dsp`: kernels chosen for Cortex-M DSP cores."""
     check_prefix(prefix)
-    graph = load_graph(model, name)
+    graph = load_graph(model, name, dsp=dsp)
     graph, patching = apply_patches(graph, patch, stream_input=stream_input,
                                     mac_budget=mac_budget)
     plan = plan_memory(graph)
@@ -93,8 +95,10 @@ def convert(model, out_dir, *, prefix: str = "model", force: bool = False, devic
         raise ConversionError("a streamed input and --device cannot go together yet: the "
                               "firmware harness copies a whole input image; convert without "
                               "the device and call <prefix>_invoke_streamed from your firmware")
+    # for a device (every core supported has the DSP extension) the kernels faster there
     graph, plan, files, const_bytes, patching = generate(
-        model, prefix=prefix, patch=patch, stream_input=stream_input, mac_budget=mac_budget)
+        model, prefix=prefix, patch=patch, stream_input=stream_input, mac_budget=mac_budget,
+        dsp=device is not None)
     fit = None
     if device is not None:
         from ..devices import get_device

@@ -301,9 +301,9 @@ class DepthwiseConv2D(_ConvBase):
         return self.inplace_scratch_bytes(op) if op.params.get("inplace") else 0
 
     def inplace_is_faster(self, op) -> bool:
-        """Is the in-place kernel likely the faster one? A model of the instructions per channel
-        of either DSP kernel (instruction counts on Cortex-M7 follow it within ~30%): the
-        in-place one copies each input row into its ring, computes every tap of 4 output pixels
+        """On an Arm DSP core, is the in-place kernel likely the faster one? A model of the
+        instructions per channel of either DSP kernel (counts on Cortex-M7 follow it within
+        ~30%): the in-place one copies each input row into its ring, computes every tap of 4 output pixels
         at a time (2 taps per SMLAD, padding taps too) and writes the rows back; the raster one
         computes only the taps inside the input, 4 channels per 10 instructions a tap, and its
         requantization and channel constants cost more per output."""

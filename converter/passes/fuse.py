@@ -64,7 +64,9 @@ def fuse_residual_add(graph: Graph) -> None:
             break
 
 
-def fuse(graph: Graph) -> None:
+def fuse(graph: Graph, *, dsp: bool = False) -> None:
+    """`dsp`: the code is for Cortex-M cores with the DSP extension, whose kernels rank
+    differently (passes/inplace.py)."""
     fuse_pad_into_conv(graph)
     fuse_residual_add(graph)
-    choose_inplace_depthwise(graph)
+    choose_inplace_depthwise(graph, dsp=dsp)

@@ -7,8 +7,8 @@ windows still to be read, costs a couple of input rows instead. Each op takes wh
 chain of depthwise layers the in-place one also keeps every output at its input's address.
 An in-place output must start exactly at its input, which can get in the way of other
 placements, so the whole plan is made with and without the chosen in-place ops and the
-smaller arena wins; then each in-place op whose raster version leaves that arena as it is
-goes back to raster (faster).
+smaller arena wins; then each op takes the kernel that is faster on the target where that
+leaves the arena as it is.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def inplace_candidates(graph: Graph) -> list:
     return candidates
 
 
-def choose_inplace_depthwise(graph: Graph) -> None:
+def choose_inplace_depthwise(graph: Graph, *, dsp: bool = False) -> None:
     candidates = inplace_candidates(graph)
     if not candidates:
         return
@@ -59,12 +59,12 @@ def choose_inplace_depthwise(graph: Graph) -> None:
             chosen = []
         else:
             arena = with_chosen
-    # Then speed, the arena staying exactly as planned (what search.cost predicts): the
-    # in-place kernel, a channel at a time over 16-bit rows, takes two taps per instruction on
-    # Arm DSP cores and shares its loads between output pixels, faster than the raster kernel
-    # on wide rows and large kernels; on small ones the raster kernel, all channels of a pixel
-    # at a time, is faster. Each op takes the faster kernel where that leaves the arena as it is.
-    faster = {id(op): lookup(op.kind).inplace_is_faster(op) for op in candidates}
+    # Then speed, the arena staying exactly as planned (what search.cost predicts): each op
+    # takes the faster kernel where that leaves the arena as it is. On a host the raster kernel,
+    # all channels of a pixel at a time, vectorises best. On Arm DSP cores (`dsp`) the in-place
+    # kernel, a channel at a time over 16-bit rows, takes two taps per instruction and shares
+    # its loads between output pixels: faster on wide rows and large kernels.
+    faster = {id(op): dsp and lookup(op.kind).inplace_is_faster(op) for op in candidates}
     for op in reversed(chosen):
         if not faster[id(op)]:
             del op.params["inplace"]
