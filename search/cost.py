@@ -129,16 +129,17 @@ def _patch_functions(stage) -> int:
                 ("REGION_COPY", "READ_INPUT")})
 
 
-def converter_graph(arch: Arch):
+def converter_graph(arch: Arch, *, dsp: bool = False):
     """(graph, plan): the IR of `arch` after the converter's legalize and fuse passes, and the
-    converter's memory plan of it (what `generate` would emit)."""
+    converter's memory plan of it (what `generate` would emit; `dsp`: for a Cortex-M device,
+    the same arena)."""
     from ..converter.passes.fuse import fuse
     from ..converter.passes.legalize import legalize
     from ..converter.planner import plan_memory
 
     graph = arch_graph(arch)
     legalize(graph)
-    fuse(graph)
+    fuse(graph, dsp=dsp)
     return graph, plan_memory(graph)
 
 
