@@ -75,7 +75,7 @@ def test_dsp_and_portable_builds_give_tflite_micro_bytes_on_cortex_m7(tools, tmp
     from tflm_mcunet.tflm import run_tflm_batch
 
     if inplace == "forced":  # every depthwise candidate in place (strides 1 and 2)
-        def everything(graph):
+        def everything(graph, dsp=False):
             for op in inplace_pass.inplace_candidates(graph):
                 op.params["inplace"] = True
 

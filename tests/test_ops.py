@@ -53,7 +53,7 @@ def test_depthwise_conv2d(bit_exact, monkeypatch, kernel, stride, padding, activ
     if raster:  # the raster kernel even where running in place would save memory
         from tflm_mcunet.converter.passes import fuse
 
-        monkeypatch.setattr(fuse, "choose_inplace_depthwise", lambda graph: None)
+        monkeypatch.setattr(fuse, "choose_inplace_depthwise", lambda graph, dsp=False: None)
     m = keras_model((size, size, 4), layers.DepthwiseConv2D(
         kernel, strides=stride, padding=padding, depth_multiplier=multiplier,
         activation=activation))
@@ -168,7 +168,7 @@ def test_inplace_depthwise_kernel_every_shape(bit_exact, monkeypatch, kernel, st
     saves memory): strides, paddings, rows wider than a vector of 16."""
     from tflm_mcunet.converter.passes import fuse, inplace
 
-    def everything_in_place(graph):
+    def everything_in_place(graph, dsp=False):
         for op in inplace.inplace_candidates(graph):
             op.params["inplace"] = True
 
