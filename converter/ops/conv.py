@@ -85,6 +85,14 @@ def gemm_scratch_bytes(rows: int, k: int) -> int:
     return 4 * k4 if rows > 1 else 2 * k4
 
 
+def gemm_scratch(op, c) -> str:
+    """The scratch argument of tme_gemm_s8: the DSP kernel reads its rows 8 bytes at a time
+    (LDRD, which faults on Cortex-M below 4-byte alignment; the C path promises 8), and the
+    planner aligns every buffer to 16."""
+    assert c.scratch_offset(op) % 8 == 0, f"op {op.index}: gemm scratch not 8-byte aligned"
+    return f"(uint8_t *){c.scratch(op)}"
+
+
 #: the fields of tme_conv_params, all in op.params
 CONV_FIELDS = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h",
                "stride_w", "dil_h", "dil_w", "pad_top", "pad_left", "depth_multiplier",
@@ -245,7 +253,7 @@ class Conv2D(_ConvBase):
             f"tme_gemm_s8(&{params}, {c.ptr(x)}, {c.const(weights, op, 'weights')}, "
             f"{c.const(folded, op, 'bias')}, {c.const(p['multiplier'], op, 'mult')}, "
             f"{c.const(shifts, op, 'shift')}, {residual}, {skip}, "
-            f"(uint8_t *){c.scratch(op)}, {c.ptr(y)});"))
+            f"{gemm_scratch(op, c)}, {c.ptr(y)});"))
 
 
 def _interior(out_n: int, in_n: int, k: int, s: int, d: int, pad: int) -> tuple[int, int]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import (OpDef, expect_inputs, expect_int8_activation, fail, fused_activation_range)
-from .conv import (channel_multipliers, check_weights, gemm_constants, gemm_scratch_bytes,
-                   requant_shifts)
+from .conv import (channel_multipliers, check_weights, gemm_constants, gemm_scratch,
+                   gemm_scratch_bytes, requant_shifts)
 
 
 class FullyConnected(OpDef):
@@ -73,5 +73,5 @@ class FullyConnected(OpDef):
         return c.function(op, (
             f"tme_gemm_s8(&{params}, {c.ptr(x)}, {c.const(weights, op, 'weights')}, "
             f"{c.const(folded, op, 'bias')}, {c.const(p['multiplier'], op, 'mult')}, "
-            f"{c.const(shifts, op, 'shift')}, NULL, NULL, (uint8_t *){c.scratch(op)}, "
+            f"{c.const(shifts, op, 'shift')}, NULL, NULL, {gemm_scratch(op, c)}, "
             f"{c.ptr(y)});"))
