@@ -311,10 +311,10 @@ class DepthwiseConv2D(_ConvBase):
     def inplace_is_faster(self, op) -> bool:
         """On an Arm DSP core, is the in-place kernel likely the faster one? A model of the
         instructions per channel of either DSP kernel (counts on Cortex-M7 follow it within
-        ~30%): the in-place one copies each input row into its ring, computes every tap of 4 output pixels
-        at a time (2 taps per SMLAD, padding taps too) and writes the rows back; the raster one
-        computes only the taps inside the input, 4 channels per 10 instructions a tap, and its
-        requantization and channel constants cost more per output."""
+        ~30%): the in-place one copies each input row into its ring, computes every tap of 4
+        output pixels at a time (2 taps per SMLAD, padding taps too) and writes the rows back;
+        the raster one computes only the taps inside the input, 4 channels per 10 instructions
+        a tap, and its requantization and channel constants cost more per output."""
         p = op.params
         pairs = [-(-len(range(ph, p["k_w"], p["stride_w"])) // 2) for ph in range(p["stride_w"])]
         per_group_row = sum(2 * n + 2 + 4 * n for n in pairs)  # loads and SMLADs, 4 pixels

@@ -3,8 +3,9 @@
 A depthwise convolution (depth multiplier 1, no dilation) whose input dies there can overwrite
 its input channel by channel (TinyEngine's in-place depthwise), with a few rows of one channel
 as scratch (tme_dwconv.h). The alternative, writing the output in raster order just behind the
-windows still to be read, costs a couple of input rows instead. Each op takes whichever needs fewer extra bytes; in a
-chain of depthwise layers the in-place one also keeps every output at its input's address.
+windows still to be read, costs a couple of input rows instead. Each op takes whichever needs
+fewer extra bytes; in a chain of depthwise layers the in-place one also keeps every output at
+its input's address.
 An in-place output must start exactly at its input, which can get in the way of other
 placements, so the whole plan is made with and without the chosen in-place ops and the
 smaller arena wins; then each op takes the kernel that is faster on the target where that
