@@ -263,7 +263,8 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
     for (; oc + 2 <= p->out_c; oc += 2) {
       const int8_t *w0 = w + (size_t)oc * (size_t)p->k4;
       const int8_t *w1 = w0 + p->k4;
-      /* the channels' constants before the product: byte stores may alias anything, even
+      /* the biases start the sums; the multipliers and shifts are read after the product
+       * (fewer live registers) but before any byte store, which may alias anything, even
        * const arrays */
       const int32_t b0 = bias[oc], b1 = bias[oc + 1];
       int32_t s00 = b0, s01 = b1, s10 = b0, s11 = b1;
