@@ -36,13 +36,27 @@ def random_inputs(host, samples: int, seed: int) -> list[list[np.ndarray]]:
 #: the host build of the kernels written for the Arm DSP extension (SXTB16/SMLAD), with those
 #: instructions emulated in C (engine_c/include/tme_common.h)
 DSP_EMULATION_CFLAGS = "-O2 -DTME_EMULATE_DSP"
+#: the host build of the kernels written with AVX2 intrinsics (TME_AVX2)
+AVX2_CFLAGS = "-O2 -mavx2"
 
 
-def compare_with_tflm(model: bytes, out_dir, batches, *, dsp: bool = False, **options):
+def host_has_avx2() -> bool:
+    try:
+        return "avx2" in Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+
+
+#: the kernel paths besides the portable one that this machine can run: (name, flags)
+OTHER_PATHS = [("dsp", DSP_EMULATION_CFLAGS)] + ([("avx2", AVX2_CFLAGS)] if host_has_avx2() else [])
+
+
+def compare_with_tflm(model: bytes, out_dir, batches, *, all_paths: bool = False, **options):
     """Convert, compile, run every batch here and in TFLite Micro; every output byte must agree.
 
     `batches` is a list of input lists, or a function of the compiled HostModel giving one.
-    `dsp`: also build the project's DSP path (emulated on the host) and check it the same way.
+    `all_paths`: also build the project's other kernel paths (OTHER_PATHS: the DSP kernels
+    emulated on the host; the AVX2 kernels where this CPU has AVX2) and check each the same way.
     `options` go to convert() (patch=..., stream_input=...).
     """
     conversion = convert(model, out_dir, force=True, **options)
@@ -51,12 +65,12 @@ def compare_with_tflm(model: bytes, out_dir, batches, *, dsp: bool = False, **op
         batches = batches(host)
     reference = run_tflm_batch(model, batches)
     _compare(host, batches, reference)
-    if dsp:
-        dsp_dir = Path(out_dir).with_name(Path(out_dir).name + "-dsp")
-        shutil.rmtree(dsp_dir, ignore_errors=True)
-        shutil.copytree(out_dir, dsp_dir, ignore=shutil.ignore_patterns("*.o", "*.so", "*.a"))
-        _compare(compile_host(dsp_dir, cflags=DSP_EMULATION_CFLAGS), batches, reference,
-                 what="DSP path: ")
+    for name, cflags in OTHER_PATHS if all_paths else []:
+        path_dir = Path(out_dir).with_name(f"{Path(out_dir).name}-{name}")
+        shutil.rmtree(path_dir, ignore_errors=True)
+        shutil.copytree(out_dir, path_dir, ignore=shutil.ignore_patterns("*.o", "*.so", "*.a"))
+        _compare(compile_host(path_dir, cflags=cflags), batches, reference,
+                 what=f"{name.upper()} path: ")
     return conversion
 
 
@@ -77,11 +91,11 @@ def _compare(host, batches, reference, what: str = ""):
                             f"differ; first at {where}: ours {a[bad[0]]}, TFLM {b[bad[0]]}")
 
 
-def check_bit_exact(model: bytes, out_dir, samples: int = 5, seed: int = 0, dsp: bool = False,
+def check_bit_exact(model: bytes, out_dir, samples: int = 5, seed: int = 0, all_paths: bool = False,
                     **options):
     """compare_with_tflm on random inputs (all -128, all 127, then uniform int8)."""
     return compare_with_tflm(model, out_dir, lambda host: random_inputs(host, samples, seed),
-                             dsp=dsp, **options)
+                             all_paths=all_paths, **options)
 
 
 @pytest.fixture

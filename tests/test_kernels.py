@@ -7,7 +7,7 @@
   count, fully connected rows that are not a multiple of 4, depthwise layers with and without
   a multiple of 4 channels, strides 1 and 2, in place and in raster order, a fused residual ADD.
   Every output byte equals TFLite Micro's. (test_ops.py runs the DSP path on the host too, with
-  the instructions emulated in C.)
+  the instructions emulated in C, and the AVX2 path where the CPU has AVX2.)
 - the host benchmark's rows.
 """
 from __future__ import annotations

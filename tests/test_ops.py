@@ -34,13 +34,13 @@ def keras_model(input_shape, *layer_list, seed=0):
 def test_conv2d(bit_exact, kernel, stride, padding, activation, size):
     m = keras_model((size, size + 1, 3), layers.Conv2D(6, kernel, strides=stride, padding=padding,
                                                        activation=activation))
-    bit_exact(quantize_keras(m, rep((size, size + 1, 3))), dsp=True)
+    bit_exact(quantize_keras(m, rep((size, size + 1, 3))), all_paths=True)
 
 
 def test_conv2d_dilated_and_no_bias(bit_exact):
     m = keras_model((12, 12, 4), layers.Conv2D(5, 3, dilation_rate=2, padding="same",
                                                use_bias=False))
-    bit_exact(quantize_keras(m, rep((12, 12, 4))), dsp=True)
+    bit_exact(quantize_keras(m, rep((12, 12, 4))), all_paths=True)
 
 
 @pytest.mark.parametrize("kernel,stride,padding,activation,multiplier,size", [
@@ -57,7 +57,7 @@ def test_depthwise_conv2d(bit_exact, monkeypatch, kernel, stride, padding, activ
     m = keras_model((size, size, 4), layers.DepthwiseConv2D(
         kernel, strides=stride, padding=padding, depth_multiplier=multiplier,
         activation=activation))
-    bit_exact(quantize_keras(m, rep((size, size, 4))), dsp=True)
+    bit_exact(quantize_keras(m, rep((size, size, 4))), all_paths=True)
 
 
 @pytest.mark.parametrize("activation,use_bias,shape", [
@@ -65,7 +65,7 @@ def test_depthwise_conv2d(bit_exact, monkeypatch, kernel, stride, padding, activ
 ])
 def test_fully_connected(bit_exact, activation, use_bias, shape):
     m = keras_model(shape, layers.Dense(7, activation=activation, use_bias=use_bias))
-    bit_exact(quantize_keras(m, rep(shape)), dsp=True)
+    bit_exact(quantize_keras(m, rep(shape)), all_paths=True)
 
 
 @pytest.mark.parametrize("shape_a,shape_b,activation", [
@@ -133,14 +133,14 @@ def test_reshape_and_squeeze(bit_exact):
 def test_float_edges(bit_exact, shape):
     layer = layers.Conv2D(4, 3, padding="same") if len(shape) == 3 else layers.Dense(5)
     m = keras_model(shape, layer)
-    bit_exact(quantize_keras(m, rep(shape), float_io=True), dsp=True)
+    bit_exact(quantize_keras(m, rep(shape), float_io=True), all_paths=True)
 
 
 @pytest.mark.parametrize("lo,hi", [(-0.01, 0.01), (-50.0, 50.0), (0.0, 3.0)])
 def test_extreme_scales(bit_exact, lo, hi):
     m = keras_model((6, 6, 3), layers.Conv2D(4, 3, padding="same", activation="relu"),
                     layers.DepthwiseConv2D(3), layers.GlobalAveragePooling2D(), layers.Dense(3))
-    bit_exact(quantize_keras(m, rep((6, 6, 3), lo=lo, hi=hi)), dsp=True)
+    bit_exact(quantize_keras(m, rep((6, 6, 3), lo=lo, hi=hi)), all_paths=True)
 
 
 def _depthwise_chain(kernel, stride, size):
@@ -155,7 +155,7 @@ def test_inplace_depthwise_chain(bit_exact, kernel, size):
     """Few pixels, many channels: the depthwise layers overwrite their inputs in place where
     that lowers the arena."""
     m = _depthwise_chain(kernel, 1, size)
-    conversion = bit_exact(quantize_keras(m, rep((size, size, 24))), dsp=True)
+    conversion = bit_exact(quantize_keras(m, rep((size, size, 24))), all_paths=True)
     assert any(op.params.get("inplace") for op in conversion.graph.ops)
 
 
@@ -177,7 +177,7 @@ def test_inplace_depthwise_kernel_every_shape(bit_exact, monkeypatch, kernel, st
                     layers.DepthwiseConv2D(kernel, strides=stride, padding=pad,
                                            activation="relu6"),
                     layers.DepthwiseConv2D(3, padding="same"), layers.Conv2D(16, 1))
-    conversion = bit_exact(quantize_keras(m, rep((size, size, 24))), dsp=True)
+    conversion = bit_exact(quantize_keras(m, rep((size, size, 24))), all_paths=True)
     assert sum(bool(op.params.get("inplace")) for op in conversion.graph.ops) == 2
 
 
@@ -187,7 +187,7 @@ def test_residual_add_is_fused_into_the_projection(bit_exact):
     x = layers.DepthwiseConv2D(3, padding="same", activation="relu6")(x)
     x = layers.Conv2D(8, 1)(x)
     m = keras.Model(inp, layers.Add()([inp, x]))
-    conversion = bit_exact(quantize_keras(m, rep((10, 10, 8))), dsp=True)
+    conversion = bit_exact(quantize_keras(m, rep((10, 10, 8))), all_paths=True)
     kinds = [row.kind for row in conversion.report.layers]
     assert "ADD" not in kinds and "CONV_2D+ADD" in kinds
 
@@ -195,5 +195,5 @@ def test_residual_add_is_fused_into_the_projection(bit_exact):
 def test_pad_is_fused_into_the_convolution(bit_exact):
     m = keras_model((9, 9, 4), layers.ZeroPadding2D(((2, 1), (1, 2))),
                     layers.Conv2D(6, 3, strides=2))
-    conversion = bit_exact(quantize_keras(m, rep((9, 9, 4))), dsp=True)
+    conversion = bit_exact(quantize_keras(m, rep((9, 9, 4))), all_paths=True)
     assert [op.kind for op in conversion.graph.ops] == ["CONV_2D"]

@@ -315,9 +315,9 @@ def test_random_stages_are_bit_exact(recipe):
             grid = (2, 1)
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            # the DSP path too: patch layers give the kernels new shapes and paddings
+            # every kernel path: patch layers give the kernels new shapes and paddings
             conversion = check_bit_exact(tflite, os.path.join(tmp, "c"), samples=2, seed=seed,
-                                         dsp=True, patch={"split": first_whole,
+                                         all_paths=True, patch={"split": first_whole,
                                                           "patches": grid,
                                                           "keep_rows": keep_rows},
                                          stream_input=streamed)

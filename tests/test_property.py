@@ -101,4 +101,4 @@ def test_random_graphs_are_bit_exact(recipe):
     data = np.random.default_rng(seed).uniform(-scale, scale, (12, *shape)).astype(np.float32)
     tflite = quantize_keras(model, data)
     with tempfile.TemporaryDirectory() as tmp:
-        check_bit_exact(tflite, os.path.join(tmp, "c"), samples=3, seed=seed, dsp=True)
+        check_bit_exact(tflite, os.path.join(tmp, "c"), samples=3, seed=seed, all_paths=True)

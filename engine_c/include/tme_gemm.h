@@ -360,11 +360,80 @@ TME_INLINE int8_t tme_gemm_out(const tme_gemm_params *p, int32_t acc, int32_t bi
 #define TME_GEMM_SMALL_K 32
 #endif
 
+#if TME_AVX2
+/* AVX2: 4 rows x 8 channels at a time, each VPMADDWD taking two values of k of 8 channels
+ * against the same two values of one row (broadcast), the requantization 8 channels at a time.
+ * The weights are rearranged once per call on the stack, as 16-bit pairs of k channel by
+ * channel (pairs[(k / 2) * 2 * out_c + 2 * j + k % 2] = w[j][k]): layers with at most
+ * TME_GEMM_AVX2_WEIGHTS weights, a multiple of 8 channels and rows enough to repay it (the
+ * other layers, the deep ones with few pixels and many weights, keep the portable kernel). */
+#define TME_GEMM_AVX2_WEIGHTS 16384
+#define TME_GEMM_AVX2_MIN_ROWS 16
+
+TME_INLINE int tme_gemm_avx2_fits(const tme_gemm_params *p) {
+  return p->out_c % 8 == 0 && p->k4 * p->out_c <= TME_GEMM_AVX2_WEIGHTS &&
+         p->rows >= TME_GEMM_AVX2_MIN_ROWS;
+}
+
+TME_INLINE void tme_gemm_avx2_pairs(const tme_gemm_params *p, const int8_t *w, int16_t *pairs) {
+  for (int32_t k = 0; k < p->k4; k += 2)
+    for (int32_t j = 0; j < p->out_c; ++j) {
+      pairs[k * p->out_c + 2 * j] = w[(size_t)j * (size_t)p->k4 + k];
+      pairs[k * p->out_c + 2 * j + 1] = w[(size_t)j * (size_t)p->k4 + k + 1];
+    }
+}
+
+/* Outputs of rows [r, r + 4), whose values are in scratch (u8, x + 128). */
+TME_INLINE void tme_gemm_avx2_rows4(const tme_gemm_params *p, const int16_t *pairs,
+                                    const int32_t *bias, const int32_t *mult,
+                                    const int8_t *shift, const tme_residual_params *residual,
+                                    const int8_t *skip, const uint8_t *scratch, int32_t r,
+                                    int8_t *out) {
+  int16_t x[TME_GEMM_ROWS][TME_GEMM_AVX2_WEIGHTS / 8];  /* the rows as 16-bit values */
+  for (int32_t i = 0; i < TME_GEMM_ROWS; ++i)
+    for (int32_t k = 0; k < p->k4; ++k) x[i][k] = scratch[i * p->k4 + k];
+  for (int32_t j = 0; j < p->out_c; j += 8) {
+    __m256i s[TME_GEMM_ROWS];
+    for (int32_t i = 0; i < TME_GEMM_ROWS; ++i)
+      s[i] = _mm256_loadu_si256((const __m256i *)(const void *)(bias + j));
+    for (int32_t k = 0; k < p->k4; k += 2) {
+      const __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(
+          pairs + k * p->out_c + 2 * j));
+      for (int32_t i = 0; i < TME_GEMM_ROWS; ++i) {
+        int32_t both;  /* x[i][k] and x[i][k + 1] */
+        memcpy(&both, &x[i][k], sizeof both);
+        s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(_mm256_set1_epi32(both), wv));
+      }
+    }
+    const tme_requant8_consts q = tme_requant8_load(mult, shift, j, p->out_offset, p->act_min,
+                                                    p->act_max, p->right_shift);
+    for (int32_t i = 0; i < TME_GEMM_ROWS; ++i) {
+      const size_t o = (size_t)(r + i) * (size_t)p->out_c + (size_t)j;
+      if (!residual) {
+        tme_store8_s8(out + o, tme_requant8(s[i], &q));
+      } else {
+        int8_t v[8];
+        tme_store8_s8(v, tme_requant8(s[i], &q));
+        for (int32_t c = 0; c < 8; ++c)
+          out[o + c] = tme_residual_element(residual, v[c], skip[o + c]);
+      }
+    }
+  }
+}
+#endif
+
 TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const int8_t *w,
                             const int32_t *bias, const int32_t *mult, const int8_t *shift,
                             const tme_residual_params *residual, const int8_t *skip,
                             uint8_t *scratch, int8_t *out) {
-  const int small_k = p->k4 <= TME_GEMM_SMALL_K && p->out_c <= TME_GEMM_OC_BLOCK;
+#if TME_AVX2
+  const int avx2 = tme_gemm_avx2_fits(p);
+  int16_t pairs[TME_GEMM_AVX2_WEIGHTS];
+  if (avx2) tme_gemm_avx2_pairs(p, w, pairs);
+#else
+  const int avx2 = 0;
+#endif
+  const int small_k = !avx2 && p->k4 <= TME_GEMM_SMALL_K && p->out_c <= TME_GEMM_OC_BLOCK;
   int16_t wt[TME_GEMM_SMALL_K ? TME_GEMM_SMALL_K * TME_GEMM_OC_BLOCK : 1];
   if (small_k)
     for (int32_t k = 0; k < p->k4; ++k)
@@ -373,6 +442,12 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
   for (int32_t r = 0; r < p->rows; r += TME_GEMM_ROWS) {
     const int32_t n = p->rows - r < TME_GEMM_ROWS ? p->rows - r : TME_GEMM_ROWS;
     for (int32_t i = 0; i < n; ++i) tme_gemm_row_u8(p, in, r + i, scratch + i * p->k4);
+#if TME_AVX2
+    if (avx2 && n == TME_GEMM_ROWS) {
+      tme_gemm_avx2_rows4(p, pairs, bias, mult, shift, residual, skip, scratch, r, out);
+      continue;
+    }
+#endif
     for (int32_t oc0 = 0; oc0 < p->out_c; oc0 += TME_GEMM_OC_BLOCK) {
       const int32_t nb = p->out_c - oc0 < TME_GEMM_OC_BLOCK ? p->out_c - oc0 : TME_GEMM_OC_BLOCK;
       int32_t acc[TME_GEMM_ROWS][TME_GEMM_OC_BLOCK];
