@@ -31,9 +31,10 @@ def keras_model(input_shape, *layer_list, seed=0):
     (3, 2, "same", None, 9), (5, 2, "valid", None, 11), (7, 2, "same", "relu6", 16),
     ((3, 1), (2, 1), "same", None, 7), ((1, 5), 1, "valid", "relu", 8),
 ])
-def test_conv2d(bit_exact, kernel, stride, padding, activation, size):
-    m = keras_model((size, size + 1, 3), layers.Conv2D(6, kernel, strides=stride, padding=padding,
-                                                       activation=activation))
+@pytest.mark.parametrize("filters", [6, 16])  # 16: whole vectors of the AVX2 path
+def test_conv2d(bit_exact, kernel, stride, padding, activation, size, filters):
+    m = keras_model((size, size + 1, 3), layers.Conv2D(filters, kernel, strides=stride,
+                                                       padding=padding, activation=activation))
     bit_exact(quantize_keras(m, rep((size, size + 1, 3))), all_paths=True)
 
 
@@ -54,10 +55,11 @@ def test_depthwise_conv2d(bit_exact, monkeypatch, kernel, stride, padding, activ
         from tflm_mcunet.converter.passes import fuse
 
         monkeypatch.setattr(fuse, "choose_inplace_depthwise", lambda graph, dsp=False: None)
-    m = keras_model((size, size, 4), layers.DepthwiseConv2D(
+    channels = 40 if raster else 4  # raster: 16-channel groups of the AVX2 path and a tail
+    m = keras_model((size, size, channels), layers.DepthwiseConv2D(
         kernel, strides=stride, padding=padding, depth_multiplier=multiplier,
         activation=activation))
-    bit_exact(quantize_keras(m, rep((size, size, 4))), all_paths=True)
+    bit_exact(quantize_keras(m, rep((size, size, channels))), all_paths=True)
 
 
 @pytest.mark.parametrize("activation,use_bias,shape", [
