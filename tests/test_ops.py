@@ -194,6 +194,15 @@ def test_residual_add_is_fused_into_the_projection(bit_exact):
     assert "ADD" not in kinds and "CONV_2D+ADD" in kinds
 
 
+def test_residual_add_is_fused_into_a_depthwise_convolution(bit_exact):
+    inp = keras.Input((9, 9, 24))  # 24 channels: a 16-channel group of the AVX2 path and a tail
+    x = layers.DepthwiseConv2D(3, padding="same")(inp)
+    m = keras.Model(inp, layers.Add()([x, inp]))
+    conversion = bit_exact(quantize_keras(m, rep((9, 9, 24))), all_paths=True)
+    kinds = [row.kind for row in conversion.report.layers]
+    assert kinds == ["DEPTHWISE_CONV_2D+ADD"], kinds
+
+
 def test_pad_is_fused_into_the_convolution(bit_exact):
     m = keras_model((9, 9, 4), layers.ZeroPadding2D(((2, 1), (1, 2))),
                     layers.Conv2D(6, 3, strides=2))

@@ -52,6 +52,33 @@ TME_INLINE int8_t tme_residual_element(const tme_residual_params *r, int8_t conv
                           : tme_add_element(&r->add, skip, conv);
 }
 
+#if TME_AVX2
+/* tme_add_element on 8 lanes of int8 values (in int32 lanes). */
+static inline __m256i tme_add8(const tme_add_params *p, __m256i a, __m256i b) {
+  const __m128i left = _mm_cvtsi32_si128(p->left_shift);
+  const tme_requant8_consts k1 = tme_requant8_same(p->in1_mult, p->in1_shift, 0, INT32_MIN,
+                                                   INT32_MAX);
+  const tme_requant8_consts k2 = tme_requant8_same(p->in2_mult, p->in2_shift, 0, INT32_MIN,
+                                                   INT32_MAX);
+  const tme_requant8_consts ko = tme_requant8_same(p->out_mult, p->out_shift, p->out_offset,
+                                                   p->act_min, p->act_max);
+  const __m256i xa = _mm256_sll_epi32(_mm256_add_epi32(a, _mm256_set1_epi32(p->in1_offset)), left);
+  const __m256i xb = _mm256_sll_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(p->in2_offset)), left);
+  const __m256i sum = _mm256_add_epi32(tme_requant8(xa, &k1), tme_requant8(xb, &k2));
+  return tme_requant8(sum, &ko);
+}
+
+/* 8 requantized convolution outputs (int32 lanes) with a fused residual, stored at out + i:
+ * the 8 skip values at the same indices are read first. */
+static inline void tme_residual8_store(const tme_residual_params *r, __m256i conv,
+                                       const int8_t *skip, size_t i, int8_t *out) {
+  const __m256i s = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(
+      skip + i)));
+  tme_store8_s8(out + i, r->conv_is_first ? tme_add8(&r->add, conv, s)
+                                          : tme_add8(&r->add, s, conv));
+}
+#endif
+
 void tme_add_s8(const tme_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 
 #endif /* TME_ADD_H */

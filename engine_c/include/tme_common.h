@@ -356,6 +356,19 @@ static inline tme_requant8_consts tme_requant8_load(const int32_t *mult, const i
   return k;
 }
 
+/* The constants of one rescaling for every lane (an ADD's: no offset or clamp unless given). */
+static inline tme_requant8_consts tme_requant8_same(int32_t mult, int32_t shift, int32_t offset,
+                                                    int32_t lo, int32_t hi) {
+  tme_requant8_consts k;
+  k.mult = _mm256_set1_epi32(mult);
+  k.left = _mm256_set1_epi32(shift > 0 ? shift : 0);
+  k.right = _mm256_set1_epi32(shift > 0 ? 0 : -shift);
+  k.out_offset = _mm256_set1_epi32(offset);
+  k.act_min = _mm256_set1_epi32(lo);
+  k.act_max = _mm256_set1_epi32(hi);
+  return k;
+}
+
 /* tme_requant_s8 of 8 sums (the bias included) in int32 lanes: tme_requant_pos step by step
  * (the 64-bit products of the even and the odd lanes apart), the output offset, the clamp. */
 static inline __m256i tme_requant8(__m256i x, const tme_requant8_consts *k) {

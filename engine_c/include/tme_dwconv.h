@@ -209,11 +209,8 @@ TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t i
       tme_store8_s8(out + o + c, tme_requant8(lo, &q0));
       tme_store8_s8(out + o + c + 8, tme_requant8(hi, &q1));
     } else {
-      int8_t v[16];
-      tme_store8_s8(v, tme_requant8(lo, &q0));
-      tme_store8_s8(v + 8, tme_requant8(hi, &q1));
-      for (int32_t j = 0; j < 16; ++j)
-        out[o + c + j] = tme_residual_element(residual, v[j], skip[o + c + j]);
+      tme_residual8_store(residual, tme_requant8(lo, &q0), skip, o + c, out);
+      tme_residual8_store(residual, tme_requant8(hi, &q1), skip, o + c + 8, out);
     }
   }
   if (c < p->c)
