@@ -44,36 +44,38 @@ def _object_cache() -> Path:
     return _cache
 
 
-def _compile(source: Path, obj: Path, include: Path) -> None:
+def _compile(source: Path, obj: Path, include: Path, flags: list[str]) -> None:
     tmp = obj.with_name(obj.name + f".{os.getpid()}.tmp")
-    result = subprocess.run([CC, *SAN_FLAGS, *WARNINGS, "-I", str(include), "-c", str(source),
+    result = subprocess.run([CC, *flags, *WARNINGS, "-I", str(include), "-c", str(source),
                              "-o", str(tmp)], capture_output=True, text=True)
     if result.returncode != 0:
         raise AssertionError(f"compiling {source.name} failed:\n{result.stderr}")
     tmp.replace(obj)
 
 
-def build_sanitized(project: Path) -> Path:
-    """Compile the project and the harness with the sanitizers; returns the executable."""
+def build_sanitized(project: Path, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile the project and the harness with the sanitizers (and `extra_flags`, e.g. -mavx2
+    for the AVX2 kernels); returns the executable."""
     project = Path(project)
     cache = _object_cache()
+    san = [*SAN_FLAGS, *extra_flags]
     headers = b"".join(p.name.encode() + p.read_bytes() for p in sorted(project.glob("tme_*.h")))
-    flags = " ".join([CC, *SAN_FLAGS, *WARNINGS]).encode()
+    flags = " ".join([CC, *san, *WARNINGS]).encode()
     objects = []
     for src in sorted(project.glob("*.c")):
         if src.name.startswith("tme_"):  # an engine kernel: the same in every project
             key = hashlib.sha256(flags + headers + src.read_bytes()).hexdigest()[:20]
             obj = cache / f"{src.stem}-{key}.o"
             if not obj.exists():
-                _compile(src, obj, project)
+                _compile(src, obj, project, san)
         else:
             obj = project / f"{src.stem}.san.o"
-            _compile(src, obj, project)
+            _compile(src, obj, project, san)
         objects.append(obj)
     harness = project / "run_model.san.o"
-    _compile(HARNESS, harness, project)
+    _compile(HARNESS, harness, project, san)
     exe = project / "run_model_san"
-    result = subprocess.run([CC, *SAN_FLAGS, str(harness), *map(str, objects), "-lm", "-o",
+    result = subprocess.run([CC, *san, str(harness), *map(str, objects), "-lm", "-o",
                              str(exe)], capture_output=True, text=True)
     if result.returncode != 0:
         raise AssertionError(f"linking the sanitized harness failed:\n{result.stderr}")
@@ -103,7 +105,8 @@ def run_sanitized(exe: Path, conversion, batches) -> list[list[np.ndarray]]:
     return outputs
 
 
-def sanitized_matches_tflm(model: bytes, out_dir, batches, *, tflm_may_fail: bool = False):
+def sanitized_matches_tflm(model: bytes, out_dir, batches, *, tflm_may_fail: bool = False,
+                           extra_flags: tuple[str, ...] = ()):
     """Convert, build with the sanitizers, run; the outputs must equal TFLite Micro's bytes.
 
     With `tflm_may_fail`, a TFLite Micro failure (it aborts on some models) only skips the
@@ -112,7 +115,7 @@ def sanitized_matches_tflm(model: bytes, out_dir, batches, *, tflm_may_fail: boo
     from tflm_mcunet.tflm import TFLMError
 
     conversion = convert(model, out_dir, force=True)
-    exe = build_sanitized(Path(out_dir))
+    exe = build_sanitized(Path(out_dir), extra_flags)
     if callable(batches):
         batches = batches(conversion)
     ours = run_sanitized(exe, conversion, batches)

@@ -437,7 +437,7 @@ TME_INLINE void tme_gemm_avx2_rows4(const tme_gemm_params *p, const int16_t *pai
 TME_INLINE __m256i tme_gemm_avx2_w16(const int8_t *w, int32_t n) {
   if (n >= 16) return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w));
   int8_t b[16] = {0};
-  memcpy(b, w, (size_t)n);
+  for (int32_t i = 0; i < n && i < 16; ++i) b[i] = w[i];
   return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)b));
 }
 
