@@ -51,12 +51,14 @@ def host_has_avx2() -> bool:
 OTHER_PATHS = [("dsp", DSP_EMULATION_CFLAGS)] + ([("avx2", AVX2_CFLAGS)] if host_has_avx2() else [])
 
 
-def compare_with_tflm(model: bytes, out_dir, batches, *, all_paths: bool = False, **options):
+def compare_with_tflm(model: bytes, out_dir, batches, *, all_paths: bool = False,
+                      skip_paths: tuple[str, ...] = (), **options):
     """Convert, compile, run every batch here and in TFLite Micro; every output byte must agree.
 
     `batches` is a list of input lists, or a function of the compiled HostModel giving one.
     `all_paths`: also build the project's other kernel paths (OTHER_PATHS: the DSP kernels
-    emulated on the host; the AVX2 kernels where this CPU has AVX2) and check each the same way.
+    emulated on the host; the AVX2 kernels where this CPU has AVX2) and check each the same way,
+    but those named in `skip_paths` (what a slow test leaves to another).
     `options` go to convert() (patch=..., stream_input=...).
     """
     conversion = convert(model, out_dir, force=True, **options)
@@ -66,6 +68,8 @@ def compare_with_tflm(model: bytes, out_dir, batches, *, all_paths: bool = False
     reference = run_tflm_batch(model, batches)
     _compare(host, batches, reference)
     for name, cflags in OTHER_PATHS if all_paths else []:
+        if name in skip_paths:
+            continue
         path_dir = Path(out_dir).with_name(f"{Path(out_dir).name}-{name}")
         shutil.rmtree(path_dir, ignore_errors=True)
         shutil.copytree(out_dir, path_dir, ignore=shutil.ignore_patterns("*.o", "*.so", "*.a"))
@@ -92,10 +96,10 @@ def _compare(host, batches, reference, what: str = ""):
 
 
 def check_bit_exact(model: bytes, out_dir, samples: int = 5, seed: int = 0, all_paths: bool = False,
-                    **options):
+                    skip_paths: tuple[str, ...] = (), **options):
     """compare_with_tflm on random inputs (all -128, all 127, then uniform int8)."""
     return compare_with_tflm(model, out_dir, lambda host: random_inputs(host, samples, seed),
-                             all_paths=all_paths, **options)
+                             all_paths=all_paths, skip_paths=skip_paths, **options)
 
 
 @pytest.fixture

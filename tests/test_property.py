@@ -7,7 +7,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("tensorflow")
@@ -15,6 +15,8 @@ import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 from conftest import check_bit_exact  # noqa: E402
+
+from tflm_mcunet.converter import ConversionError  # noqa: E402
 from tflm_mcunet.quantize import quantize_keras  # noqa: E402
 
 EXAMPLES = int(os.environ.get("TFLM_MCUNET_PROPERTY_EXAMPLES", "60"))
@@ -101,4 +103,12 @@ def test_random_graphs_are_bit_exact(recipe):
     data = np.random.default_rng(seed).uniform(-scale, scale, (12, *shape)).astype(np.float32)
     tflite = quantize_keras(model, data)
     with tempfile.TemporaryDirectory() as tmp:
-        check_bit_exact(tflite, os.path.join(tmp, "c"), samples=3, seed=seed, all_paths=True)
+        try:
+            # (the AVX2 path: test_ops.py and the zoo models of test_sanitizers.py)
+            check_bit_exact(tflite, os.path.join(tmp, "c"), samples=3, seed=seed, all_paths=True,
+                            skip_paths=("avx2",))
+        except ConversionError as e:
+            # a graph whose activations all but vanish: the quantizer gives a softmax input a
+            # scale TFLite Micro aborts on, so there is no oracle to compare with
+            assert "TFLite Micro aborts on it" in str(e), e
+            reject()
