@@ -90,6 +90,22 @@ TME_INLINE void tme_dw_block(const tme_dw_params *p, const int8_t *in, int32_t i
   }
 }
 
+/* TAP(ky, kx) for every tap of a pixel's window: all of them at constant offsets for an
+ * interior pixel (`unrolled`), the taps [ky0, ky1) x [kx0, kx1) inside the input otherwise. */
+#define TME_DW_EACH_TAP(TAP)                                                                    \
+  do {                                                                                          \
+    if (unrolled) {                                                                             \
+      TME_PRAGMA_(GCC unroll 7)                                                                 \
+      for (int32_t ky = 0; ky < p->k_h; ++ky) {                                                 \
+        TME_PRAGMA_(GCC unroll 7)                                                               \
+        for (int32_t kx = 0; kx < p->k_w; ++kx) TAP(ky, kx);                                    \
+      }                                                                                         \
+    } else {                                                                                    \
+      for (int32_t ky = ky0; ky < ky1; ++ky)                                                    \
+        for (int32_t kx = kx0; kx < kx1; ++kx) TAP(ky, kx);                                     \
+    }                                                                                           \
+  } while (0)
+
 #if TME_DSP
 
 /* The epilogue of channel c of the pixel whose first output byte is o. */
@@ -132,16 +148,7 @@ TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t i
     const ptrdiff_t x = window + c;
     const int8_t *const wc = w + c;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    if (unrolled) {  /* an interior pixel: every tap, at constant offsets */
-      TME_PRAGMA_(GCC unroll 7)
-      for (int32_t ky = 0; ky < p->k_h; ++ky) {
-        TME_PRAGMA_(GCC unroll 7)
-        for (int32_t kx = 0; kx < p->k_w; ++kx) TME_DW_TAP4(ky, kx);
-      }
-    } else {
-      for (int32_t ky = ky0; ky < ky1; ++ky)
-        for (int32_t kx = kx0; kx < kx1; ++kx) TME_DW_TAP4(ky, kx);
-    }
+    TME_DW_EACH_TAP(TME_DW_TAP4);
     tme_dw_store(p, a0, c, bias[c], mult[c], shift[c], residual, skip, o, out);
     tme_dw_store(p, a1, c + 1, bias[c + 1], mult[c + 1], shift[c + 1], residual, skip, o, out);
     tme_dw_store(p, a2, c + 2, bias[c + 2], mult[c + 2], shift[c + 2], residual, skip, o, out);
@@ -191,16 +198,7 @@ TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t i
     const int8_t *const wc = w + c;
     __m256i lo = _mm256_loadu_si256((const __m256i *)(const void *)(bias + c));
     __m256i hi = _mm256_loadu_si256((const __m256i *)(const void *)(bias + c + 8));
-    if (unrolled) {  /* an interior pixel: every tap, at constant offsets */
-      TME_PRAGMA_(GCC unroll 7)
-      for (int32_t ky = 0; ky < p->k_h; ++ky) {
-        TME_PRAGMA_(GCC unroll 7)
-        for (int32_t kx = 0; kx < p->k_w; ++kx) TME_DW_TAP16(ky, kx);
-      }
-    } else {
-      for (int32_t ky = ky0; ky < ky1; ++ky)
-        for (int32_t kx = kx0; kx < kx1; ++kx) TME_DW_TAP16(ky, kx);
-    }
+    TME_DW_EACH_TAP(TME_DW_TAP16);
     const tme_requant8_consts q0 = tme_requant8_load(mult, shift, c, p->out_offset, p->act_min,
                                                      p->act_max, p->right_shift);
     const tme_requant8_consts q1 = tme_requant8_load(mult, shift, c + 8, p->out_offset,

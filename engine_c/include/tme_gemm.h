@@ -436,9 +436,20 @@ TME_INLINE void tme_gemm_avx2_rows4(const tme_gemm_params *p, const int16_t *pai
 /* 16 weights of a row at w (fewer at its end: n of 4, 8 or 12, the rest 0) as 16-bit lanes. */
 TME_INLINE __m256i tme_gemm_avx2_w16(const int8_t *w, int32_t n) {
   if (n >= 16) return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w));
-  int8_t b[16] = {0};
-  for (int32_t i = 0; i < n && i < 16; ++i) b[i] = w[i];
-  return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)b));
+  /* the tail of a row: its first 8 bytes in one load, 4 more in another (k4 % 4 == 0) */
+  __m128i v = _mm_setzero_si128();
+  int32_t last;
+  if (n >= 8) {
+    v = _mm_loadl_epi64((const __m128i *)(const void *)w);
+    if (n >= 12) {
+      memcpy(&last, w + 8, sizeof last);
+      v = _mm_insert_epi32(v, last, 2);
+    }
+  } else {
+    memcpy(&last, w, sizeof last);
+    v = _mm_cvtsi32_si128(last);
+  }
+  return _mm256_cvtepi8_epi16(v);
 }
 
 /* The sums (without the bias) of n rows x channels [oc0, oc0 + nb) into acc. */
@@ -489,9 +500,11 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
   int16_t x[TME_GEMM_ROWS][TME_GEMM_AVX2_K];
   if (avx2) tme_gemm_avx2_pairs(p, w, pairs);
 #else
-  const int avx2 = 0;
+  const int avx2 = 0, avx2_dots = 0;
 #endif
-  const int small_k = !avx2 && p->k4 <= TME_GEMM_SMALL_K && p->out_c <= TME_GEMM_OC_BLOCK;
+  /* (on the AVX2 path its kernels take every block the small-k block would) */
+  const int small_k = !avx2 && !avx2_dots && p->k4 <= TME_GEMM_SMALL_K &&
+                      p->out_c <= TME_GEMM_OC_BLOCK;
   int16_t wt[TME_GEMM_SMALL_K ? TME_GEMM_SMALL_K * TME_GEMM_OC_BLOCK : 1];
   if (small_k)
     for (int32_t k = 0; k < p->k4; ++k)
