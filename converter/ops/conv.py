@@ -265,20 +265,28 @@ def _interior(out_n: int, in_n: int, k: int, s: int, d: int, pad: int) -> tuple[
 
 
 def inplace_geometry(p: dict) -> dict:
-    """The rings of tme_dw_inplace_s8: values per stride phase of a padded input row, the lag
-    (output rows computed before the first may be written back over the input) and the
-    scratch bytes (k_h padded 16-bit input rows + lag + 1 output rows)."""
+    """The ring of tme_dw_inplace_s8: values per stride phase of a padded input row, and the
+    scratch bytes (k_h padded 16-bit input rows)."""
     s = p["stride_w"]
     columns = -(-p["out_w"] // 16) * 16  # the kernel may compute whole groups of 16 columns
     padded = max(p["pad_left"] + p["in_w"], (columns - 1) * s + (p["k_w"] - 1) * p["dil_w"] + 1)
     ring_w = -(-padded // s) + 1  # + 1: the DSP kernel reads taps in pairs
-    lag = 0
+    return dict(ring_w=ring_w, scratch=2 * p["k_h"] * s * ring_w)
+
+
+def inplace_rows_are_read_first(p: dict) -> bool:
+    """Does every output row of tme_dw_inplace_s8 overwrite only input rows already in its
+    ring? The kernel reads a channel's input row once, for the first window that reaches it,
+    and writes each output row over the input as soon as it is computed. (TFLite's paddings
+    are at most k - 1 and an output row is at most an input row wide: always true.)"""
+    last_read = min(p["in_h"] - 1, (p["out_h"] - 1) * p["stride_h"] - p["pad_top"]
+                    + (p["k_h"] - 1) * p["dil_h"])
     for q in range(p["out_h"]):
         covered = ((q + 1) * p["out_w"] - 1) // p["in_w"]  # last input row output row q overwrites
-        last_reader = min(p["out_h"] - 1, (covered + p["pad_top"]) // p["stride_h"])
-        lag = max(lag, last_reader - q)
-    scratch = 2 * p["k_h"] * s * ring_w + (lag + 1) * p["out_w"]
-    return dict(ring_w=ring_w, lag=lag, scratch=scratch)
+        in_ring = q * p["stride_h"] - p["pad_top"] + (p["k_h"] - 1) * p["dil_h"]
+        if min(covered, last_read) > in_ring:
+            return False
+    return True
 
 
 #: the fields of tme_dw_params taken from op.params as they are
@@ -303,7 +311,7 @@ class DepthwiseConv2D(_ConvBase):
         pairs = p["k_h"] * sum(-(-len(range(ph, p["k_w"], p["stride_w"])) // 2)
                                for ph in range(p["stride_w"]))
         return (p["depth_multiplier"] == 1 and p["dil_h"] == p["dil_w"] == 1
-                and "residual" not in p and pairs <= 64)
+                and "residual" not in p and pairs <= 64 and inplace_rows_are_read_first(p))
 
     def scratch_bytes(self, op) -> int:
         return self.inplace_scratch_bytes(op) if op.params.get("inplace") else 0
@@ -311,17 +319,16 @@ class DepthwiseConv2D(_ConvBase):
     def inplace_is_faster(self, op) -> bool:
         """On an Arm DSP core, is the in-place kernel likely the faster one? A model of the
         instructions per channel of either DSP kernel (counts on Cortex-M7 follow it within
-        ~30%): the in-place one copies each input row into its ring, computes every tap of 4
-        output pixels at a time (2 taps per SMLAD, padding taps too) and writes the rows back;
-        the raster one computes only the taps inside the input, 4 channels per 10 instructions
-        a tap, and its requantization and channel constants cost more per output."""
+        ~30%): the in-place one copies each input row into its ring and computes every tap
+        of 4 output pixels at a time (2 taps per SMLAD, padding taps too); the raster one
+        computes only the taps inside the input, 4 channels per 10 instructions a tap, and its
+        requantization and channel constants cost more per output."""
         p = op.params
         pairs = [-(-len(range(ph, p["k_w"], p["stride_w"])) // 2) for ph in range(p["stride_w"])]
         per_group_row = sum(2 * n + 2 + 4 * n for n in pairs)  # loads and SMLADs, 4 pixels
         groups = -(-p["out_w"] // 4)
         ring = (8 * p["k_h"] * sum(pairs) + p["in_h"] * (3.5 * p["in_w"] + 20)
-                + p["out_h"] * (groups * (p["k_h"] * per_group_row + 37) + 20)
-                + p["out_h"] * (3 * p["out_w"] + 10))
+                + p["out_h"] * (groups * (p["k_h"] * per_group_row + 37) + 20))
 
         def inside(out_n, in_n, k, stride, pad):  # taps inside the input, over all outputs
             return sum(sum(0 <= o * stride - pad + i < in_n for i in range(k))
@@ -341,17 +348,17 @@ class DepthwiseConv2D(_ConvBase):
                                  p["pad_top"])
         ox_lo, ox_hi = _interior(p["out_w"], p["in_w"], p["k_w"], p["stride_w"], p["dil_w"],
                                  p["pad_left"])
-        ring = inplace_geometry(p) if p.get("inplace") else dict(ring_w=0, lag=0)
+        ring_w = inplace_geometry(p)["ring_w"] if p.get("inplace") else 0
         fields = dict({k: p[k] for k in _DW_FIELDS}, c=p["out_c"], oy_lo=oy_lo, oy_hi=oy_hi,
                       ox_lo=ox_lo, ox_hi=ox_hi,
                       **{k: p[k] for k in ("in_offset", "out_offset", "act_min", "act_max")},
-                      ring_w=ring["ring_w"], lag=ring["lag"])
+                      ring_w=ring_w)
         fields["right_shift"], shifts = requant_shifts(p["multiplier"], p["shift"])
         fields = {k: fields[k] for k in ("in_h", "in_w", "c", "out_h", "out_w", "k_h", "k_w",
                                          "stride_h", "stride_w", "dil_h", "dil_w", "pad_top",
                                          "pad_left", "oy_lo", "oy_hi", "ox_lo", "ox_hi",
                                          "in_offset", "out_offset", "act_min", "act_max",
-                                         "ring_w", "lag", "right_shift")}
+                                         "ring_w", "right_shift")}
         params = c.params("tme_dw_params", op, fields)
         biases = (np.asarray(bias.data, np.int32) if bias is not None
                   else np.zeros(p["out_c"], np.int32))

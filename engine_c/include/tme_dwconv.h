@@ -12,15 +12,13 @@
  *   take every tap without a bound check; border pixels take the taps inside the input.
  *
  * - tme_dw_inplace_s8: the output overwrites its input (`data`), one channel at a time
- *   (TinyEngine's in-place depthwise), with two small rings in scratch:
- *   * the input rows of the channel the current output row reads, as 16-bit (x + in_offset),
- *     padded with zeros (padding taps add nothing), a row stored phase by phase of the stride
- *     (columns s * i + j at [j][i]) so that every tap reads consecutive values;
- *   * `lag` + 1 output rows: output row q is written back over data once every input row its
- *     bytes cover has been read for the last time, at most `lag` rows later.
- *   An input row is copied into the ring once per channel; a channel's output is written only
- *   over bytes of its own channel whose input has been read.
- *   Scratch: tme_dw_inplace_scratch bytes (ops/conv.py computes the same).
+ *   (TinyEngine's in-place depthwise), with a ring of input rows in scratch: the rows of the
+ *   channel the current output row reads, as 16-bit (x + in_offset), padded with zeros
+ *   (padding taps add nothing), a row stored phase by phase of the stride (columns s * i + j
+ *   at [j][i]) so that every tap reads consecutive values. An input row is read once per
+ *   channel, into the ring; each output row goes straight over data, on bytes of its own
+ *   channel whose input rows are all in the ring by then (ops/conv.py takes only layers where
+ *   that holds, and computes the scratch bytes: inplace_geometry).
  */
 #ifndef TME_DWCONV_H
 #define TME_DWCONV_H
@@ -34,7 +32,6 @@ typedef struct {
   int32_t oy_lo, oy_hi, ox_lo, ox_hi;  /* interior output pixels: the window is inside */
   int32_t in_offset, out_offset, act_min, act_max;
   int32_t ring_w;  /* in place: values per stride phase of a padded input row */
-  int32_t lag;     /* in place: output rows computed before one is written back */
   int32_t right_shift;  /* 1: tme_requant_right, the shifts stored as -shift - 2 */
 } tme_dw_params;
 
@@ -303,11 +300,12 @@ TME_INLINE void tme_dw_pairs(const tme_dw_params *p, const int8_t *w, int32_t c,
       }
 }
 
-/* DSP path: one output row of channel c, TME_DW_RING_N output pixels at a time, two taps per
- * SMLAD (consecutive values of a stride phase of the ring row against a weight pair). The
- * pixels of a group share their loads (pixel j's taps start j values on) and the channel's
- * weight pairs; a group past the row's end computes columns the ring holds (its rows are sized
- * for groups of 16) and stores only the pixels there are. The sums start at the bias. */
+/* DSP path: one output row of channel c (its bytes c apart from orow on), TME_DW_RING_N output
+ * pixels at a time, two taps per SMLAD (consecutive values of a stride phase of the ring row
+ * against a weight pair). The pixels of a group share their loads (pixel j's taps start j
+ * values on) and the channel's weight pairs; a group past the row's end computes columns the
+ * ring holds (its rows are sized for groups of 16) and stores only the pixels there are. The
+ * sums start at the bias. */
 #define TME_DW_RING_N 4
 TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int32_t iy0,
                                 int32_t c, const uint32_t *pairs, const int32_t *bias,
@@ -336,8 +334,8 @@ TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int
     TME_PRAGMA_(GCC unroll 4)
     for (int32_t j = 0; j < TME_DW_RING_N; ++j)
       if (p->out_w % TME_DW_RING_N == 0 || ox + j < p->out_w)
-        orow[ox + j] = tme_requant_s8(a[j], m, h, p->out_offset, p->act_min, p->act_max,
-                                      p->right_shift);
+        orow[(size_t)(ox + j) * (size_t)p->c] = tme_requant_s8(
+            a[j], m, h, p->out_offset, p->act_min, p->act_max, p->right_shift);
   }
 }
 
@@ -374,13 +372,13 @@ TME_INLINE void tme_dw_ring_block(const tme_dw_params *p, const tme_i16 *rows, i
     }
   }
   for (int32_t j = 0; j < nb; ++j)
-    orow[ox0 + j] = tme_requant_s8(tme_add_wrap(acc[j], bias[c]), mult[c], shift[c],
-                                   p->out_offset, p->act_min, p->act_max,
-                                   p->right_shift);
+    orow[(size_t)(ox0 + j) * (size_t)p->c] = tme_requant_s8(
+        tme_add_wrap(acc[j], bias[c]), mult[c], shift[c], p->out_offset, p->act_min, p->act_max,
+        p->right_shift);
 }
 
 
-/* One output row of channel c. */
+/* One output row of channel c (its bytes c apart from orow on). */
 TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int32_t iy0,
                                 int32_t c, const int8_t *w, const int32_t *bias,
                                 const int32_t *mult, const int8_t *shift, int8_t *orow) {
@@ -399,8 +397,6 @@ TME_INLINE void tme_dw_inplace_s8(const tme_dw_params *p, int8_t *data, const in
                                   uint8_t *scratch) {
   const int32_t slot_len = p->stride_w * p->ring_w;
   tme_i16 *const rows = (tme_i16 *)(void *)scratch;                 /* k_h slots */
-  int8_t *const outs = (int8_t *)(scratch + (size_t)2 * (size_t)p->k_h * (size_t)slot_len);
-  const int32_t ring_out = p->lag + 1;
 #if TME_DSP
   uint32_t pairs[TME_DW_PAIRS];
 #define TME_DW_WEIGHTS pairs
@@ -421,21 +417,8 @@ TME_INLINE void tme_dw_inplace_s8(const tme_dw_params *p, int8_t *data, const in
         tme_dw_ring_row(p, data, c, iy, rows + (size_t)slot * (size_t)slot_len);
       }
       loaded = need;
-      int8_t *orow = outs + (size_t)(oy % ring_out) * (size_t)p->out_w;
-      tme_dw_ring_out(p, rows, iy0, c, TME_DW_WEIGHTS, bias, mult, shift, orow);
-      const int32_t q = oy - p->lag;  /* the output row that may be written back now */
-      if (q >= 0) {
-        const int8_t *src = outs + (size_t)(q % ring_out) * (size_t)p->out_w;
-        int8_t *dst = data + (size_t)q * (size_t)p->out_w * (size_t)p->c + (size_t)c;
-        TME_PRAGMA_(GCC unroll 4)
-        for (int32_t ox = 0; ox < p->out_w; ++ox) dst[(size_t)ox * (size_t)p->c] = src[ox];
-      }
-    }
-    for (int32_t q = p->out_h - p->lag > 0 ? p->out_h - p->lag : 0; q < p->out_h; ++q) {
-      const int8_t *src = outs + (size_t)(q % ring_out) * (size_t)p->out_w;
-      int8_t *dst = data + (size_t)q * (size_t)p->out_w * (size_t)p->c + (size_t)c;
-      TME_PRAGMA_(GCC unroll 4)
-      for (int32_t ox = 0; ox < p->out_w; ++ox) dst[(size_t)ox * (size_t)p->c] = src[ox];
+      tme_dw_ring_out(p, rows, iy0, c, TME_DW_WEIGHTS, bias, mult, shift,
+                      data + (size_t)oy * (size_t)p->out_w * (size_t)p->c + (size_t)c);
     }
   }
 #undef TME_DW_WEIGHTS
