@@ -2,6 +2,8 @@
 gives the same bytes as TFLite Micro."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -181,6 +183,27 @@ def test_inplace_depthwise_kernel_every_shape(bit_exact, monkeypatch, kernel, st
                     layers.DepthwiseConv2D(3, padding="same"), layers.Conv2D(16, 1))
     conversion = bit_exact(quantize_keras(m, rep((size, size, 24))), all_paths=True)
     assert sum(bool(op.params.get("inplace")) for op in conversion.graph.ops) == 2
+
+
+def test_inplace_output_rows_only_overwrite_input_rows_already_read():
+    """The in-place kernel writes each output row over the input at once: for every TFLite
+    padding (at most k - 1) and stride that holds, and a layer where it would not gets the
+    raster kernel."""
+    from tflm_mcunet.converter.ops.base import same_padding, window_output_size
+    from tflm_mcunet.converter.ops.conv import inplace_rows_are_read_first
+
+    for size, k, s, padding in itertools.product(range(1, 24), range(1, 8), (1, 2, 3),
+                                                 ("SAME", "VALID")):
+        out = window_output_size(padding, size, s, 1, k)
+        if out < 1:
+            continue
+        pad = same_padding(size, out, s, 1, k) if padding == "SAME" else 0
+        p = dict(in_h=size, in_w=size + 1, out_h=out, out_w=window_output_size(
+            padding, size + 1, s, 1, k), k_h=k, stride_h=s, pad_top=pad, dil_h=1)
+        assert inplace_rows_are_read_first(p), p
+    # padding past the window's reach: output row 1 would land on input row 1 unread
+    assert not inplace_rows_are_read_first(dict(in_h=6, in_w=6, out_h=6, out_w=6, k_h=1,
+                                                stride_h=1, pad_top=1, dil_h=1))
 
 
 def test_residual_add_is_fused_into_the_projection(bit_exact):
