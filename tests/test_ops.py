@@ -201,9 +201,17 @@ def test_inplace_output_rows_only_overwrite_input_rows_already_read():
         p = dict(in_h=size, in_w=size + 1, out_h=out, out_w=window_output_size(
             padding, size + 1, s, 1, k), k_h=k, stride_h=s, pad_top=pad, dil_h=1)
         assert inplace_rows_are_read_first(p), p
-    # padding past the window's reach: output row 1 would land on input row 1 unread
-    assert not inplace_rows_are_read_first(dict(in_h=6, in_w=6, out_h=6, out_w=6, k_h=1,
-                                                stride_h=1, pad_top=1, dil_h=1))
+    # padding past the window's reach: output row 1 would land on input row 1 unread, so the
+    # layer is no candidate for the in-place kernel (the raster one takes it)
+    from tflm_mcunet.converter.ir import Op
+    from tflm_mcunet.converter.ops import lookup
+
+    p = dict(in_h=6, in_w=6, out_h=6, out_w=6, k_h=1, k_w=1, stride_h=1, stride_w=1, pad_top=1,
+             pad_left=0, dil_h=1, dil_w=1, depth_multiplier=1)
+    assert not inplace_rows_are_read_first(p)
+    depthwise = lookup("DEPTHWISE_CONV_2D")
+    assert not depthwise.can_run_inplace(Op(0, "DEPTHWISE_CONV_2D", [], [], params=p))
+    assert depthwise.can_run_inplace(Op(0, "DEPTHWISE_CONV_2D", [], [], params=dict(p, pad_top=0)))
 
 
 def test_residual_add_is_fused_into_the_projection(bit_exact):
