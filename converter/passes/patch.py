@@ -477,8 +477,22 @@ def _plan_row_bands(stage: PatchStage, strips: list[tuple[int, int]]) -> None:
         per_strip.append((cols, _band_regions(stage, stage.grid[0], cols)))
         stage.input_starts += [(r[id(x)][0] * x.shape[2] + cols[id(x)][0]) * x.shape[3]
                                for r in per_strip[-1][1]]
-    # one buffer per stage tensor for its rows of a band (sized for the largest), the model
-    # input only when streamed or cut into strips
+    band, kept = _band_buffers(stage, per_strip, whole_rows)
+    position: dict[int, int] = {}  # id(step) -> its layer's position (0: the input)
+    crops: dict[tuple[int, int], Buffer] = {}  # (position, input) -> a crop's buffer
+    for cols, bands in per_strip:
+        _strip_steps(stage, cols, bands, band, kept, whole_rows, position, crops)
+    _place_band_buffers(stage, band, kept, crops, position)
+
+
+def _band_buffers(stage: PatchStage,
+                  per_strip: list[tuple[dict[int, tuple[int, int]], list[dict[int, Region]]]],
+                  whole_rows: bool) -> tuple[dict[int, Tensor], set[int]]:
+    """One buffer per stage tensor for its rows of a band (sized for the largest band of any
+    strip), the model input only when streamed or cut into strips; and the tensors whose
+    buffers keep rows from one band to the next."""
+    x = stage.input
+    tensors = [x] + [op.outputs[0] for op in stage.ops]
     band: dict[int, Tensor] = {}
     for t in tensors:
         if t is not x or stage.streamed or not whole_rows:
@@ -489,91 +503,106 @@ def _plan_row_bands(stage: PatchStage, strips: list[tuple[int, int]]) -> None:
     kept = {id(t) for t in tensors if id(t) in band and any(
         now[id(t)][0] < before[id(t)][1]
         for _, bands in per_strip for before, now in zip(bands, bands[1:]))}
+    return band, kept
 
-    position: dict[int, int] = {}  # id(step) -> its layer's position (0: the input)
-    crops: dict[tuple[int, int], Buffer] = {}  # (position, input) -> a crop's buffer
-    for cols, bands in per_strip:
-        def row_bytes(t: Tensor) -> int:
-            return (cols[id(t)][1] - cols[id(t)][0]) * t.shape[3]
 
-        def view(t: Tensor, rows: tuple[int, int], start: int, what: str) -> Tensor:
-            """Rows [a, b) of `t` on the strip's columns: in its band buffer (whose first row
-            is `start`) or in the model input."""
-            v = Tensor(t.index, f"{t.name} ({what})",
-                       (1, rows[1] - rows[0], cols[id(t)][1] - cols[id(t)][0], t.shape[3]),
-                       t.dtype, t.quant)
-            stage.views[id(v)] = ((band[id(t)], (rows[0] - start) * row_bytes(t))
-                                  if id(t) in band else (t, rows[0] * row_bytes(t)))
-            return v
+def _strip_steps(stage: PatchStage, cols: dict[int, tuple[int, int]],
+                 bands: list[dict[int, Region]], band: dict[int, Tensor], kept: set[int],
+                 whole_rows: bool, position: dict[int, int],
+                 crops: dict[tuple[int, int], Buffer]) -> None:
+    """The steps of one strip's bands, appended to stage.steps: per band, keep the rows the
+    band reads again, read (or gather) the input's new rows, run each layer on its new rows
+    (cropping inputs that a layer reads narrower than the strip), and scatter the new rows of
+    the stage output. `position` records each step's layer, `crops` the crop buffers."""
+    x, y = stage.input, stage.output
 
-        for k, r in enumerate(bands):
-            steps: list[Op] = []
+    def row_bytes(t: Tensor) -> int:
+        return (cols[id(t)][1] - cols[id(t)][0]) * t.shape[3]
 
-            def add(step: Op, pos: int) -> None:
-                steps.append(step)
-                position[id(step)] = pos
+    def view(t: Tensor, rows: tuple[int, int], start: int, what: str) -> Tensor:
+        """Rows [a, b) of `t` on the strip's columns: in its band buffer (whose first row
+        is `start`) or in the model input."""
+        v = Tensor(t.index, f"{t.name} ({what})",
+                   (1, rows[1] - rows[0], cols[id(t)][1] - cols[id(t)][0], t.shape[3]),
+                   t.dtype, t.quant)
+        stage.views[id(v)] = ((band[id(t)], (rows[0] - start) * row_bytes(t))
+                              if id(t) in band else (t, rows[0] * row_bytes(t)))
+        return v
 
-            def new_rows(t: Tensor, pos: int, index: int) -> tuple[int, int]:
-                """The rows of `t` this band computes, after moving the kept ones up."""
-                lo, hi = r[id(t)][:2]
-                if k and id(t) in kept and lo < bands[k - 1][id(t)][1]:
-                    before, done = bands[k - 1][id(t)][:2]
-                    if lo > before:
-                        b = band[id(t)]
-                        add(_copy_op(index, "keep", b, b, rows=1,
-                                     run=(done - lo) * row_bytes(t), src_stride=0, dst_stride=0,
-                                     src_offset=(lo - before) * row_bytes(t)), pos)
-                    lo = done
-                return lo, hi
+    for k, r in enumerate(bands):
+        steps: list[Op] = []
 
-            lo, hi = new_rows(x, 0, stage.ops[0].index)
-            c0, c1 = cols[id(x)]
-            if lo < hi and stage.streamed:
-                add(Op(stage.ops[0].index, "READ_INPUT", [],
-                       [view(x, (lo, hi), r[id(x)][0], "rows read")],
-                       params=dict(row=lo, col=c0, rows=hi - lo, cols=c1 - c0)), 0)
-            elif lo < hi and id(x) in band:
-                add(_copy_op(stage.ops[0].index, "gather", x,
-                             view(x, (lo, hi), r[id(x)][0], "rows gathered"), rows=hi - lo,
-                             run=row_bytes(x), src_stride=x.shape[2] * x.shape[3],
-                             dst_stride=row_bytes(x),
-                             src_offset=(lo * x.shape[2] + c0) * x.shape[3]), 0)
-            for pos, op in enumerate(stage.ops, 1):
-                t = op.outputs[0]
-                lo, hi = new_rows(t, pos, op.index)
-                if lo >= hi:
-                    continue  # every row this band needs was computed before
-                out_region = (lo, hi, *cols[id(t)])
-                inputs, in_region = list(op.inputs), None
-                for i, u in _activation_inputs(op):
-                    need = requirement(op, i, out_region)
-                    if whole_rows:  # (a valid window may not reach the last columns)
-                        need = (*need[:2], *cols[id(u)])
-                    rows = view(u, need[:2], r[id(u)][0], f"rows for #{op.index}")
-                    if need[2:] != cols[id(u)]:  # fewer columns than the strip has
-                        crop = Tensor(u.index, f"{u.name} (crop for #{op.index})",
-                                      _region_shape(u, need), u.dtype, u.quant)
-                        run = (need[3] - need[2]) * u.shape[3]
-                        add(_copy_op(op.index, f"crop{i}", rows, crop, rows=need[1] - need[0],
-                                     run=run, src_stride=row_bytes(u), dst_stride=run,
-                                     src_offset=(need[2] - cols[id(u)][0]) * u.shape[3]), pos)
-                        mine = crops.setdefault((pos, i), Buffer(crop.name, 0, pos, pos))
-                        mine.size = max(mine.size, crop.nbytes)
-                        stage.buffer_of[id(crop)] = mine
-                        rows = crop
-                    in_region = need if i == 0 else in_region
-                    inputs[i] = rows
-                add(_patched_op(op, inputs, view(t, (lo, hi), r[id(t)][0], "rows"), out_region,
-                                in_region), pos)
-            tile = r[id(y)][:2]
-            if tile[0] < tile[1]:
-                width = y.shape[2] * y.shape[3]
-                add(_copy_op(stage.ops[-1].index, "scatter", band[id(y)], y,
-                             rows=tile[1] - tile[0], run=row_bytes(y), src_stride=row_bytes(y),
-                             dst_stride=width, dst_offset=tile[0] * width
-                             + cols[id(y)][0] * y.shape[3]), len(stage.ops) + 1)
-            stage.steps.append(steps)
+        def add(step: Op, pos: int) -> None:
+            steps.append(step)
+            position[id(step)] = pos
 
+        def new_rows(t: Tensor, pos: int, index: int) -> tuple[int, int]:
+            """The rows of `t` this band computes, after moving the kept ones up."""
+            lo, hi = r[id(t)][:2]
+            if k and id(t) in kept and lo < bands[k - 1][id(t)][1]:
+                before, done = bands[k - 1][id(t)][:2]
+                if lo > before:
+                    b = band[id(t)]
+                    add(_copy_op(index, "keep", b, b, rows=1,
+                                 run=(done - lo) * row_bytes(t), src_stride=0, dst_stride=0,
+                                 src_offset=(lo - before) * row_bytes(t)), pos)
+                lo = done
+            return lo, hi
+
+        lo, hi = new_rows(x, 0, stage.ops[0].index)
+        c0, c1 = cols[id(x)]
+        if lo < hi and stage.streamed:
+            add(Op(stage.ops[0].index, "READ_INPUT", [],
+                   [view(x, (lo, hi), r[id(x)][0], "rows read")],
+                   params=dict(row=lo, col=c0, rows=hi - lo, cols=c1 - c0)), 0)
+        elif lo < hi and id(x) in band:
+            add(_copy_op(stage.ops[0].index, "gather", x,
+                         view(x, (lo, hi), r[id(x)][0], "rows gathered"), rows=hi - lo,
+                         run=row_bytes(x), src_stride=x.shape[2] * x.shape[3],
+                         dst_stride=row_bytes(x),
+                         src_offset=(lo * x.shape[2] + c0) * x.shape[3]), 0)
+        for pos, op in enumerate(stage.ops, 1):
+            t = op.outputs[0]
+            lo, hi = new_rows(t, pos, op.index)
+            if lo >= hi:
+                continue  # every row this band needs was computed before
+            out_region = (lo, hi, *cols[id(t)])
+            inputs, in_region = list(op.inputs), None
+            for i, u in _activation_inputs(op):
+                need = requirement(op, i, out_region)
+                if whole_rows:  # (a valid window may not reach the last columns)
+                    need = (*need[:2], *cols[id(u)])
+                rows = view(u, need[:2], r[id(u)][0], f"rows for #{op.index}")
+                if need[2:] != cols[id(u)]:  # fewer columns than the strip has
+                    crop = Tensor(u.index, f"{u.name} (crop for #{op.index})",
+                                  _region_shape(u, need), u.dtype, u.quant)
+                    run = (need[3] - need[2]) * u.shape[3]
+                    add(_copy_op(op.index, f"crop{i}", rows, crop, rows=need[1] - need[0],
+                                 run=run, src_stride=row_bytes(u), dst_stride=run,
+                                 src_offset=(need[2] - cols[id(u)][0]) * u.shape[3]), pos)
+                    mine = crops.setdefault((pos, i), Buffer(crop.name, 0, pos, pos))
+                    mine.size = max(mine.size, crop.nbytes)
+                    stage.buffer_of[id(crop)] = mine
+                    rows = crop
+                in_region = need if i == 0 else in_region
+                inputs[i] = rows
+            add(_patched_op(op, inputs, view(t, (lo, hi), r[id(t)][0], "rows"), out_region,
+                            in_region), pos)
+        tile = r[id(y)][:2]
+        if tile[0] < tile[1]:
+            width = y.shape[2] * y.shape[3]
+            add(_copy_op(stage.ops[-1].index, "scatter", band[id(y)], y,
+                         rows=tile[1] - tile[0], run=row_bytes(y), src_stride=row_bytes(y),
+                         dst_stride=width, dst_offset=tile[0] * width
+                         + cols[id(y)][0] * y.shape[3]), len(stage.ops) + 1)
+        stage.steps.append(steps)
+
+
+def _place_band_buffers(stage: PatchStage, band: dict[int, Tensor], kept: set[int],
+                        crops: dict[tuple[int, int], Buffer], position: dict[int, int]) -> None:
+    """Lifetimes and offsets of the band buffers, crops and kernel scratch in the stage's
+    scratch: the kept buffers side by side, the others sharing the bytes after them."""
+    x, y = stage.input, stage.output
     # a kept buffer lives through every band; the others from their layer to their last reader
     end = len(stage.ops) + 1
     first = {id(x): 0} | {id(op.outputs[0]): pos for pos, op in enumerate(stage.ops, 1)}
