@@ -204,6 +204,7 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
 #if defined(__ARM_FEATURE_DSP) && !defined(TME_EMULATE_DSP) && defined(__OPTIMIZE__)
 #define TME_GEMM_ASM_K4_MAX 4092
 #define TME_GEMM_ASM_UNROLLED_K 32  /* rows of at most this many values: the steps unrolled */
+#define TME_GEMM_ASM_LOOP_K 512  /* rows of at most this many values: TME_GEMM_ASM_LOOP_ */
 #define TME_UNPAREN_(...) __VA_ARGS__
 #define TME_GEMM_ASM_(ROW1, PB_OPERAND, PB_MEMORY, K)                                           \
   do {                                                                                          \
@@ -237,71 +238,42 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
 #define TME_GEMM_STEP_2X2_FAR(pa, pb, pw, K)                                                   \
   TME_GEMM_ASM_("ldrd %[ya], %[yb], [%[pb]], #8\n\t", (, [pb] "+r"(pb)),                   \
                 *(const uint8_t(*)[8])(pb), K)
-/* A row pair times every channel pair, the epilogue included, as one loop of assembly: for
- * layers with short rows (k4 <= TME_GEMM_ASM_UNROLLED_K: the steps unrolled), no fused
- * residual, a right shift (tme_requant_right) and no clamp besides the int8 range. As one
- * block the compiler cannot spill around it: the pointers stay in registers and the 10 values
- * of a step are reused for the epilogue (about 12 instructions fewer per 2x2 block than the C
- * loop). Rows a and a + 2 * K, channels' weights [out_c][K]; outputs at out and out + OC. */
+/* A row pair times every channel pair, the epilogue included, as one loop of assembly, for
+ * layers without a fused residual, with a right shift (tme_requant_right) and no clamp besides
+ * the int8 range. As one block the compiler cannot spill around it: the pointers stay in
+ * registers and the 10 values of a step are reused for the epilogue (the C loop spends about
+ * 12 to 30 instructions more per 2x2 block). Rows at a and a + 2 * K, the weights [OC][K],
+ * outputs at po and po + OC, c = 2 * out_offset + 1.
+ * - TME_GEMM_ASM_LOOP_UNROLLED_: k4 <= TME_GEMM_ASM_UNROLLED_K, the steps written out.
+ * - TME_GEMM_ASM_LOOP_K_: a loop along k, U steps at a time (a walks and is set back; the
+ *   multipliers' pointer waits in memory for the loop's end register). */
 #define TME_GEMM_ASM_LOOP 1
-#define TME_GEMM_ASM_LOOP_(K, OC, C)                                                            \
-  __asm__ volatile(                                                                             \
-      "1:\n\t"                                                                                  \
-      "ldr %[s00], [%[pb]], #4\n\t"                                                             \
-      "ldr %[s01], [%[pb]], #4\n\t"                                                             \
-      "mov %[s10], %[s00]\n\t"                                                                  \
-      "mov %[s11], %[s01]\n\t"                                                                  \
-      ".set tme_gemm_k_, 0\n\t"                                                                 \
-      ".rept %c[steps]\n\t"                                                                     \
-      "ldrd %[xa], %[xb], [%[a], #2 * tme_gemm_k_]\n\t"                                         \
-      "ldrd %[ya], %[yb], [%[a], #2 * tme_gemm_k_ + 2 * %c[k]]\n\t"                             \
-      "ldr %[lo], [%[pw], #tme_gemm_k_ + %c[k]]\n\t"                                            \
-      "sxtb16 %[hi], %[lo], ror #8\n\t"                                                         \
-      "sxtb16 %[lo], %[lo]\n\t"                                                                 \
-      "smlad %[s01], %[xa], %[lo], %[s01]\n\t"                                                  \
-      "smlad %[s11], %[ya], %[lo], %[s11]\n\t"                                                  \
-      "smlad %[s01], %[xb], %[hi], %[s01]\n\t"                                                  \
-      "smlad %[s11], %[yb], %[hi], %[s11]\n\t"                                                  \
-      "ldr %[lo], [%[pw], #tme_gemm_k_]\n\t"                                                    \
-      "sxtb16 %[hi], %[lo], ror #8\n\t"                                                         \
-      "sxtb16 %[lo], %[lo]\n\t"                                                                 \
-      "smlad %[s00], %[xa], %[lo], %[s00]\n\t"                                                  \
-      "smlad %[s10], %[ya], %[lo], %[s10]\n\t"                                                  \
-      "smlad %[s00], %[xb], %[hi], %[s00]\n\t"                                                  \
-      "smlad %[s10], %[yb], %[hi], %[s10]\n\t"                                                  \
-      ".set tme_gemm_k_, tme_gemm_k_ + 4\n\t"                                                   \
-      ".endr\n\t"                                                                               \
-      "add %[pw], %[pw], #2 * %c[k]\n\t"                                                        \
-      /* the epilogue: lo, hi = the multipliers; xb = the shifts (a register shift takes   */   \
-      /* its bottom byte); ya = 2^30, tme_requant_right's rounding                          */  \
-      "ldrd %[lo], %[hi], [%[pm]], #8\n\t"                                                      \
-      "ldr %[xa], %[ph]\n\t"                                                                    \
-      "ldrh %[xb], [%[xa]], #2\n\t"                                                             \
-      "str %[xa], %[ph]\n\t"                                                                    \
-      "mov %[ya], #0x40000000\n\t"                                                              \
-      TME_GEMM_ASM_Q_("s00", "lo")                                                              \
-      TME_GEMM_ASM_Q_("s10", "lo")                                                              \
-      "lsr %[xb], %[xb], #8\n\t"                                                                \
-      TME_GEMM_ASM_Q_("s01", "hi")                                                              \
-      TME_GEMM_ASM_Q_("s11", "hi")                                                              \
-      "ldr %[xa], %[po]\n\t"                                                                    \
-      "strb %[s01], [%[xa], #1]\n\t"                                                            \
-      "strb %[s10], [%[xa], #%c[oc]]\n\t"                                                       \
-      "strb %[s11], [%[xa], #%c[oc] + 1]\n\t"                                                   \
-      "strb %[s00], [%[xa]], #2\n\t"                                                            \
-      "str %[xa], %[po]\n\t"                                                                    \
-      "ldr %[xa], %[end]\n\t"                                                                   \
-      "cmp %[pb], %[xa]\n\t"                                                                    \
-      "bne 1b"                                                                                  \
-      : [s00] "=&r"(s00_), [s01] "=&r"(s01_), [s10] "=&r"(s10_), [s11] "=&r"(s11_),             \
-        [xa] "=&r"(xa_), [xb] "=&r"(xb_), [ya] "=&r"(ya_), [yb] "=&r"(yb_), [lo] "=&r"(lo_),     \
-        [hi] "=&r"(hi_), [pw] "+r"(pw_), [pb] "+r"(pb_), [pm] "+r"(pm_), [ph] "+m"(ph_),         \
-        [po] "+m"(po_)                                                                          \
-      : [a] "r"(a_), [end] "m"(end_), [k] "i"(K), [steps] "i"((K) / 4), [oc] "i"(OC),           \
-        [c] "i"(C)                                                                              \
-      : "cc", "memory")
-/* One output: tme_requant_right of S with multiplier M and the shift in xb, the output
- * offset added (c = 2 * out_offset + 1), saturated to int8, into S. */
+/* One step (4 values of k, 16 MACs) reading the rows at A0 and A1, the weights at W1 and W0. */
+#define TME_GEMM_ASM_STEP_(A0, A1, W1, W0)                                                     \
+  "ldrd %[xa], %[xb], " A0 "\n\t"                                                               \
+  "ldrd %[ya], %[yb], " A1 "\n\t"                                                               \
+  "ldr %[lo], " W1 "\n\t"                                                                       \
+  "sxtb16 %[hi], %[lo], ror #8\n\t"                                                             \
+  "sxtb16 %[lo], %[lo]\n\t"                                                                     \
+  "smlad %[s01], %[xa], %[lo], %[s01]\n\t"                                                      \
+  "smlad %[s11], %[ya], %[lo], %[s11]\n\t"                                                      \
+  "smlad %[s01], %[xb], %[hi], %[s01]\n\t"                                                      \
+  "smlad %[s11], %[yb], %[hi], %[s11]\n\t"                                                      \
+  "ldr %[lo], " W0 "\n\t"                                                                       \
+  "sxtb16 %[hi], %[lo], ror #8\n\t"                                                             \
+  "sxtb16 %[lo], %[lo]\n\t"                                                                     \
+  "smlad %[s00], %[xa], %[lo], %[s00]\n\t"                                                      \
+  "smlad %[s10], %[ya], %[lo], %[s10]\n\t"                                                      \
+  "smlad %[s00], %[xb], %[hi], %[s00]\n\t"                                                      \
+  "smlad %[s10], %[yb], %[hi], %[s10]\n\t"
+/* The sums start at the biases. */
+#define TME_GEMM_ASM_BIAS_                                                                      \
+  "ldr %[s00], [%[pb]], #4\n\t"                                                                 \
+  "ldr %[s01], [%[pb]], #4\n\t"                                                                 \
+  "mov %[s10], %[s00]\n\t"                                                                      \
+  "mov %[s11], %[s01]\n\t"
+/* One output: tme_requant_right of S with multiplier M and the shift in xb (a register shift
+ * takes its bottom byte), ya = 2^30, the output offset added, saturated to int8, into S. */
 #define TME_GEMM_ASM_Q_(S, M)                                                                   \
   "asr %[yb], %[" S "], #31\n\t"                                                                \
   "add %[xa], %[ya], %[yb], lsl #31\n\t"                                                        \
@@ -309,10 +281,73 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
   "asr %[yb], %[yb], %[xb]\n\t"                                                                 \
   "add %[yb], %[yb], #%c[c]\n\t"                                                                \
   "ssat %[" S "], #8, %[yb], asr #1\n\t"
+/* The 4 outputs of the block (the multipliers already in lo, hi), the loop's end. */
+#define TME_GEMM_ASM_EPILOGUE_                                                                  \
+  "ldr %[xa], %[ph]\n\t"                                                                        \
+  "ldrh %[xb], [%[xa]], #2\n\t"                                                                 \
+  "str %[xa], %[ph]\n\t"                                                                        \
+  "mov %[ya], #0x40000000\n\t"                                                                  \
+  TME_GEMM_ASM_Q_("s00", "lo")                                                                  \
+  TME_GEMM_ASM_Q_("s10", "lo")                                                                  \
+  "lsr %[xb], %[xb], #8\n\t"                                                                    \
+  TME_GEMM_ASM_Q_("s01", "hi")                                                                  \
+  TME_GEMM_ASM_Q_("s11", "hi")                                                                  \
+  "ldr %[xa], %[po]\n\t"                                                                        \
+  "strb %[s01], [%[xa], #1]\n\t"                                                                \
+  "strb %[s10], [%[xa], #%c[oc]]\n\t"                                                           \
+  "strb %[s11], [%[xa], #%c[oc] + 1]\n\t"                                                       \
+  "strb %[s00], [%[xa]], #2\n\t"                                                                \
+  "str %[xa], %[po]\n\t"                                                                        \
+  "ldr %[xa], %[end]\n\t"                                                                       \
+  "cmp %[pb], %[xa]\n\t"                                                                        \
+  "bne 1b"
+#define TME_GEMM_ASM_TEMPS_                                                                     \
+  [s00] "=&r"(s00_), [s01] "=&r"(s01_), [s10] "=&r"(s10_), [s11] "=&r"(s11_), [xa] "=&r"(xa_), \
+  [xb] "=&r"(xb_), [ya] "=&r"(ya_), [yb] "=&r"(yb_), [lo] "=&r"(lo_), [hi] "=&r"(hi_)
+#define TME_GEMM_ASM_LOOP_UNROLLED_(K, OC, C)                                                  \
+  __asm__ volatile(                                                                             \
+      "1:\n\t"                                                                                  \
+      TME_GEMM_ASM_BIAS_                                                                        \
+      ".set tme_gemm_k_, 0\n\t"                                                                 \
+      ".rept %c[k] / 4\n\t"                                                                     \
+      TME_GEMM_ASM_STEP_("[%[a], #2 * tme_gemm_k_]", "[%[a], #2 * tme_gemm_k_ + 2 * %c[k]]",     \
+                         "[%[pw], #tme_gemm_k_ + %c[k]]", "[%[pw], #tme_gemm_k_]")               \
+      ".set tme_gemm_k_, tme_gemm_k_ + 4\n\t"                                                   \
+      ".endr\n\t"                                                                               \
+      "add %[pw], %[pw], #2 * %c[k]\n\t"                                                        \
+      "ldrd %[lo], %[hi], [%[pm]], #8\n\t"                                                      \
+      TME_GEMM_ASM_EPILOGUE_                                                                    \
+      : TME_GEMM_ASM_TEMPS_, [pw] "+r"(pw_), [pb] "+r"(pb_), [pm] "+r"(pm_), [ph] "+m"(ph_),    \
+        [po] "+m"(po_)                                                                          \
+      : [a] "r"(a_), [end] "m"(end_), [k] "i"(K), [oc] "i"(OC), [c] "i"(C)                      \
+      : "cc", "memory")
+#define TME_GEMM_ASM_LOOP_K_(K, OC, C, U)                                                      \
+  __asm__ volatile(                                                                             \
+      "1:\n\t"                                                                                  \
+      TME_GEMM_ASM_BIAS_                                                                        \
+      "add %[ke], %[a], #2 * %c[k]\n\t"                                                         \
+      "2:\n\t"                                                                                  \
+      ".rept %c[u]\n\t"                                                                         \
+      TME_GEMM_ASM_STEP_("[%[a]], #8", "[%[a], #2 * %c[k] - 8]", "[%[pw], #%c[k]]",              \
+                         "[%[pw]], #4")                                                         \
+      ".endr\n\t"                                                                               \
+      "cmp %[a], %[ke]\n\t"                                                                     \
+      "bne 2b\n\t"                                                                              \
+      "sub %[a], %[a], #2 * %c[k]\n\t"                                                          \
+      "add %[pw], %[pw], #%c[k]\n\t"                                                            \
+      "ldr %[xa], %[pm]\n\t"                                                                    \
+      "ldrd %[lo], %[hi], [%[xa]], #8\n\t"                                                      \
+      "str %[xa], %[pm]\n\t"                                                                    \
+      TME_GEMM_ASM_EPILOGUE_                                                                    \
+      : TME_GEMM_ASM_TEMPS_, [ke] "=&r"(ke_), [a] "+r"(a_), [pw] "+r"(pw_), [pb] "+r"(pb_),     \
+        [pm] "+m"(pm_), [ph] "+m"(ph_), [po] "+m"(po_)                                          \
+      : [end] "m"(end_), [k] "i"(K), [oc] "i"(OC), [c] "i"(C), [u] "i"(U)                       \
+      : "cc", "memory")
 #else
 #define TME_GEMM_ASM_LOOP 0
 #define TME_GEMM_ASM_K4_MAX 0
 #define TME_GEMM_ASM_UNROLLED_K 0
+#define TME_GEMM_ASM_LOOP_K 0
 #define TME_GEMM_STEP_2X2_NEAR(pa, pw, K) do { } while (0)
 #define TME_GEMM_STEP_2X2_FAR(pa, pb, pw, K) do { } while (0)
 #endif
@@ -327,26 +362,39 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
                             uint8_t *scratch, int8_t *out) {
   uint8_t *const a0 = scratch;
   uint8_t *const a1 = scratch + 2 * p->k4;
+#if TME_GEMM_ASM_LOOP
+  if (p->rows > 1 && p->k4 <= TME_GEMM_ASM_LOOP_K && !residual && p->right_shift &&
+      p->act_min == TME_INT8_MIN && p->act_max == TME_INT8_MAX && p->out_c % 2 == 0) {
+    for (int32_t r = 0; r < p->rows; r += 2) {
+      int8_t *po_ = out + (size_t)r * (size_t)p->out_c;
+      if (r + 1 < p->rows) {
+        tme_gemm_row_s16(p, in, r, a0);
+        tme_gemm_row_s16(p, in, r + 1, a1);
+      } else {  /* the last of an odd count, after the row before it again (still in a1): */
+        memcpy(a0, a1, 2 * (size_t)p->k4);  /* that row's outputs are rewritten unchanged */
+        tme_gemm_row_s16(p, in, r, a1);
+        po_ -= p->out_c;
+      }
+      const uint8_t *a_ = a0;
+      const int8_t *pw_ = w, *ph_ = shift;
+      const int32_t *pb_ = bias, *pm_ = mult, *end_ = bias + p->out_c;
+      uint32_t s00_, s01_, s10_, s11_, xa_, xb_, ya_, yb_, lo_, hi_, ke_;
+      if (p->k4 <= TME_GEMM_ASM_UNROLLED_K)
+        TME_GEMM_ASM_LOOP_UNROLLED_(p->k4, p->out_c, 2 * p->out_offset + 1);
+      else
+        TME_GEMM_ASM_LOOP_K_(p->k4, p->out_c, 2 * p->out_offset + 1, p->k4 % 16 == 0 ? 4 : p->k4 % 8 == 0 ? 2 : 1);
+      (void)s00_, (void)s01_, (void)s10_, (void)s11_, (void)xa_, (void)xb_, (void)ya_;
+      (void)yb_, (void)lo_, (void)hi_, (void)ke_;
+    }
+    return;
+  }
+#endif
   for (int32_t r = 0; r < p->rows; r += 2) {
     const int two = p->rows > 1 && r + 1 < p->rows;
     tme_gemm_row_s16(p, in, r, a0);
     if (two) tme_gemm_row_s16(p, in, r + 1, a1);
     const size_t o0 = (size_t)r * (size_t)p->out_c, o1 = o0 + (size_t)p->out_c;
     int32_t oc = 0;
-#if TME_GEMM_ASM_LOOP
-    if (two && p->k4 <= TME_GEMM_ASM_UNROLLED_K && !residual && p->right_shift &&
-        p->act_min == TME_INT8_MIN && p->act_max == TME_INT8_MAX && p->out_c >= 2) {
-      const uint8_t *a_ = a0;
-      const int8_t *pw_ = w, *ph_ = shift;
-      const int32_t *pb_ = bias, *pm_ = mult, *end_ = bias + (p->out_c & ~1);
-      int8_t *po_ = out + o0;
-      uint32_t s00_, s01_, s10_, s11_, xa_, xb_, ya_, yb_, lo_, hi_;
-      TME_GEMM_ASM_LOOP_(p->k4, p->out_c, 2 * p->out_offset + 1);
-      (void)s00_, (void)s01_, (void)s10_, (void)s11_, (void)xa_, (void)xb_, (void)ya_;
-      (void)yb_, (void)lo_, (void)hi_;
-      oc = p->out_c & ~1;
-    }
-#endif
     for (; oc + 2 <= p->out_c; oc += 2) {
       const int8_t *w0 = w + (size_t)oc * (size_t)p->k4;
       const int8_t *w1 = w0 + p->k4;
