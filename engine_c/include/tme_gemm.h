@@ -268,25 +268,28 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
   "smlad %[s10], %[yb], %[hi], %[s10]\n\t"
 /* The sums start at the biases. */
 #define TME_GEMM_ASM_BIAS_                                                                      \
-  "ldr %[s00], [%[pb]], #4\n\t"                                                                 \
-  "ldr %[s01], [%[pb]], #4\n\t"                                                                 \
+  "ldrd %[s00], %[s01], [%[pb]], #8\n\t"                                                        \
   "mov %[s10], %[s00]\n\t"                                                                      \
   "mov %[s11], %[s01]\n\t"
-/* One output: tme_requant_right of S with multiplier M and the shift in xb (a register shift
- * takes its bottom byte), ya = 2^30, the output offset added, saturated to int8, into S. */
+/* One output: tme_requant_right of sum S, the output offset added, saturated to int8, into S.
+ * tme_requant_right's hi is Y >> 1 for Y = floor((2 * S * m + 2^31) / 2^32) - [S < 0], and
+ * with M = 2 * m - 2^32 (m in [2^30, 2^31): M is 2m as a 32-bit value) Y is one SMMLAR,
+ * (A * 2^32 + S * M + 2^31) >> 32 with A = S - [S < 0]: the S * 2^32 terms cancel (modulo
+ * 2^32, and Y fits). Then hi >> s = Y >> (s + 1), the shift in xb's bottom byte. */
 #define TME_GEMM_ASM_Q_(S, M)                                                                   \
-  "asr %[yb], %[" S "], #31\n\t"                                                                \
-  "add %[xa], %[ya], %[yb], lsl #31\n\t"                                                        \
-  "smlal %[xa], %[yb], %[" S "], %[" M "]\n\t"                                                  \
+  "add %[yb], %[" S "], %[" S "], asr #31\n\t"                                                  \
+  "smmlar %[yb], %[" S "], %[" M "], %[yb]\n\t"                                                 \
   "asr %[yb], %[yb], %[xb]\n\t"                                                                 \
   "add %[yb], %[yb], #%c[c]\n\t"                                                                \
   "ssat %[" S "], #8, %[yb], asr #1\n\t"
 /* The 4 outputs of the block (the multipliers already in lo, hi), the loop's end. */
 #define TME_GEMM_ASM_EPILOGUE_                                                                  \
+  "lsl %[lo], %[lo], #1\n\t"                                                                    \
+  "lsl %[hi], %[hi], #1\n\t"                                                                    \
   "ldr %[xa], %[ph]\n\t"                                                                        \
   "ldrh %[xb], [%[xa]], #2\n\t"                                                                 \
   "str %[xa], %[ph]\n\t"                                                                        \
-  "mov %[ya], #0x40000000\n\t"                                                                  \
+  "add %[xb], %[xb], #0x101\n\t" /* s + 1 in both bytes */                                      \
   TME_GEMM_ASM_Q_("s00", "lo")                                                                  \
   TME_GEMM_ASM_Q_("s10", "lo")                                                                  \
   "lsr %[xb], %[xb], #8\n\t"                                                                    \
