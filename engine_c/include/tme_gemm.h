@@ -166,7 +166,25 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
   }
   /* other channel counts: the bytes first, then widened in place from the end (the words of
    * group g land on bytes of groups >= g) */
-  tme_gemm_row_u8(p, in, r, dst);
+  const int32_t oy = r / p->out_w, ox = r - oy * p->out_w;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+  if (p->im2col && p->dil_w == 1 && iy0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h &&
+      ix0 >= 0 && ix0 + p->k_w - 1 < p->in_w) {  /* the window inside: runs without checks */
+    const int32_t run = p->k_w * p->in_c;
+    const int8_t *src = in + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)p->in_c;
+    TME_PRAGMA_(GCC unroll 4)
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+      const int8_t *s = src + (size_t)(ky * p->dil_h) * (size_t)p->in_w * (size_t)p->in_c;
+      uint8_t *d = dst + ky * run;
+      int32_t j = 0;
+      for (; j + 4 <= run; j += 4) tme_store32(d + j, tme_load32(s + j) ^ 0x80808080u);
+      for (; j < run; ++j) d[j] = (uint8_t)((uint8_t)s[j] ^ 0x80u);
+    }
+    for (int32_t k = p->k; k < p->k4; ++k) dst[k] = 0;
+  } else {
+    tme_gemm_row_u8(p, in, r, dst);
+  }
+  TME_PRAGMA_(GCC unroll 8)  /* (a first layer's short rows: no loop) */
   for (int32_t g = p->k4 / 4 - 1; g >= 0; --g) {
     const uint32_t v = tme_load32(dst + 4 * g);
     tme_store32(dst + 8 * g, tme_uxtb16(v));
