@@ -261,7 +261,8 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
  * the int8 range. As one block the compiler cannot spill around it: the pointers stay in
  * registers and the 10 values of a step are reused for the epilogue (the C loop spends about
  * 12 to 30 instructions more per 2x2 block). Rows at a and a + 2 * K, the weights [OC][K],
- * outputs at po and po + OC, c = 2 * out_offset + 1.
+ * outputs at po and po + OC, c = 2 * out_offset + 1; the shifts dsh bytes after po (both walk
+ * 2 bytes per pair: one pointer in memory for the two).
  * - TME_GEMM_ASM_LOOP_UNROLLED_: k4 <= TME_GEMM_ASM_UNROLLED_K, the steps written out.
  * - TME_GEMM_ASM_LOOP_K_: a loop along k, U steps at a time (a walks and is set back; the
  *   multipliers' pointer waits in memory for the loop's end register). */
@@ -284,6 +285,25 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
   "smlad %[s10], %[ya], %[lo], %[s10]\n\t"                                                      \
   "smlad %[s00], %[xb], %[hi], %[s00]\n\t"                                                      \
   "smlad %[s10], %[yb], %[hi], %[s10]\n\t"
+/* The first step of the unrolled loop (k = K0): the sums of row 1 start from those of row 0,
+ * the biases (their first SMLADs read them before row 0's). */
+#define TME_GEMM_ASM_STEP0_(K0)                                                                 \
+  "ldrd %[xa], %[xb], [%[a], #2 * " K0 "]\n\t"                                                  \
+  "ldrd %[ya], %[yb], [%[a], #2 * " K0 " + 2 * %c[k]]\n\t"                                      \
+  "ldr %[lo], [%[pw], #" K0 " + %c[k]]\n\t"                                                     \
+  "sxtb16 %[hi], %[lo], ror #8\n\t"                                                             \
+  "sxtb16 %[lo], %[lo]\n\t"                                                                     \
+  "smlad %[s11], %[ya], %[lo], %[s01]\n\t"                                                      \
+  "smlad %[s01], %[xa], %[lo], %[s01]\n\t"                                                      \
+  "smlad %[s01], %[xb], %[hi], %[s01]\n\t"                                                      \
+  "smlad %[s11], %[yb], %[hi], %[s11]\n\t"                                                      \
+  "ldr %[lo], [%[pw], #" K0 "]\n\t"                                                             \
+  "sxtb16 %[hi], %[lo], ror #8\n\t"                                                             \
+  "sxtb16 %[lo], %[lo]\n\t"                                                                     \
+  "smlad %[s10], %[ya], %[lo], %[s00]\n\t"                                                      \
+  "smlad %[s00], %[xa], %[lo], %[s00]\n\t"                                                      \
+  "smlad %[s00], %[xb], %[hi], %[s00]\n\t"                                                      \
+  "smlad %[s10], %[yb], %[hi], %[s10]\n\t"
 /* The sums start at the biases. */
 #define TME_GEMM_ASM_BIAS_                                                                      \
   "ldrd %[s00], %[s01], [%[pb]], #8\n\t"                                                        \
@@ -304,16 +324,15 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
 #define TME_GEMM_ASM_EPILOGUE_                                                                  \
   "lsl %[lo], %[lo], #1\n\t"                                                                    \
   "lsl %[hi], %[hi], #1\n\t"                                                                    \
-  "ldr %[xa], %[ph]\n\t"                                                                        \
-  "ldrh %[xb], [%[xa]], #2\n\t"                                                                 \
-  "str %[xa], %[ph]\n\t"                                                                        \
+  "ldr %[xa], %[po]\n\t"                                                                        \
+  "ldr %[xb], %[dsh]\n\t"                                                                       \
+  "ldrh %[xb], [%[xa], %[xb]]\n\t" /* the shifts, dsh bytes after the outputs */                \
   "add %[xb], %[xb], #0x101\n\t" /* s + 1 in both bytes */                                      \
   TME_GEMM_ASM_Q_("s00", "lo")                                                                  \
   TME_GEMM_ASM_Q_("s10", "lo")                                                                  \
   "lsr %[xb], %[xb], #8\n\t"                                                                    \
   TME_GEMM_ASM_Q_("s01", "hi")                                                                  \
   TME_GEMM_ASM_Q_("s11", "hi")                                                                  \
-  "ldr %[xa], %[po]\n\t"                                                                        \
   "strb %[s01], [%[xa], #1]\n\t"                                                                \
   "strb %[s10], [%[xa], #%c[oc]]\n\t"                                                           \
   "strb %[s11], [%[xa], #%c[oc] + 1]\n\t"                                                       \
@@ -328,19 +347,26 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
 #define TME_GEMM_ASM_LOOP_UNROLLED_(K, OC, C)                                                  \
   __asm__ volatile(                                                                             \
       "1:\n\t"                                                                                  \
-      TME_GEMM_ASM_BIAS_                                                                        \
-      ".set tme_gemm_k_, 0\n\t"                                                                 \
-      ".rept %c[k] / 4\n\t"                                                                     \
+      "ldrd %[s00], %[s01], [%[pb]], #8\n\t"                                                    \
+      /* the last step first, the first one last (its load of channel 0 moves pw on) */        \
+      TME_GEMM_ASM_STEP0_("(%c[k] - 4)")                                                        \
+      ".if %c[k] > 4\n\t"                                                                       \
+      ".set tme_gemm_k_, 4\n\t"                                                                 \
+      ".rept %c[k] / 4 - 2\n\t"                                                                 \
       TME_GEMM_ASM_STEP_("[%[a], #2 * tme_gemm_k_]", "[%[a], #2 * tme_gemm_k_ + 2 * %c[k]]",     \
                          "[%[pw], #tme_gemm_k_ + %c[k]]", "[%[pw], #tme_gemm_k_]")               \
       ".set tme_gemm_k_, tme_gemm_k_ + 4\n\t"                                                   \
       ".endr\n\t"                                                                               \
+      TME_GEMM_ASM_STEP_("[%[a]]", "[%[a], #2 * %c[k]]", "[%[pw], #%c[k]]",                     \
+                         "[%[pw]], #2 * %c[k]")                                                 \
+      ".else\n\t"                                                                               \
       "add %[pw], %[pw], #2 * %c[k]\n\t"                                                        \
+      ".endif\n\t"                                                                              \
       "ldrd %[lo], %[hi], [%[pm]], #8\n\t"                                                      \
       TME_GEMM_ASM_EPILOGUE_                                                                    \
-      : TME_GEMM_ASM_TEMPS_, [pw] "+r"(pw_), [pb] "+r"(pb_), [pm] "+r"(pm_), [ph] "+m"(ph_),    \
-        [po] "+m"(po_)                                                                          \
-      : [a] "r"(a_), [end] "m"(end_), [k] "i"(K), [oc] "i"(OC), [c] "i"(C)                      \
+      : TME_GEMM_ASM_TEMPS_, [pw] "+r"(pw_), [pb] "+r"(pb_), [pm] "+r"(pm_), [po] "+m"(po_)    \
+      : [a] "r"(a_), [end] "m"(end_), [dsh] "m"(dsh_), [k] "i"(K), [oc] "i"(OC),              \
+        [c] "i"(C)                                                                              \
       : "cc", "memory")
 #define TME_GEMM_ASM_LOOP_K_(K, OC, C, U)                                                      \
   __asm__ volatile(                                                                             \
@@ -361,8 +387,8 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
       "str %[xa], %[pm]\n\t"                                                                    \
       TME_GEMM_ASM_EPILOGUE_                                                                    \
       : TME_GEMM_ASM_TEMPS_, [ke] "=&r"(ke_), [a] "+r"(a_), [pw] "+r"(pw_), [pb] "+r"(pb_),     \
-        [pm] "+m"(pm_), [ph] "+m"(ph_), [po] "+m"(po_)                                          \
-      : [end] "m"(end_), [k] "i"(K), [oc] "i"(OC), [c] "i"(C), [u] "i"(U)                       \
+        [pm] "+m"(pm_), [po] "+m"(po_)                                                          \
+      : [end] "m"(end_), [dsh] "m"(dsh_), [k] "i"(K), [oc] "i"(OC), [c] "i"(C), [u] "i"(U)      \
       : "cc", "memory")
 #else
 #define TME_GEMM_ASM_LOOP 0
@@ -397,13 +423,15 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
         po_ -= p->out_c;
       }
       const uint8_t *a_ = a0;
-      const int8_t *pw_ = w, *ph_ = shift;
+      const int8_t *pw_ = w;
       const int32_t *pb_ = bias, *pm_ = mult, *end_ = bias + p->out_c;
+      const int32_t dsh_ = (int32_t)((uintptr_t)shift - (uintptr_t)po_);
       uint32_t s00_, s01_, s10_, s11_, xa_, xb_, ya_, yb_, lo_, hi_, ke_;
       if (p->k4 <= TME_GEMM_ASM_UNROLLED_K)
         TME_GEMM_ASM_LOOP_UNROLLED_(p->k4, p->out_c, 2 * p->out_offset + 1);
       else
-        TME_GEMM_ASM_LOOP_K_(p->k4, p->out_c, 2 * p->out_offset + 1, p->k4 % 16 == 0 ? 4 : p->k4 % 8 == 0 ? 2 : 1);
+        TME_GEMM_ASM_LOOP_K_(p->k4, p->out_c, 2 * p->out_offset + 1,
+                             p->k4 % 16 == 0 ? 4 : p->k4 % 8 == 0 ? 2 : 1);
       (void)s00_, (void)s01_, (void)s10_, (void)s11_, (void)xa_, (void)xb_, (void)ya_;
       (void)yb_, (void)lo_, (void)hi_, (void)ke_;
     }
