@@ -261,8 +261,8 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
  * the int8 range. As one block the compiler cannot spill around it: the pointers stay in
  * registers and the 10 values of a step are reused for the epilogue (the C loop spends about
  * 12 to 30 instructions more per 2x2 block). Rows at a and a + 2 * K, the weights [OC][K],
- * outputs at po and po + OC, c = 2 * out_offset + 1; the shifts dsh bytes after po (both walk
- * 2 bytes per pair: one pointer in memory for the two).
+ * outputs at po and po + OC, c = 2 * out_offset + 1; the shifts de[0] bytes after po (both
+ * walk 2 bytes per pair: one pointer in memory for the two), the loop's end de[1] (pb's).
  * - TME_GEMM_ASM_LOOP_UNROLLED_: k4 <= TME_GEMM_ASM_UNROLLED_K, the steps written out.
  * - TME_GEMM_ASM_LOOP_K_: a loop along k, U steps at a time (a walks and is set back; the
  *   multipliers' pointer waits in memory for the loop's end register). */
@@ -325,7 +325,7 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
   "lsl %[lo], %[lo], #1\n\t"                                                                    \
   "lsl %[hi], %[hi], #1\n\t"                                                                    \
   "ldr %[xa], %[po]\n\t"                                                                        \
-  "ldr %[xb], %[dsh]\n\t"                                                                       \
+  "ldrd %[xb], %[ya], %[de]\n\t" /* dsh, end */                                                 \
   "ldrh %[xb], [%[xa], %[xb]]\n\t" /* the shifts, dsh bytes after the outputs */                \
   "add %[xb], %[xb], #0x101\n\t" /* s + 1 in both bytes */                                      \
   TME_GEMM_ASM_Q_("s00", "lo")                                                                  \
@@ -338,8 +338,7 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
   "strb %[s11], [%[xa], #%c[oc] + 1]\n\t"                                                       \
   "strb %[s00], [%[xa]], #2\n\t"                                                                \
   "str %[xa], %[po]\n\t"                                                                        \
-  "ldr %[xa], %[end]\n\t"                                                                       \
-  "cmp %[pb], %[xa]\n\t"                                                                        \
+  "cmp %[pb], %[ya]\n\t"                                                                        \
   "bne 1b"
 #define TME_GEMM_ASM_TEMPS_                                                                     \
   [s00] "=&r"(s00_), [s01] "=&r"(s01_), [s10] "=&r"(s10_), [s11] "=&r"(s11_), [xa] "=&r"(xa_), \
@@ -365,8 +364,7 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
       "ldrd %[lo], %[hi], [%[pm]], #8\n\t"                                                      \
       TME_GEMM_ASM_EPILOGUE_                                                                    \
       : TME_GEMM_ASM_TEMPS_, [pw] "+r"(pw_), [pb] "+r"(pb_), [pm] "+r"(pm_), [po] "+m"(po_)    \
-      : [a] "r"(a_), [end] "m"(end_), [dsh] "m"(dsh_), [k] "i"(K), [oc] "i"(OC),              \
-        [c] "i"(C)                                                                              \
+      : [a] "r"(a_), [de] "m"(de_), [k] "i"(K), [oc] "i"(OC), [c] "i"(C)                        \
       : "cc", "memory")
 #define TME_GEMM_ASM_LOOP_K_(K, OC, C, U)                                                      \
   __asm__ volatile(                                                                             \
@@ -388,7 +386,7 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
       TME_GEMM_ASM_EPILOGUE_                                                                    \
       : TME_GEMM_ASM_TEMPS_, [ke] "=&r"(ke_), [a] "+r"(a_), [pw] "+r"(pw_), [pb] "+r"(pb_),     \
         [pm] "+m"(pm_), [po] "+m"(po_)                                                          \
-      : [end] "m"(end_), [dsh] "m"(dsh_), [k] "i"(K), [oc] "i"(OC), [c] "i"(C), [u] "i"(U)      \
+      : [de] "m"(de_), [k] "i"(K), [oc] "i"(OC), [c] "i"(C), [u] "i"(U)                         \
       : "cc", "memory")
 #else
 #define TME_GEMM_ASM_LOOP 0
@@ -424,8 +422,10 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
       }
       const uint8_t *a_ = a0;
       const int8_t *pw_ = w;
-      const int32_t *pb_ = bias, *pm_ = mult, *end_ = bias + p->out_c;
-      const int32_t dsh_ = (int32_t)((uintptr_t)shift - (uintptr_t)po_);
+      const int32_t *pb_ = bias, *pm_ = mult;
+      /* the shifts' distance from po, the end of the biases (one LDRD) */
+      const uint32_t de_[2] = {(uint32_t)((uintptr_t)shift - (uintptr_t)po_),
+                               (uint32_t)(uintptr_t)(bias + p->out_c)};
       uint32_t s00_, s01_, s10_, s11_, xa_, xb_, ya_, yb_, lo_, hi_, ke_;
       if (p->k4 <= TME_GEMM_ASM_UNROLLED_K)
         TME_GEMM_ASM_LOOP_UNROLLED_(p->k4, p->out_c, 2 * p->out_offset + 1);
