@@ -388,11 +388,45 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
         [pm] "+m"(pm_), [po] "+m"(po_)                                                          \
       : [de] "m"(de_), [k] "i"(K), [oc] "i"(OC), [c] "i"(C), [u] "i"(U)                         \
       : "cc", "memory")
+/* One row (a fully connected layer) times channels w0 and w0 + K, the loop along k in the
+ * assembly, U steps of 8 MACs at a time: s0, s1 += the products. */
+#define TME_GEMM_ASM_ROW1_K4_MAX 2044
+#define TME_GEMM_ASM_ROW1_(a0, w0, K, U)                                                        \
+  do {                                                                                          \
+    const uint8_t *pa_ = (a0);                                                                  \
+    const int8_t *pw_ = (w0);                                                                   \
+    uint32_t xa_, xb_, l0_, h0_, l1_, h1_, ke_;                                                 \
+    __asm__("add %[ke], %[a], #2 * %c[k]\n\t"                                                   \
+            "2:\n\t"                                                                            \
+            ".rept %c[u]\n\t"                                                                   \
+            "ldrd %[xa], %[xb], [%[a]], #8\n\t"                                                 \
+            "ldr %[l1], [%[pw], #%c[k]]\n\t"                                                    \
+            "ldr %[l0], [%[pw]], #4\n\t"                                                        \
+            "sxtb16 %[h1], %[l1], ror #8\n\t"                                                   \
+            "sxtb16 %[l1], %[l1]\n\t"                                                           \
+            "sxtb16 %[h0], %[l0], ror #8\n\t"                                                   \
+            "sxtb16 %[l0], %[l0]\n\t"                                                           \
+            "smlad %[s1], %[xa], %[l1], %[s1]\n\t"                                              \
+            "smlad %[s1], %[xb], %[h1], %[s1]\n\t"                                              \
+            "smlad %[s0], %[xa], %[l0], %[s0]\n\t"                                              \
+            "smlad %[s0], %[xb], %[h0], %[s0]\n\t"                                              \
+            ".endr\n\t"                                                                         \
+            "cmp %[a], %[ke]\n\t"                                                               \
+            "bne 2b"                                                                            \
+            : [s0] "+r"(s00), [s1] "+r"(s01), [xa] "=&r"(xa_), [xb] "=&r"(xb_),                 \
+              [l0] "=&r"(l0_), [h0] "=&r"(h0_), [l1] "=&r"(l1_), [h1] "=&r"(h1_),               \
+              [ke] "=&r"(ke_), [a] "+r"(pa_), [pw] "+r"(pw_)                                    \
+            : [k] "i"(K), [u] "i"(U), "m"(*(const uint8_t(*)[2 * (K)])(a0)),                    \
+              "m"(*(const int8_t(*)[2 * (K)])(w0))                                              \
+            : "cc");                                                                            \
+  } while (0)
 #else
 #define TME_GEMM_ASM_LOOP 0
 #define TME_GEMM_ASM_K4_MAX 0
 #define TME_GEMM_ASM_UNROLLED_K 0
 #define TME_GEMM_ASM_LOOP_K 0
+#define TME_GEMM_ASM_ROW1_K4_MAX 0
+#define TME_GEMM_ASM_ROW1_(a0, w0, K, U) do { } while (0)
 #define TME_GEMM_STEP_2X2_NEAR(pa, pw, K) do { } while (0)
 #define TME_GEMM_STEP_2X2_FAR(pa, pb, pw, K) do { } while (0)
 #endif
@@ -471,6 +505,8 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
         for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2(k);
       } else if (p->rows > 1) {
         for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2(k);
+      } else if (p->k4 <= TME_GEMM_ASM_ROW1_K4_MAX) {
+        TME_GEMM_ASM_ROW1_(a0, w0, p->k4, p->k4 % 16 == 0 ? 4 : p->k4 % 8 == 0 ? 2 : 1);
       } else {
         for (int32_t k = 0; k < p->k4; k += 4) {
           uint32_t xa, xb;
