@@ -222,7 +222,7 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
 #if defined(__ARM_FEATURE_DSP) && !defined(TME_EMULATE_DSP) && defined(__OPTIMIZE__)
 #define TME_GEMM_ASM_K4_MAX 4092
 #define TME_GEMM_ASM_UNROLLED_K 32  /* rows of at most this many values: the steps unrolled */
-#define TME_GEMM_ASM_LOOP_K 512  /* rows of at most this many values: TME_GEMM_ASM_LOOP_ */
+#define TME_GEMM_ASM_LOOP_K 512  /* TME_GEMM_ASM_LOOP_K_ takes rows of at most this many values */
 #define TME_UNPAREN_(...) __VA_ARGS__
 #define TME_GEMM_ASM_(ROW1, PB_OPERAND, PB_MEMORY, K)                                           \
   do {                                                                                          \
@@ -443,7 +443,8 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
   uint8_t *const a1 = scratch + 2 * p->k4;
 #if TME_GEMM_ASM_LOOP
   if (p->rows > 1 && p->k4 <= TME_GEMM_ASM_LOOP_K && !residual && p->right_shift &&
-      p->act_min == TME_INT8_MIN && p->act_max == TME_INT8_MAX && p->out_c % 2 == 0) {
+      p->act_min == TME_INT8_MIN && p->act_max == TME_INT8_MAX && p->out_c % 2 == 0 &&
+      p->out_c < 4095) {  /* (row 1's outputs: a STRB's 12-bit offset) */
     for (int32_t r = 0; r < p->rows; r += 2) {
       int8_t *po_ = out + (size_t)r * (size_t)p->out_c;
       if (r + 1 < p->rows) {
