@@ -447,7 +447,9 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
       p->out_c < 4095) {  /* (row 1's outputs: a STRB's 12-bit offset) */
     for (int32_t r = 0; r < p->rows; r += 2) {
       int8_t *po_ = out + (size_t)r * (size_t)p->out_c;
-      if (r + 1 < p->rows) {
+      if (r + 1 < p->rows && !p->im2col && p->k % 4 == 0 && p->k > 8) {  /* one run: 2 pixels */
+        tme_gemm_widen4(in + (size_t)r * (size_t)p->k, 2 * p->k, a0);
+      } else if (r + 1 < p->rows) {
         tme_gemm_row_s16(p, in, r, a0);
         tme_gemm_row_s16(p, in, r + 1, a1);
       } else {  /* the last of an odd count, after the row before it again (still in a1): */
