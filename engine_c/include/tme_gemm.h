@@ -115,11 +115,18 @@ TME_INLINE void tme_gemm_residual(const tme_residual_params *residual, const int
 /* DSP path: a row holds 16-bit values, 4 at a time as two words (a0, a2) and (a1, a3), the
  * lanes SXTB16 and SXTB16 ROR 8 extract from 4 weight bytes; two SMLADs add 4 products. */
 /* n (a multiple of 4) input values at src as x + 128, widened to the row's 16-bit lanes. */
+#define TME_GEMM_WIDEN4_(i)                                                                     \
+  do {                                                                                          \
+    const uint32_t v = tme_load32(src + (i)) ^ 0x80808080u;                                     \
+    tme_store32(dst + 2 * (i), tme_uxtb16(v));                                                  \
+    tme_store32(dst + 2 * (i) + 4, tme_uxtb16_ror8(v));                                         \
+  } while (0)
 TME_INLINE void tme_gemm_widen4(const int8_t *src, int32_t n, uint8_t *dst) {
-  for (int32_t i = 0; i < n; i += 4) {
-    const uint32_t v = tme_load32(src + i) ^ 0x80808080u;
-    tme_store32(dst + 2 * i, tme_uxtb16(v));
-    tme_store32(dst + 2 * i + 4, tme_uxtb16_ror8(v));
+  if (n <= 32) {  /* short rows (a 1x1 layer's few channels): no loop */
+    TME_PRAGMA_(GCC unroll 8)
+    for (int32_t i = 0; i < n; i += 4) TME_GEMM_WIDEN4_(i);
+  } else {
+    for (int32_t i = 0; i < n; i += 4) TME_GEMM_WIDEN4_(i);
   }
 }
 
