@@ -122,11 +122,15 @@ TME_INLINE void tme_gemm_residual(const tme_residual_params *residual, const int
     tme_store32(dst + 2 * (i) + 4, tme_uxtb16_ror8(v));                                         \
   } while (0)
 TME_INLINE void tme_gemm_widen4(const int8_t *src, int32_t n, uint8_t *dst) {
-  if (n <= 32) {  /* short rows (a 1x1 layer's few channels): no loop */
+  for (int32_t i = 0; i < n; i += 4) TME_GEMM_WIDEN4_(i);
+}
+/* The same without a loop when n <= 32 (the two pixels of a 1x1 layer with few channels). */
+TME_INLINE void tme_gemm_widen4_short(const int8_t *src, int32_t n, uint8_t *dst) {
+  if (n <= 32) {
     TME_PRAGMA_(GCC unroll 8)
     for (int32_t i = 0; i < n; i += 4) TME_GEMM_WIDEN4_(i);
   } else {
-    for (int32_t i = 0; i < n; i += 4) TME_GEMM_WIDEN4_(i);
+    tme_gemm_widen4(src, n, dst);
   }
 }
 
@@ -455,7 +459,7 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
     for (int32_t r = 0; r < p->rows; r += 2) {
       int8_t *po_ = out + (size_t)r * (size_t)p->out_c;
       if (r + 1 < p->rows && !p->im2col && p->k % 4 == 0 && p->k > 8) {  /* one run: 2 pixels */
-        tme_gemm_widen4(in + (size_t)r * (size_t)p->k, 2 * p->k, a0);
+        tme_gemm_widen4_short(in + (size_t)r * (size_t)p->k, 2 * p->k, a0);
       } else if (r + 1 < p->rows) {
         tme_gemm_row_s16(p, in, r, a0);
         tme_gemm_row_s16(p, in, r + 1, a1);
