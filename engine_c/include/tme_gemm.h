@@ -19,7 +19,9 @@
  * Write order: a block of rows (4, or 2 on the DSP path) is copied into scratch before any of
  * its outputs is written, and output pixels are written in raster order: an output may
  * overwrite the windows of the pixels before it (see ops/base.py, raster_window_slack). A fused
- * residual's skip element is read just before the output element at the same index.
+ * residual's skip element is read just before the output element at the same index. (The DSP
+ * assembly loop takes the last of an odd count of rows with the row before it again, still in
+ * scratch: that row's outputs are written twice, the same bytes; never with a residual.)
  *
  * Called through one small function per layer with a `static const` tme_gemm_params: the
  * compiler folds every field into the inlined copy (trip counts, strides, offsets, clamps).
