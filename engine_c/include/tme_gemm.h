@@ -19,7 +19,9 @@
  * Write order: a block of rows (4, or 2 on the DSP path) is copied into scratch before any of
  * its outputs is written, and output pixels are written in raster order: an output may
  * overwrite the windows of the pixels before it (see ops/base.py, raster_window_slack). A fused
- * residual's skip element is read just before the output element at the same index.
+ * residual's skip element is read just before the output element at the same index. (The DSP
+ * assembly loop takes the last of an odd count of rows with the row before it again, still in
+ * scratch: that row's outputs are written twice, the same bytes; never with a residual.)
  *
  * Called through one small function per layer with a `static const` tme_gemm_params: the
  * compiler folds every field into the inlined copy (trip counts, strides, offsets, clamps).
@@ -115,11 +117,22 @@ TME_INLINE void tme_gemm_residual(const tme_residual_params *residual, const int
 /* DSP path: a row holds 16-bit values, 4 at a time as two words (a0, a2) and (a1, a3), the
  * lanes SXTB16 and SXTB16 ROR 8 extract from 4 weight bytes; two SMLADs add 4 products. */
 /* n (a multiple of 4) input values at src as x + 128, widened to the row's 16-bit lanes. */
+#define TME_GEMM_WIDEN4_(i)                                                                     \
+  do {                                                                                          \
+    const uint32_t v = tme_load32(src + (i)) ^ 0x80808080u;                                     \
+    tme_store32(dst + 2 * (i), tme_uxtb16(v));                                                  \
+    tme_store32(dst + 2 * (i) + 4, tme_uxtb16_ror8(v));                                         \
+  } while (0)
 TME_INLINE void tme_gemm_widen4(const int8_t *src, int32_t n, uint8_t *dst) {
-  for (int32_t i = 0; i < n; i += 4) {
-    const uint32_t v = tme_load32(src + i) ^ 0x80808080u;
-    tme_store32(dst + 2 * i, tme_uxtb16(v));
-    tme_store32(dst + 2 * i + 4, tme_uxtb16_ror8(v));
+  for (int32_t i = 0; i < n; i += 4) TME_GEMM_WIDEN4_(i);
+}
+/* The same without a loop when n <= 32 (the two pixels of a 1x1 layer with few channels). */
+TME_INLINE void tme_gemm_widen4_short(const int8_t *src, int32_t n, uint8_t *dst) {
+  if (n <= 32) {
+    TME_PRAGMA_(GCC unroll 8)
+    for (int32_t i = 0; i < n; i += 4) TME_GEMM_WIDEN4_(i);
+  } else {
+    tme_gemm_widen4(src, n, dst);
   }
 }
 
@@ -166,7 +179,25 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
   }
   /* other channel counts: the bytes first, then widened in place from the end (the words of
    * group g land on bytes of groups >= g) */
-  tme_gemm_row_u8(p, in, r, dst);
+  const int32_t oy = r / p->out_w, ox = r - oy * p->out_w;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+  if (p->im2col && p->dil_w == 1 && iy0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h &&
+      ix0 >= 0 && ix0 + p->k_w - 1 < p->in_w) {  /* the window inside: runs without checks */
+    const int32_t run = p->k_w * p->in_c;
+    const int8_t *src = in + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) * (size_t)p->in_c;
+    TME_PRAGMA_(GCC unroll 4)
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+      const int8_t *s = src + (size_t)(ky * p->dil_h) * (size_t)p->in_w * (size_t)p->in_c;
+      uint8_t *d = dst + ky * run;
+      int32_t j = 0;
+      for (; j + 4 <= run; j += 4) tme_store32(d + j, tme_load32(s + j) ^ 0x80808080u);
+      for (; j < run; ++j) d[j] = (uint8_t)((uint8_t)s[j] ^ 0x80u);
+    }
+    for (int32_t k = p->k; k < p->k4; ++k) dst[k] = 0;
+  } else {
+    tme_gemm_row_u8(p, in, r, dst);
+  }
+  TME_PRAGMA_(GCC unroll 8)  /* (a first layer's short rows: no loop) */
   for (int32_t g = p->k4 / 4 - 1; g >= 0; --g) {
     const uint32_t v = tme_load32(dst + 4 * g);
     tme_store32(dst + 8 * g, tme_uxtb16(v));
@@ -204,6 +235,7 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
 #if defined(__ARM_FEATURE_DSP) && !defined(TME_EMULATE_DSP) && defined(__OPTIMIZE__)
 #define TME_GEMM_ASM_K4_MAX 4092
 #define TME_GEMM_ASM_UNROLLED_K 32  /* rows of at most this many values: the steps unrolled */
+#define TME_GEMM_ASM_LOOP_K 512  /* TME_GEMM_ASM_LOOP_K_ takes rows of at most this many values */
 #define TME_UNPAREN_(...) __VA_ARGS__
 #define TME_GEMM_ASM_(ROW1, PB_OPERAND, PB_MEMORY, K)                                           \
   do {                                                                                          \
@@ -237,9 +269,177 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
 #define TME_GEMM_STEP_2X2_FAR(pa, pb, pw, K)                                                   \
   TME_GEMM_ASM_("ldrd %[ya], %[yb], [%[pb]], #8\n\t", (, [pb] "+r"(pb)),                   \
                 *(const uint8_t(*)[8])(pb), K)
+/* A row pair times every channel pair, the epilogue included, as one loop of assembly, for
+ * layers without a fused residual, with a right shift (tme_requant_right) and no clamp besides
+ * the int8 range. As one block the compiler cannot spill around it: the pointers stay in
+ * registers and the 10 values of a step are reused for the epilogue (the C loop spends about
+ * 12 to 30 instructions more per 2x2 block). Rows at a and a + 2 * K, the weights [OC][K],
+ * outputs at po and po + OC, c = 2 * out_offset + 1; the shifts de[0] bytes after po (both
+ * walk 2 bytes per pair: one pointer in memory for the two), the loop's end de[1] (pb's).
+ * - TME_GEMM_ASM_LOOP_UNROLLED_: k4 <= TME_GEMM_ASM_UNROLLED_K, the steps written out.
+ * - TME_GEMM_ASM_LOOP_K_: a loop along k, U steps at a time (a walks and is set back; the
+ *   multipliers' pointer waits in memory for the loop's end register). */
+#define TME_GEMM_ASM_LOOP 1
+/* One step (4 values of k, 16 MACs) reading the rows at A0 and A1, the weights at W1 and W0. */
+#define TME_GEMM_ASM_STEP_(A0, A1, W1, W0)                                                     \
+  "ldrd %[xa], %[xb], " A0 "\n\t"                                                               \
+  "ldrd %[ya], %[yb], " A1 "\n\t"                                                               \
+  "ldr %[lo], " W1 "\n\t"                                                                       \
+  "sxtb16 %[hi], %[lo], ror #8\n\t"                                                             \
+  "sxtb16 %[lo], %[lo]\n\t"                                                                     \
+  "smlad %[s01], %[xa], %[lo], %[s01]\n\t"                                                      \
+  "smlad %[s11], %[ya], %[lo], %[s11]\n\t"                                                      \
+  "smlad %[s01], %[xb], %[hi], %[s01]\n\t"                                                      \
+  "smlad %[s11], %[yb], %[hi], %[s11]\n\t"                                                      \
+  "ldr %[lo], " W0 "\n\t"                                                                       \
+  "sxtb16 %[hi], %[lo], ror #8\n\t"                                                             \
+  "sxtb16 %[lo], %[lo]\n\t"                                                                     \
+  "smlad %[s00], %[xa], %[lo], %[s00]\n\t"                                                      \
+  "smlad %[s10], %[ya], %[lo], %[s10]\n\t"                                                      \
+  "smlad %[s00], %[xb], %[hi], %[s00]\n\t"                                                      \
+  "smlad %[s10], %[yb], %[hi], %[s10]\n\t"
+/* The first step of the unrolled loop (k = K0): the sums of row 1 start from those of row 0,
+ * the biases (their first SMLADs read them before row 0's). */
+#define TME_GEMM_ASM_STEP0_(K0)                                                                 \
+  "ldrd %[xa], %[xb], [%[a], #2 * " K0 "]\n\t"                                                  \
+  "ldrd %[ya], %[yb], [%[a], #2 * " K0 " + 2 * %c[k]]\n\t"                                      \
+  "ldr %[lo], [%[pw], #" K0 " + %c[k]]\n\t"                                                     \
+  "sxtb16 %[hi], %[lo], ror #8\n\t"                                                             \
+  "sxtb16 %[lo], %[lo]\n\t"                                                                     \
+  "smlad %[s11], %[ya], %[lo], %[s01]\n\t"                                                      \
+  "smlad %[s01], %[xa], %[lo], %[s01]\n\t"                                                      \
+  "smlad %[s01], %[xb], %[hi], %[s01]\n\t"                                                      \
+  "smlad %[s11], %[yb], %[hi], %[s11]\n\t"                                                      \
+  "ldr %[lo], [%[pw], #" K0 "]\n\t"                                                             \
+  "sxtb16 %[hi], %[lo], ror #8\n\t"                                                             \
+  "sxtb16 %[lo], %[lo]\n\t"                                                                     \
+  "smlad %[s10], %[ya], %[lo], %[s00]\n\t"                                                      \
+  "smlad %[s00], %[xa], %[lo], %[s00]\n\t"                                                      \
+  "smlad %[s00], %[xb], %[hi], %[s00]\n\t"                                                      \
+  "smlad %[s10], %[yb], %[hi], %[s10]\n\t"
+/* The sums start at the biases. */
+#define TME_GEMM_ASM_BIAS_                                                                      \
+  "ldrd %[s00], %[s01], [%[pb]], #8\n\t"                                                        \
+  "mov %[s10], %[s00]\n\t"                                                                      \
+  "mov %[s11], %[s01]\n\t"
+/* One output: tme_requant_right of sum S, the output offset added, saturated to int8, into S.
+ * tme_requant_right's hi is Y >> 1 for Y = floor((2 * S * m + 2^31) / 2^32) - [S < 0], and
+ * with M = 2 * m - 2^32 (m in [2^30, 2^31): M is 2m as a 32-bit value) Y is one SMMLAR,
+ * (A * 2^32 + S * M + 2^31) >> 32 with A = S - [S < 0]: the S * 2^32 terms cancel (modulo
+ * 2^32, and Y fits). Then hi >> s = Y >> (s + 1), the shift in xb's bottom byte. */
+#define TME_GEMM_ASM_Q_(S, M)                                                                   \
+  "add %[yb], %[" S "], %[" S "], asr #31\n\t"                                                  \
+  "smmlar %[yb], %[" S "], %[" M "], %[yb]\n\t"                                                 \
+  "asr %[yb], %[yb], %[xb]\n\t"                                                                 \
+  "add %[yb], %[yb], #%c[c]\n\t"                                                                \
+  "ssat %[" S "], #8, %[yb], asr #1\n\t"
+/* The 4 outputs of the block (the multipliers already in lo, hi), the loop's end. */
+#define TME_GEMM_ASM_EPILOGUE_                                                                  \
+  "lsl %[lo], %[lo], #1\n\t"                                                                    \
+  "lsl %[hi], %[hi], #1\n\t"                                                                    \
+  "ldr %[xa], %[po]\n\t"                                                                        \
+  "ldrd %[xb], %[ya], %[de]\n\t" /* dsh, end */                                                 \
+  "ldrh %[xb], [%[xa], %[xb]]\n\t" /* the shifts, dsh bytes after the outputs */                \
+  "add %[xb], %[xb], #0x101\n\t" /* s + 1 in both bytes */                                      \
+  TME_GEMM_ASM_Q_("s00", "lo")                                                                  \
+  TME_GEMM_ASM_Q_("s10", "lo")                                                                  \
+  "lsr %[xb], %[xb], #8\n\t"                                                                    \
+  TME_GEMM_ASM_Q_("s01", "hi")                                                                  \
+  TME_GEMM_ASM_Q_("s11", "hi")                                                                  \
+  "strb %[s01], [%[xa], #1]\n\t"                                                                \
+  "strb %[s10], [%[xa], #%c[oc]]\n\t"                                                           \
+  "strb %[s11], [%[xa], #%c[oc] + 1]\n\t"                                                       \
+  "strb %[s00], [%[xa]], #2\n\t"                                                                \
+  "str %[xa], %[po]\n\t"                                                                        \
+  "cmp %[pb], %[ya]\n\t"                                                                        \
+  "bne 1b"
+#define TME_GEMM_ASM_TEMPS_                                                                     \
+  [s00] "=&r"(s00_), [s01] "=&r"(s01_), [s10] "=&r"(s10_), [s11] "=&r"(s11_), [xa] "=&r"(xa_), \
+  [xb] "=&r"(xb_), [ya] "=&r"(ya_), [yb] "=&r"(yb_), [lo] "=&r"(lo_), [hi] "=&r"(hi_)
+#define TME_GEMM_ASM_LOOP_UNROLLED_(K, OC, C)                                                  \
+  __asm__ volatile(                                                                             \
+      "1:\n\t"                                                                                  \
+      "ldrd %[s00], %[s01], [%[pb]], #8\n\t"                                                    \
+      /* the last step first, the first one last (its load of channel 0 moves pw on) */        \
+      TME_GEMM_ASM_STEP0_("(%c[k] - 4)")                                                        \
+      ".if %c[k] > 4\n\t"                                                                       \
+      ".set tme_gemm_k_, 4\n\t"                                                                 \
+      ".rept %c[k] / 4 - 2\n\t"                                                                 \
+      TME_GEMM_ASM_STEP_("[%[a], #2 * tme_gemm_k_]", "[%[a], #2 * tme_gemm_k_ + 2 * %c[k]]",     \
+                         "[%[pw], #tme_gemm_k_ + %c[k]]", "[%[pw], #tme_gemm_k_]")               \
+      ".set tme_gemm_k_, tme_gemm_k_ + 4\n\t"                                                   \
+      ".endr\n\t"                                                                               \
+      TME_GEMM_ASM_STEP_("[%[a]]", "[%[a], #2 * %c[k]]", "[%[pw], #%c[k]]",                     \
+                         "[%[pw]], #2 * %c[k]")                                                 \
+      ".else\n\t"                                                                               \
+      "add %[pw], %[pw], #2 * %c[k]\n\t"                                                        \
+      ".endif\n\t"                                                                              \
+      "ldrd %[lo], %[hi], [%[pm]], #8\n\t"                                                      \
+      TME_GEMM_ASM_EPILOGUE_                                                                    \
+      : TME_GEMM_ASM_TEMPS_, [pw] "+r"(pw_), [pb] "+r"(pb_), [pm] "+r"(pm_), [po] "+m"(po_)    \
+      : [a] "r"(a_), [de] "m"(de_), [k] "i"(K), [oc] "i"(OC), [c] "i"(C)                        \
+      : "cc", "memory")
+#define TME_GEMM_ASM_LOOP_K_(K, OC, C, U)                                                      \
+  __asm__ volatile(                                                                             \
+      "1:\n\t"                                                                                  \
+      TME_GEMM_ASM_BIAS_                                                                        \
+      "add %[ke], %[a], #2 * %c[k]\n\t"                                                         \
+      "2:\n\t"                                                                                  \
+      ".rept %c[u]\n\t"                                                                         \
+      TME_GEMM_ASM_STEP_("[%[a]], #8", "[%[a], #2 * %c[k] - 8]", "[%[pw], #%c[k]]",              \
+                         "[%[pw]], #4")                                                         \
+      ".endr\n\t"                                                                               \
+      "cmp %[a], %[ke]\n\t"                                                                     \
+      "bne 2b\n\t"                                                                              \
+      "sub %[a], %[a], #2 * %c[k]\n\t"                                                          \
+      "add %[pw], %[pw], #%c[k]\n\t"                                                            \
+      "ldr %[xa], %[pm]\n\t"                                                                    \
+      "ldrd %[lo], %[hi], [%[xa]], #8\n\t"                                                      \
+      "str %[xa], %[pm]\n\t"                                                                    \
+      TME_GEMM_ASM_EPILOGUE_                                                                    \
+      : TME_GEMM_ASM_TEMPS_, [ke] "=&r"(ke_), [a] "+r"(a_), [pw] "+r"(pw_), [pb] "+r"(pb_),     \
+        [pm] "+m"(pm_), [po] "+m"(po_)                                                          \
+      : [de] "m"(de_), [k] "i"(K), [oc] "i"(OC), [c] "i"(C), [u] "i"(U)                         \
+      : "cc", "memory")
+/* One row (a fully connected layer) times channels w0 and w0 + K, the loop along k in the
+ * assembly, U steps of 8 MACs at a time: s0, s1 += the products. */
+#define TME_GEMM_ASM_ROW1_K4_MAX 2044
+#define TME_GEMM_ASM_ROW1_(a0, w0, K, U)                                                        \
+  do {                                                                                          \
+    const uint8_t *pa_ = (a0);                                                                  \
+    const int8_t *pw_ = (w0);                                                                   \
+    uint32_t xa_, xb_, l0_, h0_, l1_, h1_, ke_;                                                 \
+    __asm__("add %[ke], %[a], #2 * %c[k]\n\t"                                                   \
+            "2:\n\t"                                                                            \
+            ".rept %c[u]\n\t"                                                                   \
+            "ldrd %[xa], %[xb], [%[a]], #8\n\t"                                                 \
+            "ldr %[l1], [%[pw], #%c[k]]\n\t"                                                    \
+            "ldr %[l0], [%[pw]], #4\n\t"                                                        \
+            "sxtb16 %[h1], %[l1], ror #8\n\t"                                                   \
+            "sxtb16 %[l1], %[l1]\n\t"                                                           \
+            "sxtb16 %[h0], %[l0], ror #8\n\t"                                                   \
+            "sxtb16 %[l0], %[l0]\n\t"                                                           \
+            "smlad %[s1], %[xa], %[l1], %[s1]\n\t"                                              \
+            "smlad %[s1], %[xb], %[h1], %[s1]\n\t"                                              \
+            "smlad %[s0], %[xa], %[l0], %[s0]\n\t"                                              \
+            "smlad %[s0], %[xb], %[h0], %[s0]\n\t"                                              \
+            ".endr\n\t"                                                                         \
+            "cmp %[a], %[ke]\n\t"                                                               \
+            "bne 2b"                                                                            \
+            : [s0] "+r"(s00), [s1] "+r"(s01), [xa] "=&r"(xa_), [xb] "=&r"(xb_),                 \
+              [l0] "=&r"(l0_), [h0] "=&r"(h0_), [l1] "=&r"(l1_), [h1] "=&r"(h1_),               \
+              [ke] "=&r"(ke_), [a] "+r"(pa_), [pw] "+r"(pw_)                                    \
+            : [k] "i"(K), [u] "i"(U), "m"(*(const uint8_t(*)[2 * (K)])(a0)),                    \
+              "m"(*(const int8_t(*)[2 * (K)])(w0))                                              \
+            : "cc");                                                                            \
+  } while (0)
 #else
+#define TME_GEMM_ASM_LOOP 0
 #define TME_GEMM_ASM_K4_MAX 0
 #define TME_GEMM_ASM_UNROLLED_K 0
+#define TME_GEMM_ASM_LOOP_K 0
+#define TME_GEMM_ASM_ROW1_K4_MAX 0
+#define TME_GEMM_ASM_ROW1_(a0, w0, K, U) do { } while (0)
 #define TME_GEMM_STEP_2X2_NEAR(pa, pw, K) do { } while (0)
 #define TME_GEMM_STEP_2X2_FAR(pa, pb, pw, K) do { } while (0)
 #endif
@@ -254,6 +454,40 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
                             uint8_t *scratch, int8_t *out) {
   uint8_t *const a0 = scratch;
   uint8_t *const a1 = scratch + 2 * p->k4;
+#if TME_GEMM_ASM_LOOP
+  if (p->rows > 1 && p->k4 <= TME_GEMM_ASM_LOOP_K && !residual && p->right_shift &&
+      p->act_min == TME_INT8_MIN && p->act_max == TME_INT8_MAX && p->out_c % 2 == 0 &&
+      p->out_c < 4095) {  /* (row 1's outputs: a STRB's 12-bit offset) */
+    for (int32_t r = 0; r < p->rows; r += 2) {
+      int8_t *po_ = out + (size_t)r * (size_t)p->out_c;
+      if (r + 1 < p->rows && !p->im2col && p->k % 4 == 0 && p->k > 8) {  /* one run: 2 pixels */
+        tme_gemm_widen4_short(in + (size_t)r * (size_t)p->k, 2 * p->k, a0);
+      } else if (r + 1 < p->rows) {
+        tme_gemm_row_s16(p, in, r, a0);
+        tme_gemm_row_s16(p, in, r + 1, a1);
+      } else {  /* the last of an odd count, after the row before it again (still in a1): */
+        memcpy(a0, a1, 2 * (size_t)p->k4);  /* that row's outputs are rewritten unchanged */
+        tme_gemm_row_s16(p, in, r, a1);
+        po_ -= p->out_c;
+      }
+      const uint8_t *a_ = a0;
+      const int8_t *pw_ = w;
+      const int32_t *pb_ = bias, *pm_ = mult;
+      /* the shifts' distance from po, the end of the biases (one LDRD) */
+      const uint32_t de_[2] = {(uint32_t)((uintptr_t)shift - (uintptr_t)po_),
+                               (uint32_t)(uintptr_t)(bias + p->out_c)};
+      uint32_t s00_, s01_, s10_, s11_, xa_, xb_, ya_, yb_, lo_, hi_, ke_;
+      if (p->k4 <= TME_GEMM_ASM_UNROLLED_K)
+        TME_GEMM_ASM_LOOP_UNROLLED_(p->k4, p->out_c, 2 * p->out_offset + 1);
+      else
+        TME_GEMM_ASM_LOOP_K_(p->k4, p->out_c, 2 * p->out_offset + 1,
+                             p->k4 % 16 == 0 ? 4 : p->k4 % 8 == 0 ? 2 : 1);
+      (void)s00_, (void)s01_, (void)s10_, (void)s11_, (void)xa_, (void)xb_, (void)ya_;
+      (void)yb_, (void)lo_, (void)hi_, (void)ke_;
+    }
+    return;
+  }
+#endif
   for (int32_t r = 0; r < p->rows; r += 2) {
     const int two = p->rows > 1 && r + 1 < p->rows;
     tme_gemm_row_s16(p, in, r, a0);
@@ -287,6 +521,8 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
         for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2(k);
       } else if (p->rows > 1) {
         for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2(k);
+      } else if (p->k4 <= TME_GEMM_ASM_ROW1_K4_MAX) {
+        TME_GEMM_ASM_ROW1_(a0, w0, p->k4, p->k4 % 16 == 0 ? 4 : p->k4 % 8 == 0 ? 2 : 1);
       } else {
         for (int32_t k = 0; k < p->k4; k += 4) {
           uint32_t xa, xb;
