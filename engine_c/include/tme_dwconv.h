@@ -475,11 +475,11 @@ TME_INLINE void tme_dw_ring_taps(const tme_i16 *x, int32_t xo, int32_t n, const 
  * holds (its rows are sized for groups of 16) and stores only the pixels there are. The sums
  * start at `b`: the bias plus in_offset * sum(w). */
 #define TME_DW_RING_N 4
-TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int32_t iy0,
+TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int32_t r,
                                 const tme_dw_chan *ch, int8_t *orow) {
   const int32_t slot_len = p->stride_w * p->ring_w, R = tme_dw_row_words(p);
-  /* slot q holds kernel row (q - r) mod k_h: its weights are R words apart from wr on */
-  const int32_t r = (iy0 + p->pad_top) % p->k_h;
+  /* r: the slot of kernel row 0; slot q holds kernel row (q - r) mod k_h, whose weights are
+   * R words apart from wr on */
   const uint64_t *wr = ch->w + (size_t)((p->k_h - r) % p->k_h) * (size_t)R;
   for (int32_t ox = 0; ox < p->out_w; ox += TME_DW_RING_N) {
     int32_t a[TME_DW_RING_N];
@@ -574,21 +574,23 @@ TME_INLINE void tme_dw_inplace_s8(const tme_dw_params *p, int8_t *data, const in
     ch.m = mult[c];
     ch.h = shift[c];
 #endif
-    int32_t loaded = -p->pad_top - 1;  /* the last input row copied into the ring */
+    /* input row iy goes to slot (iy + pad_top) % k_h: counted, not divided */
+    int32_t iy = -p->pad_top, slot = 0;  /* the next input row to copy, its slot */
+    int32_t r = 0;  /* the slot of the first input row of output row oy */
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
       const int32_t iy0 = oy * p->stride_h - p->pad_top;
       const int32_t need = iy0 + (p->k_h - 1) * p->dil_h;
-      for (int32_t iy = loaded + 1 > iy0 ? loaded + 1 : iy0; iy <= need; ++iy) {
-        const int32_t slot = (iy + p->pad_top) % p->k_h;
-        tme_dw_ring_row(p, data, c, iy, e, pad, rows + (size_t)slot * (size_t)slot_len);
+      for (; iy <= need; ++iy) {
+        if (iy >= iy0) tme_dw_ring_row(p, data, c, iy, e, pad, rows + (size_t)slot * (size_t)slot_len);
+        slot = slot + 1 == p->k_h ? 0 : slot + 1;
       }
-      loaded = need;
       int8_t *orow = data + (size_t)oy * (size_t)p->out_w * (size_t)p->c + (size_t)c;
 #if TME_DSP
-      tme_dw_ring_out(p, rows, iy0, &ch, orow);
+      tme_dw_ring_out(p, rows, r, &ch, orow);
 #else
       tme_dw_ring_out(p, rows, iy0, c, w, bias, mult, shift, orow);
 #endif
+      for (int32_t i = 0; i < p->stride_h; ++i) r = r + 1 == p->k_h ? 0 : r + 1;
     }
   }
 }
