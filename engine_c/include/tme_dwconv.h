@@ -356,39 +356,76 @@ TME_INLINE int32_t tme_dw_pairs(const tme_dw_params *p, const int8_t *w, int32_t
  * layer by up to 20% of the loop (spills, per-tap address arithmetic). 10 registers: the 4
  * sums, x, the weights, 2 words of x (e, o) and 2 of weights (P, Q). Offsets: xo, wo bytes. */
 #define TME_DW_ASM_ 1
-#define TME_DW_ODD_HEAD_                                                                   \
+#define TME_DW_ODD_HEAD_(S1, S3)                                                           \
   "ldr %[e], [%[x], #%c[xo]]\n\t"                                                          \
   "ldr %[o], [%[x], #%c[xo]+4]\n\t"                                                        \
   "ldrd %[P], %[Q], [%[w], #%c[wo]]\n\t"                                                   \
-  "smlatb %[a1], %[e], %[P], %[a1]\n\t"                                                    \
-  "smlatb %[a3], %[o], %[P], %[a3]\n\t"
-/* taps 2i, 2i + 1 of pixels 0, 2 and 2i + 1, 2i + 2 of pixels 1, 3 (E: W_i, O: W_(i+1)) */
-#define TME_DW_ODD_STEP_(E, O, i)                                                          \
-  "smlad %[a0], %[" E "], %[P], %[a0]\n\t"                                                 \
-  "smlad %[a2], %[" O "], %[P], %[a2]\n\t"                                                 \
+  "smlatb %[a1], %[e], %[P], %[" S1 "]\n\t"                                                \
+  "smlatb %[a3], %[o], %[P], %[" S3 "]\n\t"
+/* taps 2i, 2i + 1 of pixels 0, 2 and 2i + 1, 2i + 2 of pixels 1, 3 (E: W_i, O: W_(i+1));
+ * S0 .. S3: what the sums add to, themselves or, in a group's first taps, the bias b */
+#define TME_DW_ODD_STEP_(E, O, i, S0, S2)                                                  \
+  "smlad %[a0], %[" E "], %[P], %[" S0 "]\n\t"                                             \
+  "smlad %[a2], %[" O "], %[P], %[" S2 "]\n\t"                                             \
   "ldr %[" E "], [%[x], #%c[xo]+4*" #i "+8]\n\t"                                          \
   "smlad %[a1], %[" O "], %[Q], %[a1]\n\t"                                                 \
   "smlad %[a3], %[" E "], %[Q], %[a3]\n\t"                                                 \
   "ldrd %[P], %[Q], [%[w], #%c[wo]+8*" #i "+8]\n\t"
-#define TME_DW_ODD_TAIL_(E, O)                                                             \
-  "smlabb %[a0], %[" E "], %[P], %[a0]\n\t"                                                \
-  "smlabb %[a2], %[" O "], %[P], %[a2]"
+#define TME_DW_ODD_TAIL_(E, O, S0, S2)                                                     \
+  "smlabb %[a0], %[" E "], %[P], %[" S0 "]\n\t"                                            \
+  "smlabb %[a2], %[" O "], %[P], %[" S2 "]"
 /* P_i of pixels 0..3 (E: W_i, O: U_i) */
-#define TME_DW_EVEN_STEP_(PI, i)                                                           \
-  "smlad %[a0], %[e], %[" PI "], %[a0]\n\t"                                                \
-  "smlad %[a1], %[o], %[" PI "], %[a1]\n\t"                                                \
+#define TME_DW_EVEN_STEP_(PI, i, S0, S1, S2, S3)                                           \
+  "smlad %[a0], %[e], %[" PI "], %[" S0 "]\n\t"                                            \
+  "smlad %[a1], %[o], %[" PI "], %[" S1 "]\n\t"                                            \
   "ldr %[e], [%[x], #%c[xo]+4*" #i "+4]\n\t"                                              \
   "ldr %[o], [%[x], #%c[xo]+4*" #i "+6]\n\t"                                              \
-  "smlad %[a2], %[e], %[" PI "], %[a2]\n\t"                                                \
-  "smlad %[a3], %[o], %[" PI "], %[a3]\n\t"
+  "smlad %[a2], %[e], %[" PI "], %[" S2 "]\n\t"                                            \
+  "smlad %[a3], %[o], %[" PI "], %[" S3 "]\n\t"
 #define TME_DW_EVEN_HEAD_                                                                  \
   "ldr %[e], [%[x], #%c[xo]]\n\t"                                                          \
   "ldr %[o], [%[x], #%c[xo]+2]\n\t"
 #define TME_DW_LDRD_(i) "ldrd %[P], %[Q], [%[w], #%c[wo]+8*" #i "]\n\t"
+/* the code for n taps, S0 .. S3 what the sums add to first */
+#define TME_DW_ODD1_(S0, S1, S2, S3) TME_DW_ODD_HEAD_(S1, S3) TME_DW_ODD_TAIL_("e", "o", S0, S2)
+#define TME_DW_ODD3_(S0, S1, S2, S3)                                                       \
+  TME_DW_ODD_HEAD_(S1, S3) TME_DW_ODD_STEP_("e", "o", 0, S0, S2)                           \
+  TME_DW_ODD_TAIL_("o", "e", "a0", "a2")
+#define TME_DW_ODD5_(S0, S1, S2, S3)                                                       \
+  TME_DW_ODD_HEAD_(S1, S3) TME_DW_ODD_STEP_("e", "o", 0, S0, S2)                           \
+  TME_DW_ODD_STEP_("o", "e", 1, "a0", "a2") TME_DW_ODD_TAIL_("e", "o", "a0", "a2")
+#define TME_DW_ODD7_(S0, S1, S2, S3)                                                       \
+  TME_DW_ODD_HEAD_(S1, S3) TME_DW_ODD_STEP_("e", "o", 0, S0, S2)                           \
+  TME_DW_ODD_STEP_("o", "e", 1, "a0", "a2") TME_DW_ODD_STEP_("e", "o", 2, "a0", "a2")        \
+  TME_DW_ODD_TAIL_("o", "e", "a0", "a2")
+#define TME_DW_ODD9_(S0, S1, S2, S3)                                                       \
+  TME_DW_ODD_HEAD_(S1, S3) TME_DW_ODD_STEP_("e", "o", 0, S0, S2)                           \
+  TME_DW_ODD_STEP_("o", "e", 1, "a0", "a2") TME_DW_ODD_STEP_("e", "o", 2, "a0", "a2")        \
+  TME_DW_ODD_STEP_("o", "e", 3, "a0", "a2") TME_DW_ODD_TAIL_("e", "o", "a0", "a2")
+#define TME_DW_EVEN2_(S0, S1, S2, S3)                                                      \
+  TME_DW_EVEN_HEAD_ TME_DW_LDRD_(0) TME_DW_EVEN_STEP_("P", 0, S0, S1, S2, S3)
+#define TME_DW_EVEN4_(S0, S1, S2, S3)                                                      \
+  TME_DW_EVEN2_(S0, S1, S2, S3) TME_DW_EVEN_STEP_("Q", 1, "a0", "a1", "a2", "a3")
+#define TME_DW_EVEN6_(S0, S1, S2, S3)                                                      \
+  TME_DW_EVEN4_(S0, S1, S2, S3) TME_DW_LDRD_(1) TME_DW_EVEN_STEP_("P", 2, "a0", "a1", "a2", "a3")
+#define TME_DW_EVEN8_(S0, S1, S2, S3)                                                      \
+  TME_DW_EVEN6_(S0, S1, S2, S3) TME_DW_EVEN_STEP_("Q", 3, "a0", "a1", "a2", "a3")
+#define TME_DW_SWITCH_(RUN, S0, S1, S2, S3)                                                \
+  switch (n) {                                                                             \
+    case 1: RUN(TME_DW_ODD1_(S0, S1, S2, S3)); break;                                      \
+    case 3: RUN(TME_DW_ODD3_(S0, S1, S2, S3)); break;                                      \
+    case 5: RUN(TME_DW_ODD5_(S0, S1, S2, S3)); break;                                      \
+    case 7: RUN(TME_DW_ODD7_(S0, S1, S2, S3)); break;                                      \
+    case 9: RUN(TME_DW_ODD9_(S0, S1, S2, S3)); break;                                      \
+    case 2: RUN(TME_DW_EVEN2_(S0, S1, S2, S3)); break;                                     \
+    case 4: RUN(TME_DW_EVEN4_(S0, S1, S2, S3)); break;                                     \
+    case 6: RUN(TME_DW_EVEN6_(S0, S1, S2, S3)); break;                                     \
+    default: RUN(TME_DW_EVEN8_(S0, S1, S2, S3)); break;                                    \
+  }
 #endif
 
 TME_INLINE void tme_dw_ring_taps(const tme_i16 *x, int32_t xo, int32_t n, const uint64_t *wq,
-                                 int32_t wo, int32_t *a, int near) {
+                                 int32_t wo, int32_t *a, int first, int32_t b, int near) {
 #ifdef TME_DW_ASM_
   if (n <= 9 && near) {  /* near: the offsets fit LDR's 12 bits */
     uint32_t e, o, P, Q;
@@ -398,45 +435,25 @@ TME_INLINE void tme_dw_ring_taps(const tme_i16 *x, int32_t xo, int32_t n, const 
             [e] "=&r"(e), [o] "=&r"(o), [P] "=&r"(P), [Q] "=&r"(Q)                          \
           : [x] "r"(x), [w] "r"(wq), [xo] "i"(2 * xo), [wo] "i"(8 * wo)                     \
           : "memory")
-    switch (n) {
-      case 1: TME_DW_ASM_RUN_(TME_DW_ODD_HEAD_ TME_DW_ODD_TAIL_("e", "o")); break;
-      case 3:
-        TME_DW_ASM_RUN_(TME_DW_ODD_HEAD_ TME_DW_ODD_STEP_("e", "o", 0) TME_DW_ODD_TAIL_("o", "e"));
-        break;
-      case 5:
-        TME_DW_ASM_RUN_(TME_DW_ODD_HEAD_ TME_DW_ODD_STEP_("e", "o", 0)
-                        TME_DW_ODD_STEP_("o", "e", 1) TME_DW_ODD_TAIL_("e", "o"));
-        break;
-      case 7:
-        TME_DW_ASM_RUN_(TME_DW_ODD_HEAD_ TME_DW_ODD_STEP_("e", "o", 0)
-                        TME_DW_ODD_STEP_("o", "e", 1) TME_DW_ODD_STEP_("e", "o", 2)
-                        TME_DW_ODD_TAIL_("o", "e"));
-        break;
-      case 9:
-        TME_DW_ASM_RUN_(TME_DW_ODD_HEAD_ TME_DW_ODD_STEP_("e", "o", 0)
-                        TME_DW_ODD_STEP_("o", "e", 1) TME_DW_ODD_STEP_("e", "o", 2)
-                        TME_DW_ODD_STEP_("o", "e", 3) TME_DW_ODD_TAIL_("e", "o"));
-        break;
-      case 2: TME_DW_ASM_RUN_(TME_DW_EVEN_HEAD_ TME_DW_LDRD_(0) TME_DW_EVEN_STEP_("P", 0)); break;
-      case 4:
-        TME_DW_ASM_RUN_(TME_DW_EVEN_HEAD_ TME_DW_LDRD_(0) TME_DW_EVEN_STEP_("P", 0)
-                        TME_DW_EVEN_STEP_("Q", 1));
-        break;
-      case 6:
-        TME_DW_ASM_RUN_(TME_DW_EVEN_HEAD_ TME_DW_LDRD_(0) TME_DW_EVEN_STEP_("P", 0)
-                        TME_DW_EVEN_STEP_("Q", 1) TME_DW_LDRD_(1) TME_DW_EVEN_STEP_("P", 2));
-        break;
-      default:  /* 8 */
-        TME_DW_ASM_RUN_(TME_DW_EVEN_HEAD_ TME_DW_LDRD_(0) TME_DW_EVEN_STEP_("P", 0)
-                        TME_DW_EVEN_STEP_("Q", 1) TME_DW_LDRD_(1) TME_DW_EVEN_STEP_("P", 2)
-                        TME_DW_EVEN_STEP_("Q", 3));
-        break;
+#define TME_DW_ASM_FIRST_(code)                                                            \
+  __asm__(code                                                                             \
+          : [a0] "=&r"(a[0]), [a1] "=&r"(a[1]), [a2] "=&r"(a[2]), [a3] "=&r"(a[3]),         \
+            [e] "=&r"(e), [o] "=&r"(o), [P] "=&r"(P), [Q] "=&r"(Q)                          \
+          : [x] "r"(x), [w] "r"(wq), [xo] "i"(2 * xo), [wo] "i"(8 * wo), [b] "r"(b)         \
+          : "memory")
+    if (first) {
+      TME_DW_SWITCH_(TME_DW_ASM_FIRST_, "b", "b", "b", "b")
+    } else {
+      TME_DW_SWITCH_(TME_DW_ASM_RUN_, "a0", "a1", "a2", "a3")
     }
 #undef TME_DW_ASM_RUN_
+#undef TME_DW_ASM_FIRST_
     return;
   }
 #endif
   (void)near;
+  if (first)
+    for (int32_t j = 0; j < 4; ++j) a[j] = b;
   x += xo;
   wq += wo;
   if (n % 2) {
@@ -482,9 +499,7 @@ TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int
    * R words apart from wr on */
   const uint64_t *wr = ch->w + (size_t)((p->k_h - r) % p->k_h) * (size_t)R;
   for (int32_t ox = 0; ox < p->out_w; ox += TME_DW_RING_N) {
-    int32_t a[TME_DW_RING_N];
-    TME_PRAGMA_(GCC unroll 4)
-    for (int32_t j = 0; j < TME_DW_RING_N; ++j) a[j] = ch->b;
+    int32_t a[TME_DW_RING_N];  /* from the bias on: tme_dw_ring_taps' first taps */
     TME_PRAGMA_(GCC unroll 16)
     for (int32_t q = 0; q < p->k_h; ++q) {
       int32_t wo = q * R;
@@ -492,7 +507,7 @@ TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int
       for (int32_t ph = 0; ph < p->stride_w; ++ph) {
         const int32_t n = (p->k_w - ph + p->stride_w - 1) / p->stride_w;
         tme_dw_ring_taps(rows + ox, q * slot_len + ph * p->ring_w, n, wr, wo, a,
-                         2 * p->k_h * slot_len <= 4096 - 64);
+                         q == 0 && ph == 0, ch->b, 2 * p->k_h * slot_len <= 4096 - 64);
         wo += tme_dw_words(n);
       }
     }
