@@ -312,12 +312,12 @@ class DepthwiseConv2D(_ConvBase):
 
     def can_run_inplace(self, op) -> bool:
         p = op.params
-        # the DSP kernel holds a channel's weights as at most 32 words of 64 bits
-        # (TME_DW_PAIRS, tme_dw_pairs), at most 16 taps per stride phase (TME_DW_TAPS_MAX)
+        # the DSP kernel holds a channel's weights as at most 28 words of 64 bits (7x7 at
+        # stride 1: TME_DW_PAIRS, tme_dw_pairs), at most 16 taps a stride phase (TME_DW_TAPS_MAX)
         taps = [len(range(ph, p["k_w"], p["stride_w"])) for ph in range(p["stride_w"])]
         words = p["k_h"] * sum(_inplace_words(n) for n in taps)
         return (p["depth_multiplier"] == 1 and p["dil_h"] == p["dil_w"] == 1
-                and "residual" not in p and words <= 32 and max(taps) <= 16
+                and "residual" not in p and words <= 28 and max(taps) <= 16
                 and inplace_rows_are_read_first(p))
 
     def scratch_bytes(self, op) -> int:

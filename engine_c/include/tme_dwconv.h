@@ -285,7 +285,7 @@ TME_INLINE void tme_dw_ring_row(const tme_dw_params *p, const int8_t *data, int3
     int32_t ix = ix0;
 #if defined(__ARM_FEATURE_DSP) && !defined(TME_EMULATE_DSP) && defined(__OPTIMIZE__)
     const int32_t n4 = (p->in_w - ix0 + s - 1) / s / 4;  /* groups of 4 values */
-    if (e == 0 && s * p->c <= 255 && n4 > 0) {
+    if (e == 0 && s * p->c <= 255 && n4 > 0 && __builtin_constant_p(s * p->c)) {
       /* LDRSB and STRH that step their addresses: 2.5 instructions a value, not GCC's 3 */
       const int8_t *x = src + (size_t)ix0 * (size_t)p->c;
       tme_i16 *const end = dst + 4 * n4;
@@ -315,7 +315,7 @@ TME_INLINE void tme_dw_ring_row(const tme_dw_params *p, const int8_t *data, int3
 #if TME_DSP
 
 #define TME_DW_TAPS_MAX 16  /* taps of a stride phase */
-#define TME_DW_PAIRS 32     /* 64-bit weight words of a channel (tme_dw_pairs) */
+#define TME_DW_PAIRS 28  /* 64-bit weight words of a channel (tme_dw_pairs): 7x7 at stride 1 */
 
 /* A channel's weights and requantization. The weights twice over (kernel rows 0 .. k_h - 1,
  * then again), so that the ring slots 0 .. k_h - 1 in order find the weights of their kernel
@@ -453,7 +453,8 @@ TME_INLINE int32_t tme_dw_pairs(const tme_dw_params *p, const int8_t *w, int32_t
 TME_INLINE void tme_dw_ring_taps(const tme_i16 *x, int32_t xo, int32_t n, const uint64_t *wq,
                                  int32_t wo, int32_t *a, int first, int32_t b, int near) {
 #ifdef TME_DW_ASM_
-  if (n <= 9 && near) {  /* near: the offsets fit LDR's 12 bits */
+  /* near: the offsets fit LDR's 12 bits; constants: the loops unrolled (not at -Os, -Og) */
+  if (n <= 9 && near && __builtin_constant_p(xo) && __builtin_constant_p(wo)) {
     uint32_t e, o, P, Q;
 #define TME_DW_ASM_RUN_(code)                                                              \
   __asm__(code                                                                             \
@@ -622,7 +623,8 @@ TME_INLINE void tme_dw_inplace_s8(const tme_dw_params *p, int8_t *data, const in
       const int32_t iy0 = oy * p->stride_h - p->pad_top;
       const int32_t need = iy0 + (p->k_h - 1) * p->dil_h;
       for (; iy <= need; ++iy) {
-        if (iy >= iy0) tme_dw_ring_row(p, data, c, iy, e, pad, rows + (size_t)slot * (size_t)slot_len);
+        if (iy >= iy0)
+          tme_dw_ring_row(p, data, c, iy, e, pad, rows + (size_t)slot * (size_t)slot_len);
         slot = slot + 1 == p->k_h ? 0 : slot + 1;
       }
       int8_t *orow = data + (size_t)oy * (size_t)p->out_w * (size_t)p->c + (size_t)c;
