@@ -336,6 +336,13 @@ static inline int32_t tme_dw_row_words(const tme_dw_params *p) {
   return r;
 }
 
+/* Tap j of stride phase ph of kernel row ky of channel c as a 16-bit lane, 0 past the n taps. */
+static inline uint32_t tme_dw_tap(const tme_dw_params *p, const int8_t *w, int32_t c,
+                                  int32_t ky, int32_t ph, int32_t n, int32_t j) {
+  const int32_t kx = ph + j * p->stride_w;
+  return j < n ? (uint16_t)w[(size_t)(ky * p->k_w + kx) * (size_t)p->c + (size_t)c] : 0u;
+}
+
 /* The weights of channel c in the order tme_dw_ring_taps reads them, per kernel row, per stride
  * phase, for the phase's taps w_0 .. w_(n-1): with n odd, the 16-bit pairs P_i = (w_2i, w_2i+1)
  * and Q_i = (w_2i+1, w_2i+2) (w_n = 0), a 64-bit word (P_i, Q_i) per i; with n even, the P_i,
@@ -348,22 +355,14 @@ TME_INLINE int32_t tme_dw_pairs(const tme_dw_params *p, const int8_t *w, int32_t
   for (int32_t ky = 0; ky < p->k_h; ++ky)
     for (int32_t ph = 0; ph < p->stride_w; ++ph) {
       const int32_t n = (p->k_w - ph + p->stride_w - 1) / p->stride_w;
-      uint32_t tap[TME_DW_TAPS_MAX + 2] = {0};
-      for (int32_t j = 0; j < n; ++j) {
-        const int32_t kx = ph + j * p->stride_w;
-        const int32_t v = w[(size_t)(ky * p->k_w + kx) * (size_t)p->c + (size_t)c];
-        tap[j] = (uint16_t)v;
-        sum += (uint32_t)v;
-      }
-      if (n % 2) {
-        for (int32_t i = 0; 2 * i < n; ++i)
-          *pairs++ = (tap[2 * i] | tap[2 * i + 1] << 16) |
-                     (uint64_t)(tap[2 * i + 1] | tap[2 * i + 2] << 16) << 32;
-      } else {
-        for (int32_t i = 0; 2 * i < n; i += 2)
-          *pairs++ = (tap[2 * i] | tap[2 * i + 1] << 16) |
-                     (uint64_t)(tap[2 * i + 2] | tap[2 * i + 3] << 16) << 32;
-      }
+#define TME_DW_TAP_(j) tme_dw_tap(p, w, c, ky, ph, n, j)
+      for (int32_t j = 0; j < n; ++j) sum += (uint32_t)(int16_t)TME_DW_TAP_(j);
+      for (int32_t i = 0; 2 * i < n; i += 2 - n % 2)  /* n odd: (P_i, Q_i); even: P_i, P_i+1 */
+        *pairs++ = (TME_DW_TAP_(2 * i) | TME_DW_TAP_(2 * i + 1) << 16) |
+                   (uint64_t)(n % 2 ? TME_DW_TAP_(2 * i + 1) | TME_DW_TAP_(2 * i + 2) << 16
+                                    : TME_DW_TAP_(2 * i + 2) | TME_DW_TAP_(2 * i + 3) << 16)
+                       << 32;
+#undef TME_DW_TAP_
     }
   for (int32_t i = 0; i < p->k_h * tme_dw_row_words(p); ++i) pairs[i] = first[i];
   return (int32_t)(sum * (uint32_t)p->in_offset);
