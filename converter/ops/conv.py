@@ -326,7 +326,7 @@ class DepthwiseConv2D(_ConvBase):
     def inplace_is_faster(self, op) -> bool:
         """On an Arm DSP core, is the in-place kernel likely the faster one? A model of the
         instructions per channel of either DSP kernel (counts on Cortex-M7 follow it within
-        ~30%): the in-place one copies each input row into its ring (3 instructions a value)
+        ~30%): the in-place one copies each input row into its ring (~3 instructions a value)
         and computes every tap of 4 output pixels at a time, padding taps too: per stride
         phase of n taps of a kernel row 3n + 4 instructions (n odd: 2n + 2 multiplies, loads
         of x and weight pairs) or 3n + 2 + n / 4 (n even), and 38 more per group for its

@@ -13,9 +13,10 @@
  *
  * - tme_dw_inplace_s8: the output overwrites its input (`data`), one channel at a time
  *   (TinyEngine's in-place depthwise), with a ring of input rows in scratch: the rows of the
- *   channel the current output row reads, as 16-bit (x + in_offset), padded with zeros
- *   (padding taps add nothing), a row stored phase by phase of the stride (columns s * i + j
- *   at [j][i]) so that every tap reads consecutive values. An input row is read once per
+ *   channel the current output row reads, as 16-bit (x + in_offset) padded with zeros
+ *   (padding taps add nothing; the DSP path stores x padded with -in_offset and starts its
+ *   sums at bias + in_offset * sum(w)), a row stored phase by phase of the stride (columns
+ *   s * i + j at [j][i]) so that every tap reads consecutive values. An input row is read once per
  *   channel, into the ring; each output row goes straight over data, on bytes of its own
  *   channel whose input rows are all in the ring by then (ops/conv.py takes only layers where
  *   that holds, and computes the scratch bytes: inplace_geometry).
