@@ -519,12 +519,12 @@ TME_INLINE void tme_dw_ring_taps(const tme_i16 *x, int32_t xo, int32_t n, const 
  * holds (its rows are sized for groups of 16) and stores only the pixels there are. The sums
  * start at `b`: the bias plus in_offset * sum(w). */
 #define TME_DW_RING_N 4
-TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int32_t r,
+TME_INLINE void tme_dw_ring_out(const tme_dw_params *p, const tme_i16 *rows, int32_t rot,
                                 const tme_dw_chan *ch, int8_t *orow) {
   const int32_t slot_len = p->stride_w * p->ring_w, R = tme_dw_row_words(p);
-  /* r: the slot of kernel row 0; slot q holds kernel row (q - r) mod k_h, whose weights are
-   * R words apart from wr on */
-  const uint64_t *wr = ch->w + (size_t)((p->k_h - r) % p->k_h) * (size_t)R;
+  /* rot: (k_h - the slot of kernel row 0) mod k_h; slot q holds kernel row (q + rot) mod k_h,
+   * whose weights are R words apart from wr on */
+  const uint64_t *wr = ch->w + (size_t)rot * (size_t)R;
   for (int32_t ox = 0; ox < p->out_w; ox += TME_DW_RING_N) {
     int32_t a[TME_DW_RING_N];  /* from the bias on: tme_dw_ring_taps' first taps */
     TME_PRAGMA_(GCC unroll 16)
@@ -618,7 +618,9 @@ TME_INLINE void tme_dw_inplace_s8(const tme_dw_params *p, int8_t *data, const in
 #endif
     /* input row iy goes to slot (iy + pad_top) % k_h: counted, not divided */
     int32_t iy = -p->pad_top, slot = 0;  /* the next input row to copy, its slot */
-    int32_t r = 0;  /* the slot of the first input row of output row oy */
+#if TME_DSP
+    int32_t rot = 0;  /* (k_h - the slot of the first input row of output row oy) mod k_h */
+#endif
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
       const int32_t iy0 = oy * p->stride_h - p->pad_top;
       const int32_t need = iy0 + (p->k_h - 1) * p->dil_h;
@@ -629,11 +631,11 @@ TME_INLINE void tme_dw_inplace_s8(const tme_dw_params *p, int8_t *data, const in
       }
       int8_t *orow = data + (size_t)oy * (size_t)p->out_w * (size_t)p->c + (size_t)c;
 #if TME_DSP
-      tme_dw_ring_out(p, rows, r, &ch, orow);
+      tme_dw_ring_out(p, rows, rot, &ch, orow);
+      for (int32_t i = 0; i < p->stride_h; ++i) rot = rot == 0 ? p->k_h - 1 : rot - 1;
 #else
       tme_dw_ring_out(p, rows, iy0, c, w, bias, mult, shift, orow);
 #endif
-      for (int32_t i = 0; i < p->stride_h; ++i) r = r + 1 == p->k_h ? 0 : r + 1;
     }
   }
 }
