@@ -274,6 +274,11 @@ def inplace_geometry(p: dict) -> dict:
     return dict(ring_w=ring_w, scratch=2 * p["k_h"] * s * ring_w)
 
 
+def _inplace_words(n: int) -> int:
+    """64-bit weight words of a stride phase of n taps in tme_dw_pairs (tme_dw_words)."""
+    return (n + 1) // 2 if n % 2 else (n + 3) // 4
+
+
 def inplace_rows_are_read_first(p: dict) -> bool:
     """Does every output row of tme_dw_inplace_s8 overwrite only input rows already in its
     ring? The kernel reads a channel's input row once, for the first window that reaches it,
@@ -307,11 +312,13 @@ class DepthwiseConv2D(_ConvBase):
 
     def can_run_inplace(self, op) -> bool:
         p = op.params
-        # the DSP kernel holds a channel's weights as at most 64 pairs (TME_DW_PAIRS)
-        pairs = p["k_h"] * sum(-(-len(range(ph, p["k_w"], p["stride_w"])) // 2)
-                               for ph in range(p["stride_w"]))
+        # the DSP kernel holds a channel's weights as at most 28 words of 64 bits (7x7 at
+        # stride 1: TME_DW_PAIRS, tme_dw_pairs), at most 16 taps a stride phase (TME_DW_TAPS_MAX)
+        taps = [len(range(ph, p["k_w"], p["stride_w"])) for ph in range(p["stride_w"])]
+        words = p["k_h"] * sum(_inplace_words(n) for n in taps)
         return (p["depth_multiplier"] == 1 and p["dil_h"] == p["dil_w"] == 1
-                and "residual" not in p and pairs <= 64 and inplace_rows_are_read_first(p))
+                and "residual" not in p and words <= 28 and max(taps) <= 16
+                and inplace_rows_are_read_first(p))
 
     def scratch_bytes(self, op) -> int:
         return self.inplace_scratch_bytes(op) if op.params.get("inplace") else 0
@@ -319,16 +326,19 @@ class DepthwiseConv2D(_ConvBase):
     def inplace_is_faster(self, op) -> bool:
         """On an Arm DSP core, is the in-place kernel likely the faster one? A model of the
         instructions per channel of either DSP kernel (counts on Cortex-M7 follow it within
-        ~30%): the in-place one copies each input row into its ring and computes every tap
-        of 4 output pixels at a time (2 taps per SMLAD, padding taps too); the raster one
-        computes only the taps inside the input, 4 channels per 10 instructions a tap, and its
-        requantization and channel constants cost more per output."""
+        ~30%): the in-place one copies each input row into its ring (~3 instructions a value)
+        and computes every tap of 4 output pixels at a time, padding taps too: per stride
+        phase of n taps of a kernel row 3n + 4 instructions (n odd: 2n + 2 multiplies, loads
+        of x and weight pairs) or 3n + 2 + n / 4 (n even), and 38 more per group for its
+        requantization; the raster one computes only the taps inside the input, 4 channels
+        per 10 instructions a tap, and its requantization and channel constants cost more per
+        output."""
         p = op.params
-        pairs = [-(-len(range(ph, p["k_w"], p["stride_w"])) // 2) for ph in range(p["stride_w"])]
-        per_group_row = sum(2 * n + 2 + 4 * n for n in pairs)  # loads and SMLADs, 4 pixels
+        taps = [len(range(ph, p["k_w"], p["stride_w"])) for ph in range(p["stride_w"])]
+        per_group_row = sum(3 * n + 4 if n % 2 else 3 * n + 2 + -(-n // 4) for n in taps)
         groups = -(-p["out_w"] // 4)
-        ring = (8 * p["k_h"] * sum(pairs) + p["in_h"] * (3.5 * p["in_w"] + 20)
-                + p["out_h"] * (groups * (p["k_h"] * per_group_row + 37) + 20))
+        ring = (8 * p["k_h"] * p["k_w"] + p["in_h"] * (3 * p["in_w"] + 20)
+                + p["out_h"] * (groups * (p["k_h"] * per_group_row + 38) + 30))
 
         def inside(out_n, in_n, k, stride, pad):  # taps inside the input, over all outputs
             return sum(sum(0 <= o * stride - pad + i < in_n for i in range(k))
