@@ -105,30 +105,48 @@ TME_INLINE void tme_dw_block(const tme_dw_params *p, const int8_t *in, int32_t i
 
 #if TME_DSP
 
-/* The epilogue of channel c of the pixel whose first output byte is o. */
-TME_INLINE void tme_dw_store(const tme_dw_params *p, int32_t acc, int32_t c, int32_t bias,
-                             int32_t mult, int32_t shift, const tme_residual_params *residual,
+/* The epilogue of channel c of the pixel whose first output byte is o; acc includes the bias
+ * (the sums start at it: the same int32 sum, wrapping as TFLite Micro's). */
+TME_INLINE void tme_dw_store(const tme_dw_params *p, int32_t acc, int32_t c, int32_t mult,
+                             int32_t shift, const tme_residual_params *residual,
                              const int8_t *skip, size_t o, int8_t *out) {
   const size_t i = o + (size_t)c;
-  const int8_t v = tme_requant_s8(tme_add_wrap(acc, bias), mult, shift, p->out_offset,
-                                  p->act_min, p->act_max, p->right_shift);
+  const int8_t v = tme_requant_s8(acc, mult, shift, p->out_offset, p->act_min, p->act_max,
+                                  p->right_shift);
   out[i] = residual ? tme_residual_element(residual, v, skip[i]) : v;
 }
 
-/* DSP path: 4 channels at a time, each tap one word of inputs and one of weights split into
- * 16-bit lanes (SXTAB16 adds the input offset on the way), four 16x16 multiply-accumulates. */
-#define TME_DW_TAP4(ky, kx)                                                                      \
+/* A case of a switch that goes on into the next one. */
+#if defined(__GNUC__) && __GNUC__ >= 7
+#define TME_FALLTHROUGH __attribute__((fallthrough))
+#else
+#define TME_FALLTHROUGH ((void)0)
+#endif
+
+/* DSP path: 4 channels at a time, each tap one word of inputs (at xa) and one of weights (at
+ * wa) split into 16-bit lanes (SXTAB16 adds the input offset on the way), four 16x16
+ * multiply-accumulates. */
+#define TME_DW_MAC4(xa, wa)                                                                      \
   do {                                                                                          \
-    const uint32_t xv = tme_load32(                                                             \
-        in + (x + ((ptrdiff_t)((ky) * p->dil_h) * p->in_w + (ptrdiff_t)((kx) * p->dil_w)) *      \
-                      (ptrdiff_t)p->c));                                                        \
-    const uint32_t wv = tme_load32(wc + (size_t)((ky) * p->k_w + (kx)) * (size_t)p->c);         \
+    const uint32_t xv = tme_load32(xa), wv = tme_load32(wa);                                    \
     const uint32_t x02 = tme_sxtab16(offset, xv), x13 = tme_sxtab16_ror8(offset, xv);           \
     const uint32_t w02 = tme_sxtb16(wv), w13 = tme_sxtb16_ror8(wv);                             \
     a0 = tme_smlabb(x02, w02, a0);                                                              \
     a2 = tme_smlatt(x02, w02, a2);                                                              \
     a1 = tme_smlabb(x13, w13, a1);                                                              \
     a3 = tme_smlatt(x13, w13, a3);                                                              \
+  } while (0)
+
+#define TME_DW_TAP4(ky, kx)                                                                      \
+  TME_DW_MAC4(in + (x + ((ptrdiff_t)((ky) * p->dil_h) * p->in_w +                               \
+                         (ptrdiff_t)((kx) * p->dil_w)) * (ptrdiff_t)p->c),                      \
+              wc + (size_t)((ky) * p->k_w + (kx)) * (size_t)p->c)
+
+/* Tap j of a border pixel's row, counted from the row's first tap inside (xr, wr). */
+#define TME_DW_ROW_TAP4(j)                                                                       \
+  do {                                                                                          \
+    if ((j) < p->k_w)                                                                           \
+      TME_DW_MAC4(xr + (ptrdiff_t)(j) * p->dil_w * p->c, wr + (size_t)(j) * (size_t)p->c);      \
   } while (0)
 
 TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t iy0, int32_t ix0,
@@ -140,16 +158,45 @@ TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t i
   /* offset of the window's first tap, channel 0: outside the input for a border pixel (only
    * the taps [ky0, ky1) x [kx0, kx1) are read), so an index, not a pointer */
   const ptrdiff_t window = ((ptrdiff_t)iy0 * p->in_w + (ptrdiff_t)ix0) * (ptrdiff_t)p->c;
+  /* a border pixel: the first tap inside, and the taps of each row inside */
+  const ptrdiff_t first = window + ((ptrdiff_t)ky0 * p->dil_h * p->in_w +
+                                    (ptrdiff_t)kx0 * p->dil_w) * (ptrdiff_t)p->c;
+  const int32_t n = kx1 > kx0 && ky1 > ky0 ? kx1 - kx0 : 0;
   int32_t c = 0;
   for (; c + 4 <= p->c; c += 4) {
-    const ptrdiff_t x = window + c;
-    const int8_t *const wc = w + c;
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    TME_DW_EACH_TAP(TME_DW_TAP4);
-    tme_dw_store(p, a0, c, bias[c], mult[c], shift[c], residual, skip, o, out);
-    tme_dw_store(p, a1, c + 1, bias[c + 1], mult[c + 1], shift[c + 1], residual, skip, o, out);
-    tme_dw_store(p, a2, c + 2, bias[c + 2], mult[c + 2], shift[c + 2], residual, skip, o, out);
-    tme_dw_store(p, a3, c + 3, bias[c + 3], mult[c + 3], shift[c + 3], residual, skip, o, out);
+    int32_t a0 = bias[c], a1 = bias[c + 1], a2 = bias[c + 2], a3 = bias[c + 3];
+    if (unrolled) {
+      const ptrdiff_t x = window + c;
+      const int8_t *const wc = w + c;
+      TME_DW_EACH_TAP(TME_DW_TAP4);
+    } else if (n > 0) {
+      /* row by row, the taps of a row unrolled: a jump into the row's k_w taps at the
+       * number inside */
+      const int8_t *xr = in + first + c;
+      const int8_t *wr = w + (size_t)(ky0 * p->k_w + kx0) * (size_t)p->c + (size_t)c;
+      for (int32_t ky = ky0; ky < ky1; ++ky) {
+        switch (n) {
+          default:  /* kernels wider than 7 */
+            for (int32_t j = 7; j < n; ++j)
+              TME_DW_MAC4(xr + (ptrdiff_t)j * p->dil_w * p->c, wr + (size_t)j * (size_t)p->c);
+            TME_FALLTHROUGH;
+          case 7: TME_DW_ROW_TAP4(6); TME_FALLTHROUGH;
+          case 6: TME_DW_ROW_TAP4(5); TME_FALLTHROUGH;
+          case 5: TME_DW_ROW_TAP4(4); TME_FALLTHROUGH;
+          case 4: TME_DW_ROW_TAP4(3); TME_FALLTHROUGH;
+          case 3: TME_DW_ROW_TAP4(2); TME_FALLTHROUGH;
+          case 2: TME_DW_ROW_TAP4(1); TME_FALLTHROUGH;
+          case 1: TME_DW_ROW_TAP4(0);
+        }
+        xr += (ptrdiff_t)p->dil_h * p->in_w * p->c;
+        wr += (size_t)p->k_w * (size_t)p->c;
+      }
+    }
+    const int32_t m0 = mult[c], m1 = mult[c + 1], m2 = mult[c + 2], m3 = mult[c + 3];
+    tme_dw_store(p, a0, c, m0, shift[c], residual, skip, o, out);
+    tme_dw_store(p, a1, c + 1, m1, shift[c + 1], residual, skip, o, out);
+    tme_dw_store(p, a2, c + 2, m2, shift[c + 2], residual, skip, o, out);
+    tme_dw_store(p, a3, c + 3, m3, shift[c + 3], residual, skip, o, out);
   }
   for (; c < p->c; ++c) {  /* channel counts that are not a multiple of 4 */
     int32_t acc = 0;
@@ -159,7 +206,7 @@ TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t i
                               (size_t)(ix0 + kx * p->dil_w)) * (size_t)p->c + (size_t)c];
         acc += (x + p->in_offset) * w[(size_t)(ky * p->k_w + kx) * (size_t)p->c + (size_t)c];
       }
-    tme_dw_store(p, acc, c, bias[c], mult[c], shift[c], residual, skip, o, out);
+    tme_dw_store(p, tme_add_wrap(acc, bias[c]), c, mult[c], shift[c], residual, skip, o, out);
   }
 }
 
