@@ -219,95 +219,9 @@ TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t i
   }
 }
 
-/* Interior pixels 4 at a time (a row's o, o + c, ...; windows stride_w columns apart), the
- * channels in pairs c, c + 2 (`lanes` 0: bytes 0 and 2 of a word, 1: bytes 1 and 3): each
- * tap's weights split once for the 4 pixels (18 instructions per 8 MACs, 13 registers). The
- * windows are read pair of channels by pair while the outputs are written: tme_dw_s8 takes
- * this path only where the 4 outputs end before the first pixel's window (or the output is
- * apart from the input). */
-#define TME_DW_QUAD_PIXEL(t, aj, bj)                                                             \
-  do {                                                                                          \
-    aj = tme_smlabb(t, wk, aj);                                                                 \
-    bj = tme_smlatt(t, wk, bj);                                                                 \
-  } while (0)
-#define TME_DW_QUAD_X(xa) (lanes ? tme_sxtab16_ror8(offset, tme_dw_load32_once(xa))           \
-                                 : tme_sxtab16(offset, tme_dw_load32_once(xa)))
-/* A load that the compiler does not merge with another of the same word: with a stride of 2
- * the next pixel's taps read the same words, and keeping them (split) across taps takes more
- * registers than there are (the sums spill). */
-static inline uint32_t tme_dw_load32_once(const int8_t *p) {
-#if defined(__ARM_FEATURE_DSP) && !defined(TME_EMULATE_DSP) && defined(__OPTIMIZE__)
-  uint32_t v;
-  __asm__ volatile("ldr %0, %1" : "=r"(v) : "m"(*(const uint32_t *)(const void *)p));
-  return v;
-#else
-  return tme_load32(p);
-#endif
-}
-TME_INLINE void tme_dw_quad_lanes(const tme_dw_params *p, const int8_t *window, int32_t c,
-                                  int lanes, const int8_t *w, const int32_t *bias,
-                                  const int32_t *mult, const int8_t *shift,
-                                  const tme_residual_params *residual, const int8_t *skip,
-                                  size_t o, int8_t *out) {
-  const uint32_t offset = ((uint32_t)p->in_offset & 0xFFFFu) * 0x00010001u;
-  const ptrdiff_t next = (ptrdiff_t)p->stride_w * p->c;  /* the next pixel's window */
-  const int32_t c0 = c + lanes, c2 = c + lanes + 2;
-  int32_t a0 = bias[c0], a1 = a0, a2 = a0, a3 = a0;
-  int32_t b0 = bias[c2], b1 = b0, b2 = b0, b3 = b0;
-  const int8_t *xr = window + c;
-  const int8_t *wr = w + c;
-  for (int32_t ky = 0; ky < p->k_h; ++ky) {
-    TME_PRAGMA_(GCC unroll 7)
-    for (int32_t kx = 0; kx < p->k_w; ++kx) {
-      const uint32_t wv = tme_load32(wr + (size_t)kx * (size_t)p->c);
-      const uint32_t wk = lanes ? tme_sxtb16_ror8(wv) : tme_sxtb16(wv);
-      const int8_t *const xk = xr + (ptrdiff_t)kx * p->dil_w * p->c;
-      uint32_t t = TME_DW_QUAD_X(xk);
-      TME_DW_QUAD_PIXEL(t, a0, b0);
-      t = TME_DW_QUAD_X(xk + next);
-      TME_DW_QUAD_PIXEL(t, a1, b1);
-      t = TME_DW_QUAD_X(xk + 2 * next);
-      TME_DW_QUAD_PIXEL(t, a2, b2);
-      t = TME_DW_QUAD_X(xk + 3 * next);
-      TME_DW_QUAD_PIXEL(t, a3, b3);
-    }
-    xr += (ptrdiff_t)p->dil_h * p->in_w * p->c;
-    wr += (size_t)p->k_w * (size_t)p->c;
-  }
-  const size_t oc = (size_t)p->c;
-  const int32_t m0 = mult[c0], s0 = shift[c0], m2 = mult[c2], s2 = shift[c2];
-  tme_dw_store(p, a0, c0, m0, s0, residual, skip, o, out);
-  tme_dw_store(p, b0, c2, m2, s2, residual, skip, o, out);
-  tme_dw_store(p, a1, c0, m0, s0, residual, skip, o + oc, out);
-  tme_dw_store(p, b1, c2, m2, s2, residual, skip, o + oc, out);
-  tme_dw_store(p, a2, c0, m0, s0, residual, skip, o + 2 * oc, out);
-  tme_dw_store(p, b2, c2, m2, s2, residual, skip, o + 2 * oc, out);
-  tme_dw_store(p, a3, c0, m0, s0, residual, skip, o + 3 * oc, out);
-  tme_dw_store(p, b3, c2, m2, s2, residual, skip, o + 3 * oc, out);
-}
-
-/* Layers that take tme_dw_quad: a channel count that is a multiple of 4, 25 taps or more
- * (with fewer taps the epilogue, which spills with 8 sums, takes what the shared weights
- * save) and interior rows of 4 pixels or more; their other interior pixels take the row by
- * row path (code size). */
-#define TME_DW_QUADS(p)                                                                          \
-  ((p)->c % 4 == 0 && (p)->k_h * (p)->k_w >= 25 && (p)->oy_hi > (p)->oy_lo &&                  \
-   (p)->ox_hi - (p)->ox_lo >= 4)
-
-TME_INLINE void tme_dw_quad(const tme_dw_params *p, const int8_t *in, int32_t iy0, int32_t ix0,
-                            const int8_t *w, const int32_t *bias, const int32_t *mult,
-                            const int8_t *shift, const tme_residual_params *residual,
-                            const int8_t *skip, size_t o, int8_t *out) {
-  const int8_t *const window = in + ((ptrdiff_t)iy0 * p->in_w + ix0) * (ptrdiff_t)p->c;
-  for (int32_t c = 0; c < p->c; c += 4) {
-    tme_dw_quad_lanes(p, window, c, 0, w, bias, mult, shift, residual, skip, o, out);
-    tme_dw_quad_lanes(p, window, c, 1, w, bias, mult, shift, residual, skip, o, out);
-  }
-}
-
-/* A layer whose output is apart from its input (and no fused residual ADD) takes its channels
- * 4 at a time, every pixel of a group after its weights are split into 16-bit lanes once, on
- * the stack (TME_DW_WQ_TAPS taps at most): each tap then one LDRD of weights, 8 instructions
+/* Bands of output rows channel group by channel group (tme_dw_s8 chooses the bands): every
+ * pixel of a band for 4 channels, after the group's weights are split into 16-bit lanes once,
+ * on the stack (TME_DW_WQ_TAPS taps at most): each tap then one LDRD of weights, 8 instructions
  * per 4 MACs instead of 10. */
 #define TME_DW_WQ_TAPS 49
 #define TME_DW_GROUPS(p) ((p)->c % 4 == 0 && (p)->k_h * (p)->k_w <= TME_DW_WQ_TAPS)
@@ -375,16 +289,17 @@ TME_INLINE void tme_dw_group_pixel(const tme_dw_params *p, const int8_t *in, int
   tme_dw_store(p, a3, c + 3, m3, shift[c + 3], NULL, NULL, o, out);
 }
 
+/* Output rows [r0, r1). */
 TME_INLINE void tme_dw_groups(const tme_dw_params *p, const int8_t *in, const int8_t *w,
                               const int32_t *bias, const int32_t *mult, const int8_t *shift,
-                              int8_t *out) {
+                              int8_t *out, int32_t r0, int32_t r1) {
   uint64_t wq[TME_DW_WQ_TAPS];
   for (int32_t c = 0; c < p->c; c += 4) {
     for (int32_t t = 0; t < p->k_h * p->k_w; ++t) {
       const uint32_t wv = tme_load32(w + (size_t)t * (size_t)p->c + (size_t)c);
       wq[t] = (uint64_t)tme_sxtb16(wv) | (uint64_t)tme_sxtb16_ror8(wv) << 32;
     }
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+    for (int32_t oy = r0; oy < r1; ++oy) {
       const int32_t iy0 = oy * p->stride_h - p->pad_top;
       const int row_inside = oy >= p->oy_lo && oy < p->oy_hi;
       const int32_t ky0 = tme_dw_first(iy0, p->dil_h);
@@ -392,9 +307,10 @@ TME_INLINE void tme_dw_groups(const tme_dw_params *p, const int8_t *in, const in
       for (int32_t ox = 0; ox < p->out_w; ++ox) {
         const int32_t ix0 = ox * p->stride_w - p->pad_left;
         const size_t o = ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)p->c;
+        /* an interior pixel: every tap unrolled up to 25 taps, row by row above (code size) */
         if (row_inside && ox >= p->ox_lo && ox < p->ox_hi)
-          tme_dw_group_pixel(p, in, iy0, ix0, 0, p->k_h, 0, p->k_w, 1, c, wq, bias, mult, shift,
-                             o, out);
+          tme_dw_group_pixel(p, in, iy0, ix0, 0, p->k_h, 0, p->k_w, p->k_h * p->k_w <= 25, c, wq,
+                             bias, mult, shift, o, out);
         else
           tme_dw_group_pixel(p, in, iy0, ix0, ky0, ky1, tme_dw_first(ix0, p->dil_w),
                              tme_dw_end(ix0, p->dil_w, p->k_w, p->in_w), 0, c, wq, bias, mult,
@@ -471,23 +387,14 @@ TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t i
 }
 
 #endif /* TME_DSP, TME_AVX2 */
-#ifndef TME_DW_QUADS
-#define TME_DW_QUADS(p) 0
-#endif
 
-/* The output rows of tme_dw_s8; `quads` (a constant): the layer takes tme_dw_quad. */
+/* Output rows [r0, r1) pixel by pixel; `unroll` (a constant): interior pixels take every tap
+ * unrolled, else the row by row path too (code size, where few pixels take this path). */
 TME_INLINE void tme_dw_rows(const tme_dw_params *p, const int8_t *in, const int8_t *w,
                             const int32_t *bias, const int32_t *mult, const int8_t *shift,
                             const tme_residual_params *residual, const int8_t *skip, int8_t *out,
-                            int quads) {
-#if TME_DSP
-  /* the output apart from the input: tme_dw_quad anywhere in the interior */
-  const size_t in_bytes = (size_t)p->in_h * (size_t)p->in_w * (size_t)p->c;
-  const size_t out_bytes = (size_t)p->out_h * (size_t)p->out_w * (size_t)p->c;
-  const int apart = quads && ((uintptr_t)out >= (uintptr_t)in + in_bytes ||
-                              (uintptr_t)out + out_bytes <= (uintptr_t)in);
-#endif
-  for (int32_t oy = 0; oy < p->out_h; ++oy) {
+                            int32_t r0, int32_t r1, int unroll) {
+  for (int32_t oy = r0; oy < r1; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int row_inside = oy >= p->oy_lo && oy < p->oy_hi;
     const int32_t ky0 = tme_dw_first(iy0, p->dil_h);
@@ -495,23 +402,7 @@ TME_INLINE void tme_dw_rows(const tme_dw_params *p, const int8_t *in, const int8
     for (int32_t ox = 0; ox < p->out_w; ++ox) {
       const int32_t ix0 = ox * p->stride_w - p->pad_left;
       const size_t o = ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)p->c;
-      if (quads) {
-#if TME_DSP
-        /* 4 interior pixels whose outputs end before the first one's window */
-        if (row_inside && ox >= p->ox_lo && ox + 3 < p->ox_hi &&
-            (apart || (uintptr_t)(out + o + 4 * (size_t)p->c) <=
-                          (uintptr_t)(in + ((size_t)iy0 * (size_t)p->in_w + (size_t)ix0) *
-                                               (size_t)p->c))) {
-          tme_dw_quad(p, in, iy0, ix0, w, bias, mult, shift, residual, skip, o, out);
-          ox += 3;
-          continue;
-        }
-#endif
-        /* any other pixel row by row (for an interior one, all taps of each row) */
-        tme_dw_pixel(p, in, iy0, ix0, ky0, ky1, tme_dw_first(ix0, p->dil_w),
-                     tme_dw_end(ix0, p->dil_w, p->k_w, p->in_w), 0, w, bias, mult, shift,
-                     residual, skip, o, out);
-      } else if (row_inside && ox >= p->ox_lo && ox < p->ox_hi) {  /* taps unrolled */
+      if (unroll && row_inside && ox >= p->ox_lo && ox < p->ox_hi) {  /* taps unrolled */
         tme_dw_pixel(p, in, iy0, ix0, 0, p->k_h, 0, p->k_w, 1, w, bias, mult, shift, residual,
                      skip, o, out);
       } else {
@@ -526,20 +417,35 @@ TME_INLINE void tme_dw_rows(const tme_dw_params *p, const int8_t *in, const int8
 TME_INLINE void tme_dw_s8(const tme_dw_params *p, const int8_t *in, const int8_t *w,
                           const int32_t *bias, const int32_t *mult, const int8_t *shift,
                           const tme_residual_params *residual, const int8_t *skip, int8_t *out) {
-  if (TME_DW_QUADS(p)) {
-    tme_dw_rows(p, in, w, bias, mult, shift, residual, skip, out, 1);
-    return;
-  }
 #if TME_DSP
-  /* (pointers, not integers, compared: the compiler folds the test for arena tensors) */
-  if (TME_DW_GROUPS(p) && !residual &&
-      (out >= in + (size_t)p->in_h * (size_t)p->in_w * (size_t)p->c ||
-       out + (size_t)p->out_h * (size_t)p->out_w * (size_t)p->c <= in)) {
-    tme_dw_groups(p, in, w, bias, mult, shift, out);
+  if (TME_DW_GROUPS(p) && !residual) {
+    /* Bands of rows channel group by channel group: a band may start writing outputs before
+     * reading all its inputs, so its outputs must end before the first input byte it reads
+     * (or the output is apart from the input; pointers compared, which the compiler folds for
+     * arena tensors). A row that is no band by itself goes pixel by pixel (raster order). */
+    const size_t row = (size_t)p->out_w * (size_t)p->c, in_row = (size_t)p->in_w * (size_t)p->c;
+    if (out >= in + (size_t)p->in_h * in_row || out + (size_t)p->out_h * row <= in) {
+      tme_dw_groups(p, in, w, bias, mult, shift, out, 0, p->out_h);
+      return;
+    }
+    int32_t r0 = 0;
+    while (r0 < p->out_h) {
+      const int32_t iy = r0 * p->stride_h - p->pad_top;
+      const uintptr_t first = (uintptr_t)in + (size_t)(iy > 0 ? iy : 0) * in_row;
+      int32_t r1 = r0;
+      while (r1 < p->out_h && (uintptr_t)out + (size_t)(r1 + 1) * row <= first) ++r1;
+      if (r1 > r0) {
+        tme_dw_groups(p, in, w, bias, mult, shift, out, r0, r1);
+        r0 = r1;
+      } else {
+        tme_dw_rows(p, in, w, bias, mult, shift, NULL, NULL, out, r0, r0 + 1, 0);
+        ++r0;
+      }
+    }
     return;
   }
 #endif
-  tme_dw_rows(p, in, w, bias, mult, shift, residual, skip, out, 0);
+  tme_dw_rows(p, in, w, bias, mult, shift, residual, skip, out, 0, p->out_h, 1);
 }
 
 /* ---- in place ---- */
