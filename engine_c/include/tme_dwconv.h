@@ -289,11 +289,10 @@ TME_INLINE void tme_dw_group_pixel(const tme_dw_params *p, const int8_t *in, int
   tme_dw_store(p, a3, c + 3, m3, shift[c + 3], NULL, NULL, o, out);
 }
 
-/* Output rows [r0, r1). */
+/* Output rows [r0, r1); wq: k_h * k_w words of scratch on the stack. */
 TME_INLINE void tme_dw_groups(const tme_dw_params *p, const int8_t *in, const int8_t *w,
                               const int32_t *bias, const int32_t *mult, const int8_t *shift,
-                              int8_t *out, int32_t r0, int32_t r1) {
-  uint64_t wq[TME_DW_WQ_TAPS];
+                              int8_t *out, int32_t r0, int32_t r1, uint64_t *wq) {
   for (int32_t c = 0; c < p->c; c += 4) {
     for (int32_t t = 0; t < p->k_h * p->k_w; ++t) {
       const uint32_t wv = tme_load32(w + (size_t)t * (size_t)p->c + (size_t)c);
@@ -414,33 +413,50 @@ TME_INLINE void tme_dw_rows(const tme_dw_params *p, const int8_t *in, const int8
   }
 }
 
+#if TME_DSP
+/* Bands of rows channel group by channel group: a band may start writing outputs before
+ * reading all its inputs, so its outputs must end before the first input byte it reads (or
+ * the output is apart from the input; pointers compared, which the compiler folds for arena
+ * tensors). A row that is no band by itself goes pixel by pixel (raster order). */
+TME_INLINE void tme_dw_bands(const tme_dw_params *p, const int8_t *in, const int8_t *w,
+                             const int32_t *bias, const int32_t *mult, const int8_t *shift,
+                             int8_t *out, uint64_t *wq) {
+  const size_t row = (size_t)p->out_w * (size_t)p->c, in_row = (size_t)p->in_w * (size_t)p->c;
+  if (out >= in + (size_t)p->in_h * in_row || out + (size_t)p->out_h * row <= in) {
+    tme_dw_groups(p, in, w, bias, mult, shift, out, 0, p->out_h, wq);
+    return;
+  }
+  int32_t r0 = 0;
+  while (r0 < p->out_h) {
+    const int32_t iy = r0 * p->stride_h - p->pad_top;
+    const uintptr_t first = (uintptr_t)in + (size_t)(iy > 0 ? iy : 0) * in_row;
+    int32_t r1 = r0;
+    while (r1 < p->out_h && (uintptr_t)out + (size_t)(r1 + 1) * row <= first) ++r1;
+    if (r1 > r0) {
+      tme_dw_groups(p, in, w, bias, mult, shift, out, r0, r1, wq);
+      r0 = r1;
+    } else {
+      tme_dw_rows(p, in, w, bias, mult, shift, NULL, NULL, out, r0, r0 + 1, 0);
+      ++r0;
+    }
+  }
+}
+#endif
+
 TME_INLINE void tme_dw_s8(const tme_dw_params *p, const int8_t *in, const int8_t *w,
                           const int32_t *bias, const int32_t *mult, const int8_t *shift,
                           const tme_residual_params *residual, const int8_t *skip, int8_t *out) {
 #if TME_DSP
-  if (TME_DW_GROUPS(p) && !residual) {
-    /* Bands of rows channel group by channel group: a band may start writing outputs before
-     * reading all its inputs, so its outputs must end before the first input byte it reads
-     * (or the output is apart from the input; pointers compared, which the compiler folds for
-     * arena tensors). A row that is no band by itself goes pixel by pixel (raster order). */
-    const size_t row = (size_t)p->out_w * (size_t)p->c, in_row = (size_t)p->in_w * (size_t)p->c;
-    if (out >= in + (size_t)p->in_h * in_row || out + (size_t)p->out_h * row <= in) {
-      tme_dw_groups(p, in, w, bias, mult, shift, out, 0, p->out_h);
-      return;
-    }
-    int32_t r0 = 0;
-    while (r0 < p->out_h) {
-      const int32_t iy = r0 * p->stride_h - p->pad_top;
-      const uintptr_t first = (uintptr_t)in + (size_t)(iy > 0 ? iy : 0) * in_row;
-      int32_t r1 = r0;
-      while (r1 < p->out_h && (uintptr_t)out + (size_t)(r1 + 1) * row <= first) ++r1;
-      if (r1 > r0) {
-        tme_dw_groups(p, in, w, bias, mult, shift, out, r0, r1);
-        r0 = r1;
-      } else {
-        tme_dw_rows(p, in, w, bias, mult, shift, NULL, NULL, out, r0, r0 + 1, 0);
-        ++r0;
-      }
+  if (TME_DW_GROUPS(p) && !residual) {  /* the split weights' scratch sized for the kernel */
+    if (p->k_h * p->k_w <= 9) {
+      uint64_t wq[9];
+      tme_dw_bands(p, in, w, bias, mult, shift, out, wq);
+    } else if (p->k_h * p->k_w <= 25) {
+      uint64_t wq[25];
+      tme_dw_bands(p, in, w, bias, mult, shift, out, wq);
+    } else {
+      uint64_t wq[TME_DW_WQ_TAPS];
+      tme_dw_bands(p, in, w, bias, mult, shift, out, wq);
     }
     return;
   }
