@@ -415,15 +415,21 @@ TME_INLINE void tme_dw_rows(const tme_dw_params *p, const int8_t *in, const int8
 
 #if TME_DSP
 /* Bands of rows channel group by channel group: a band may start writing outputs before
- * reading all its inputs, so its outputs must end before the first input byte it reads (or
- * the output is apart from the input; pointers compared, which the compiler folds for arena
- * tensors). A row that is no band by itself goes pixel by pixel (raster order). */
+ * reading all its inputs, so its outputs must end before the first input byte it reads. With a
+ * stride of 1 the output follows the input row for row and bands stay short: such a layer
+ * (unless its output is apart from its input) keeps the raster order, without the code of both
+ * paths. A row that is no band by itself goes pixel by pixel (raster order). */
 TME_INLINE void tme_dw_bands(const tme_dw_params *p, const int8_t *in, const int8_t *w,
                              const int32_t *bias, const int32_t *mult, const int8_t *shift,
                              int8_t *out, uint64_t *wq) {
   const size_t row = (size_t)p->out_w * (size_t)p->c, in_row = (size_t)p->in_w * (size_t)p->c;
+  /* (pointers compared, which the compiler folds for arena tensors) */
   if (out >= in + (size_t)p->in_h * in_row || out + (size_t)p->out_h * row <= in) {
     tme_dw_groups(p, in, w, bias, mult, shift, out, 0, p->out_h, wq);
+    return;
+  }
+  if (p->stride_h < 2) {
+    tme_dw_rows(p, in, w, bias, mult, shift, NULL, NULL, out, 0, p->out_h, 1);
     return;
   }
   int32_t r0 = 0;
