@@ -424,7 +424,8 @@ TME_INLINE void tme_dw_bands(const tme_dw_params *p, const int8_t *in, const int
                              const int32_t *bias, const int32_t *mult, const int8_t *shift,
                              int8_t *out, uint64_t *wq) {
   const size_t row = (size_t)p->out_w * (size_t)p->c, in_row = (size_t)p->in_w * (size_t)p->c;
-  /* (pointers compared, which the compiler folds for arena tensors) */
+  /* (pointers into the one static arena, every tensor's home: compared, and folded by the
+   * compiler) */
   if (out >= in + (size_t)p->in_h * in_row || out + (size_t)p->out_h * row <= in) {
     tme_dw_groups(p, in, w, bias, mult, shift, out, 0, p->out_h, wq);
     return;
