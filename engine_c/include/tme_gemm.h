@@ -237,49 +237,6 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
 #define TME_GEMM_ASM_UNROLLED_K 32  /* rows of at most this many values: the steps unrolled */
 #define TME_GEMM_ASM_LOOP_K 512  /* TME_GEMM_ASM_LOOP_K_ takes rows of at most this many values */
 #define TME_UNPAREN_(...) __VA_ARGS__
-#define TME_GEMM_ASM_(ROW1, PB_OPERAND, PB_MEMORY, K)                                           \
-  do {                                                                                          \
-    uint32_t xa_, xb_, ya_, yb_, lo_, hi_;                                                      \
-    __asm__("ldrd %[xa], %[xb], [%[pa]], #8\n\t"                                                \
-            ROW1                                                                                \
-            "ldr %[lo], [%[pw], %[w1]]\n\t"                                                     \
-            "sxtb16 %[hi], %[lo], ror #8\n\t"                                                   \
-            "sxtb16 %[lo], %[lo]\n\t"                                                           \
-            "smlad %[s01], %[xa], %[lo], %[s01]\n\t"                                            \
-            "smlad %[s11], %[ya], %[lo], %[s11]\n\t"                                            \
-            "smlad %[s01], %[xb], %[hi], %[s01]\n\t"                                            \
-            "smlad %[s11], %[yb], %[hi], %[s11]\n\t"                                            \
-            "ldr %[lo], [%[pw]], #4\n\t"                                                        \
-            "sxtb16 %[hi], %[lo], ror #8\n\t"                                                   \
-            "sxtb16 %[lo], %[lo]\n\t"                                                           \
-            "smlad %[s00], %[xa], %[lo], %[s00]\n\t"                                            \
-            "smlad %[s10], %[ya], %[lo], %[s10]\n\t"                                            \
-            "smlad %[s00], %[xb], %[hi], %[s00]\n\t"                                            \
-            "smlad %[s10], %[yb], %[hi], %[s10]"                                                \
-            : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11),               \
-              [pa] "+r"(pa), [pw] "+r"(pw), [xa] "=&r"(xa_), [xb] "=&r"(xb_), [ya] "=&r"(ya_),   \
-              [yb] "=&r"(yb_), [lo] "=&r"(lo_), [hi] "=&r"(hi_) TME_UNPAREN_ PB_OPERAND         \
-            : [w1] "i"(K), [row1] "i"(2 * (K) - 8), "m"(*(const uint8_t(*)[8])(pa)),            \
-              "m"(*(const int8_t(*)[4])(pw)), "m"(*(const int8_t(*)[4])((pw) + (K))),           \
-              "m"(PB_MEMORY));                                                                  \
-  } while (0)
-#define TME_GEMM_STEP_2X2_NEAR(pa, pw, K)                                                      \
-  TME_GEMM_ASM_("ldrd %[ya], %[yb], [%[pa], %[row1]]\n\t", (),                               \
-                *(const uint8_t(*)[8])((pa) + 2 * (K)), K)
-#define TME_GEMM_STEP_2X2_FAR(pa, pb, pw, K)                                                   \
-  TME_GEMM_ASM_("ldrd %[ya], %[yb], [%[pb]], #8\n\t", (, [pb] "+r"(pb)),                   \
-                *(const uint8_t(*)[8])(pb), K)
-/* A row pair times every channel pair, the epilogue included, as one loop of assembly, for
- * layers without a fused residual, with a right shift (tme_requant_right) and no clamp besides
- * the int8 range. As one block the compiler cannot spill around it: the pointers stay in
- * registers and the 10 values of a step are reused for the epilogue (the C loop spends about
- * 12 to 30 instructions more per 2x2 block). Rows at a and a + 2 * K, the weights [OC][K],
- * outputs at po and po + OC, c = 2 * out_offset + 1; the shifts de[0] bytes after po (both
- * walk 2 bytes per pair: one pointer in memory for the two), the loop's end de[1] (pb's).
- * - TME_GEMM_ASM_LOOP_UNROLLED_: k4 <= TME_GEMM_ASM_UNROLLED_K, the steps written out.
- * - TME_GEMM_ASM_LOOP_K_: a loop along k, U steps at a time (a walks and is set back; the
- *   multipliers' pointer waits in memory for the loop's end register). */
-#define TME_GEMM_ASM_LOOP 1
 /* One step (4 values of k, 16 MACs) reading the rows at A0 and A1, the weights at W1 and W0. */
 #define TME_GEMM_ASM_STEP_(A0, A1, W1, W0)                                                     \
   "ldrd %[xa], %[xb], " A0 "\n\t"                                                               \
@@ -298,6 +255,34 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
   "smlad %[s10], %[ya], %[lo], %[s10]\n\t"                                                      \
   "smlad %[s00], %[xb], %[hi], %[s00]\n\t"                                                      \
   "smlad %[s10], %[yb], %[hi], %[s10]\n\t"
+#define TME_GEMM_ASM_(A1, PB_OPERAND, PB_MEMORY, K)                                             \
+  do {                                                                                          \
+    uint32_t xa_, xb_, ya_, yb_, lo_, hi_;                                                      \
+    __asm__(TME_GEMM_ASM_STEP_("[%[pa]], #8", A1, "[%[pw], %[w1]]", "[%[pw]], #4")            \
+            : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11),               \
+              [pa] "+r"(pa), [pw] "+r"(pw), [xa] "=&r"(xa_), [xb] "=&r"(xb_), [ya] "=&r"(ya_),   \
+              [yb] "=&r"(yb_), [lo] "=&r"(lo_), [hi] "=&r"(hi_) TME_UNPAREN_ PB_OPERAND         \
+            : [w1] "i"(K), [row1] "i"(2 * (K) - 8), "m"(*(const uint8_t(*)[8])(pa)),            \
+              "m"(*(const int8_t(*)[4])(pw)), "m"(*(const int8_t(*)[4])((pw) + (K))),           \
+              "m"(PB_MEMORY));                                                                  \
+  } while (0)
+#define TME_GEMM_STEP_2X2_NEAR(pa, pw, K)                                                      \
+  TME_GEMM_ASM_("[%[pa], %[row1]]", (),                                                       \
+                *(const uint8_t(*)[8])((pa) + 2 * (K)), K)
+#define TME_GEMM_STEP_2X2_FAR(pa, pb, pw, K)                                                   \
+  TME_GEMM_ASM_("[%[pb]], #8", (, [pb] "+r"(pb)),                                            \
+                *(const uint8_t(*)[8])(pb), K)
+/* A row pair times every channel pair, the epilogue included, as one loop of assembly, for
+ * layers without a fused residual, with a right shift (tme_requant_right) and no clamp besides
+ * the int8 range. As one block the compiler cannot spill around it: the pointers stay in
+ * registers and the 10 values of a step are reused for the epilogue (the C loop spends about
+ * 12 to 30 instructions more per 2x2 block). Rows at a and a + 2 * K, the weights [OC][K],
+ * outputs at po and po + OC, c = 2 * out_offset + 1; the shifts de[0] bytes after po (both
+ * walk 2 bytes per pair: one pointer in memory for the two), the loop's end de[1] (pb's).
+ * - TME_GEMM_ASM_LOOP_UNROLLED_: k4 <= TME_GEMM_ASM_UNROLLED_K, the steps written out.
+ * - TME_GEMM_ASM_LOOP_K_: a loop along k, U steps at a time (a walks and is set back; the
+ *   multipliers' pointer waits in memory for the loop's end register). */
+#define TME_GEMM_ASM_LOOP 1
 /* The first step of the unrolled loop (k = K0): the sums of row 1 start from those of row 0,
  * the biases (their first SMLADs read them before row 0's). */
 #define TME_GEMM_ASM_STEP0_(K0)                                                                 \
