@@ -154,10 +154,23 @@ TME_INLINE void tme_dw_store(const tme_dw_params *p, int32_t acc, int32_t c, int
 
 /* Tap j of a border pixel's row, counted from the row's first tap inside (xr, wr). */
 #define TME_DW_ROW_TAP4(j)                                                                       \
-  do {                                                                                          \
-    if ((j) < p->k_w)                                                                           \
-      TME_DW_MAC4(xr + (ptrdiff_t)(j) * p->dil_w * p->c, wr + (size_t)(j) * (size_t)p->c);      \
-  } while (0)
+  TME_DW_MAC4(xr + (ptrdiff_t)(j) * p->dil_w * p->c, wr + (size_t)(j) * (size_t)p->c)
+
+/* The n taps inside a border pixel's kernel row, TAP(j) for j < n: a jump into the row's
+ * unrolled taps at the number inside (a loop only for kernels wider than 7). */
+#define TME_DW_ROW_TAPS(n, TAP)                                                                  \
+  switch (n) {                                                                                  \
+    default:                                                                                    \
+      for (int32_t j = 7; j < (n); ++j) TAP(j);                                                 \
+      TME_FALLTHROUGH;                                                                          \
+    case 7: if (6 < p->k_w) TAP(6); TME_FALLTHROUGH;                                            \
+    case 6: if (5 < p->k_w) TAP(5); TME_FALLTHROUGH;                                            \
+    case 5: if (4 < p->k_w) TAP(4); TME_FALLTHROUGH;                                            \
+    case 4: if (3 < p->k_w) TAP(3); TME_FALLTHROUGH;                                            \
+    case 3: if (2 < p->k_w) TAP(2); TME_FALLTHROUGH;                                            \
+    case 2: if (1 < p->k_w) TAP(1); TME_FALLTHROUGH;                                            \
+    case 1: TAP(0);                                                                             \
+  }
 
 TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t iy0, int32_t ix0,
                              int32_t ky0, int32_t ky1, int32_t kx0, int32_t kx1, int unrolled,
@@ -180,24 +193,11 @@ TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t i
       const int8_t *const wc = w + c;
       TME_DW_EACH_TAP(TME_DW_TAP4);
     } else if (n > 0) {
-      /* row by row, the taps of a row unrolled: a jump into the row's k_w taps at the
-       * number inside */
+      /* row by row, the taps of a row unrolled */
       const int8_t *xr = in + first + c;
       const int8_t *wr = w + (size_t)(ky0 * p->k_w + kx0) * (size_t)p->c + (size_t)c;
       for (int32_t ky = ky0; ky < ky1; ++ky) {
-        switch (n) {
-          default:  /* kernels wider than 7 */
-            for (int32_t j = 7; j < n; ++j)
-              TME_DW_MAC4(xr + (ptrdiff_t)j * p->dil_w * p->c, wr + (size_t)j * (size_t)p->c);
-            TME_FALLTHROUGH;
-          case 7: TME_DW_ROW_TAP4(6); TME_FALLTHROUGH;
-          case 6: TME_DW_ROW_TAP4(5); TME_FALLTHROUGH;
-          case 5: TME_DW_ROW_TAP4(4); TME_FALLTHROUGH;
-          case 4: TME_DW_ROW_TAP4(3); TME_FALLTHROUGH;
-          case 3: TME_DW_ROW_TAP4(2); TME_FALLTHROUGH;
-          case 2: TME_DW_ROW_TAP4(1); TME_FALLTHROUGH;
-          case 1: TME_DW_ROW_TAP4(0);
-        }
+        TME_DW_ROW_TAPS(n, TME_DW_ROW_TAP4)
         xr += (ptrdiff_t)p->dil_h * p->in_w * p->c;
         wr += (size_t)p->k_w * (size_t)p->c;
       }
@@ -243,10 +243,7 @@ TME_INLINE void tme_dw_pixel(const tme_dw_params *p, const int8_t *in, int32_t i
   TME_DW_WTAP4(x + ((ptrdiff_t)((ky) * p->dil_h) * p->in_w + (ptrdiff_t)((kx) * p->dil_w)) *    \
                        (ptrdiff_t)p->c,                                                         \
                wq[(ky) * p->k_w + (kx)])
-#define TME_DW_WROW_TAP4(j)                                                                      \
-  do {                                                                                          \
-    if ((j) < p->k_w) TME_DW_WTAP4(xr + (ptrdiff_t)(j) * p->dil_w * p->c, wr[j]);              \
-  } while (0)
+#define TME_DW_WROW_TAP4(j) TME_DW_WTAP4(xr + (ptrdiff_t)(j) * p->dil_w * p->c, wr[j])
 
 /* Channels [c, c + 4) of one output pixel (taps as tme_dw_pixel), the split weights in wq. */
 TME_INLINE void tme_dw_group_pixel(const tme_dw_params *p, const int8_t *in, int32_t iy0,
@@ -266,19 +263,7 @@ TME_INLINE void tme_dw_group_pixel(const tme_dw_params *p, const int8_t *in, int
         ((ptrdiff_t)ky0 * p->dil_h * p->in_w + (ptrdiff_t)kx0 * p->dil_w) * (ptrdiff_t)p->c;
     const uint64_t *wr = wq + ky0 * p->k_w + kx0;
     for (int32_t ky = ky0; ky < ky1 && n > 0; ++ky) {
-      switch (n) {  /* a jump into the row's taps, as tme_dw_pixel */
-        default:
-          for (int32_t j = 7; j < n; ++j)
-            TME_DW_WTAP4(xr + (ptrdiff_t)j * p->dil_w * p->c, wr[j]);
-          TME_FALLTHROUGH;
-        case 7: TME_DW_WROW_TAP4(6); TME_FALLTHROUGH;
-        case 6: TME_DW_WROW_TAP4(5); TME_FALLTHROUGH;
-        case 5: TME_DW_WROW_TAP4(4); TME_FALLTHROUGH;
-        case 4: TME_DW_WROW_TAP4(3); TME_FALLTHROUGH;
-        case 3: TME_DW_WROW_TAP4(2); TME_FALLTHROUGH;
-        case 2: TME_DW_WROW_TAP4(1); TME_FALLTHROUGH;
-        case 1: TME_DW_WROW_TAP4(0);
-      }
+      TME_DW_ROW_TAPS(n, TME_DW_WROW_TAP4)
       xr += (ptrdiff_t)p->dil_h * p->in_w * p->c;
       wr += p->k_w;
     }
