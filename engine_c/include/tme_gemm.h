@@ -433,6 +433,10 @@ TME_INLINE void tme_gemm_row_s16(const tme_gemm_params *p, const int8_t *in, int
  * code). */
 #define TME_GEMM_UNROLLED_K 16
 
+/* Steps (4 values of k each) per pass of the assembly loops along k: as many of 4 as divide
+ * the row. */
+#define TME_GEMM_ASM_STEPS(k4) ((k4) % 16 == 0 ? 4 : (k4) % 8 == 0 ? 2 : 1)
+
 TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const int8_t *w,
                             const int32_t *bias, const int32_t *mult, const int8_t *shift,
                             const tme_residual_params *residual, const int8_t *skip,
@@ -466,7 +470,7 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
         TME_GEMM_ASM_LOOP_UNROLLED_(p->k4, p->out_c, 2 * p->out_offset + 1);
       else
         TME_GEMM_ASM_LOOP_K_(p->k4, p->out_c, 2 * p->out_offset + 1,
-                             p->k4 % 16 == 0 ? 4 : p->k4 % 8 == 0 ? 2 : 1);
+                             TME_GEMM_ASM_STEPS(p->k4));
       (void)s00_, (void)s01_, (void)s10_, (void)s11_, (void)xa_, (void)xb_, (void)ya_;
       (void)yb_, (void)lo_, (void)hi_, (void)ke_;
     }
@@ -507,7 +511,7 @@ TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const in
       } else if (p->rows > 1) {
         for (int32_t k = 0; k < p->k4; k += 4) TME_GEMM_STEP_2X2(k);
       } else if (p->k4 <= TME_GEMM_ASM_ROW1_K4_MAX) {
-        TME_GEMM_ASM_ROW1_(a0, w0, p->k4, p->k4 % 16 == 0 ? 4 : p->k4 % 8 == 0 ? 2 : 1);
+        TME_GEMM_ASM_ROW1_(a0, w0, p->k4, TME_GEMM_ASM_STEPS(p->k4));
       } else {
         for (int32_t k = 0; k < p->k4; k += 4) {
           uint32_t xa, xb;
