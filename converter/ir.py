@@ -5,6 +5,7 @@ Passes rewrite it, the planner gives its activations offsets, the emitter writes
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,7 +51,7 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return int(math.prod(self.shape))  # (of no dimension: a scalar, 1)
 
     @property
     def nbytes(self) -> int:
