@@ -65,7 +65,7 @@ def generate(model, *, prefix: str = "model", name: str | None = None, patch=Non
     check_prefix(prefix)
     graph = load_graph(model, name, dsp=dsp)
     graph, patching = apply_patches(graph, patch, stream_input=stream_input,
-                                    mac_budget=mac_budget)
+                                    mac_budget=mac_budget, dsp=dsp)
     plan = plan_memory(graph)
     if plan.arena_bytes > MAX_ARENA_BYTES:
         raise ConversionError(f"the model needs {plan.arena_bytes:,} bytes of activation memory; "
@@ -83,11 +83,13 @@ def convert(model, out_dir, *, prefix: str = "model", force: bool = False, devic
     `device` (a name from `tflm_mcunet.devices`, a user-defined spec or a Device) adds the
     Cortex-M build files for it (startup, linker script, `make firmware`; see targets.py).
 
-    `patch` runs the first layers patch by patch (MCUNetV2; passes/patch.py): None (layer by
-    layer), "auto" (the split and n x n patches with the lowest peak SRAM whose extra MACs
-    stay within `mac_budget` x the model's MACs), or {"split": L, "patches": n}: operators
-    before #L (the report's # column) in n x n patches. `stream_input`: the caller supplies
-    the input region by region (`<prefix>_invoke_streamed`), so it never sits whole in SRAM.
+    `patch` runs layers patch by patch (MCUNetV2; passes/patch.py): None (layer by layer),
+    "auto" (the patch stages with the lowest peak SRAM whose extra MACs stay within
+    `mac_budget` x the model's MACs), or {"split": L, "patches": n}: operators before #L (the
+    report's # column) in n x n patches ("first": F starts the stage at operator #F;
+    "keep_rows": True makes it row bands; a list of such dicts for several stages).
+    `stream_input`: the caller supplies the input region by region (`<prefix>_invoke_streamed`),
+    so it never sits whole in SRAM.
     """
     out = Path(out_dir)
     _check_output_folder(out, force=force, model=model)  # before the work; again when writing

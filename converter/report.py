@@ -33,7 +33,7 @@ class Report:
 
     @property
     def input_streamed(self) -> bool:
-        return bool(self.patch and self.patch.stage and self.patch.stage.streamed)
+        return bool(self.patch and self.patch.streamed)
 
     def to_markdown(self) -> str:
         lines = [
@@ -64,22 +64,27 @@ class Report:
         p = self.patch
         if p is None:
             return []
-        if p.stage is None:
+        if not p.stages:
             return [f"Patch stage: none (no split lowers the peak of {p.layer_by_layer_bytes:,} "
                     "B within the MAC budget)"]
-        s = p.stage
-        rf_h, rf_w = receptive_field(s.ops)
-        return [
-            f"Patch stage: operators #{s.ops[0].index}-#{s.ops[-1].index} ({len(s.ops)} layers) "
-            f"in {s.patches_text}, output {'x'.join(map(str, s.output.shape))}, receptive "
-            f"field {rf_h}x{rf_w} input pixels; "
-            f"{s.extra_macs:,} extra MACs (+{s.extra_macs / max(p.model_macs, 1):.1%} of the "
-            "model)",
+        lines = []
+        for s in p.stages:
+            rf_h, rf_w = receptive_field(s.ops)
+            lines.append(
+                f"Patch stage: operators #{s.ops[0].index}-#{s.ops[-1].index} ({len(s.ops)} "
+                f"layers) in {s.patches_text}, output {'x'.join(map(str, s.output.shape))}, "
+                f"receptive field {rf_h}x{rf_w} pixels of its input; {s.extra_macs:,} extra "
+                f"MACs (+{s.extra_macs / max(p.model_macs, 1):.1%} of the model)")
+        streamed = ("" if p.streamed_bytes is None else
+                    f", {p.streamed_bytes:,} B with it streamed "
+                    f"({p.streamed_bytes / p.layer_by_layer_bytes:.2f}x)")
+        lines.append(
             f"Peak SRAM layer by layer: {p.layer_by_layer_bytes:,} B; with patches: "
             f"{p.in_sram_bytes:,} B with the input in SRAM "
-            f"({p.in_sram_bytes / p.layer_by_layer_bytes:.2f}x), {p.streamed_bytes:,} B with it "
-            f"streamed ({p.streamed_bytes / p.layer_by_layer_bytes:.2f}x)",
-        ]
+            f"({p.in_sram_bytes / p.layer_by_layer_bytes:.2f}x){streamed}"
+            + (f"; {p.extra_macs:,} extra MACs in all (+{p.extra_macs / max(p.model_macs, 1):.1%})"
+               if len(p.stages) > 1 else ""))
+        return lines
 
     def __str__(self):
         return self.to_markdown()

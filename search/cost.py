@@ -74,9 +74,9 @@ def cost(arch: Arch, device=None, patch=None, *, stream_input: bool = False,
     `device` (a name such as "stm32f746", a spec or a `Device`) selects the core the code size
     is measured for and fills `Cost.fit` (the arena plus the firmware's stack reserve against
     the SRAM; model data plus code against the Flash). `patch` and `stream_input` are
-    `convert()`'s: None (layer by layer), "auto" or {"split": L, "patches": n} for patch-based
-    inference of the first layers (MCUNetV2); then the converter's own passes choose and plan
-    the patch stage (method "converter"), and MACs include the halos recomputed. `method`:
+    `convert()`'s: None (layer by layer), "auto" or {"split": L, "patches": n} (or a list) for
+    patch-based inference (MCUNetV2); then the converter's own passes choose and plan the patch
+    stages (method "converter"), and MACs include the halos recomputed. `method`:
     "fast" (default, layer by layer only) or "converter" (the converter's passes and planner on
     the IR; same numbers, ~200x slower).
     """
@@ -90,8 +90,8 @@ def cost(arch: Arch, device=None, patch=None, *, stream_input: bool = False,
         graph, summary = apply_patches(graph, patch, stream_input=stream_input)
         sram = plan_memory(graph).arena_bytes
         macs = sum(lookup(op.kind).macs(op) for op in graph.ops)
-        if summary.stage is not None:  # each distinct patch layer is a function of its own
-            extra_layers = _patch_functions(summary.stage) - len(summary.stage.ops)
+        for stage in summary.stages:  # each distinct patch layer is a function of its own
+            extra_layers += _patch_functions(stage) - len(stage.ops)
     elif method == "fast":
         layers = fused_layers(arch)
         if len(layers.ops) + 1 > EXHAUSTIVE_BUFFERS:

@@ -61,17 +61,25 @@ def test_receptive_field_grows_as_mcunetv2_says():
 
 
 def test_patch_option_forms():
+    def stage(split, patches, keep_rows=False, first=None):
+        return {"first": first, "split": split, "patches": patches, "keep_rows": keep_rows}
+
     assert parse_patch_option(None) is None and parse_patch_option("none") is None
     assert parse_patch_option("auto") == {"auto": True}
-    assert parse_patch_option("7:3") == {"split": 7, "patches": (3, 3), "keep_rows": False}
-    assert parse_patch_option("7:2x4") == {"split": 7, "patches": (2, 4), "keep_rows": False}
-    assert parse_patch_option("7:20rows") == {"split": 7, "patches": (20, 1), "keep_rows": True}
-    assert parse_patch_option("7:20x3rows")["patches"] == (20, 3)
-    assert parse_patch_option({"split": 7, "patches": 3}) == {"split": 7, "patches": (3, 3),
-                                                              "keep_rows": False}
-    assert parse_patch_option({"split": 7, "patches": (9, 1), "keep_rows": True})["keep_rows"]
+    assert parse_patch_option("7:3") == [stage(7, (3, 3))]
+    assert parse_patch_option("7:2x4") == [stage(7, (2, 4))]
+    assert parse_patch_option("7:20rows") == [stage(7, (20, 1), True)]
+    assert parse_patch_option("7:20x3rows")[0]["patches"] == (20, 3)
+    assert parse_patch_option("7:3,7-12:20rows") == [stage(7, (3, 3)),
+                                                     stage(12, (20, 1), True, first=7)]
+    assert parse_patch_option({"split": 7, "patches": 3}) == [stage(7, (3, 3))]
+    assert parse_patch_option({"split": 7, "patches": (9, 1), "keep_rows": True})[0]["keep_rows"]
+    assert parse_patch_option([{"split": 7, "patches": 3},
+                               {"first": 7, "split": 9, "patches": 2}])[1] == stage(
+        9, (2, 2), first=7)
     for bad in ("7", "7x3", "a:3", {"split": 7}, {"split": True, "patches": 2}, "7:3x3x3",
-                "7:rows", "7:3x1x1rows", {"split": 7, "patches": 3, "keep_rows": 1}):
+                "7:rows", "7:3x1x1rows", {"split": 7, "patches": 3, "keep_rows": 1}, "7:3,",
+                "x-7:3", [], {"first": "7", "split": 9, "patches": 2}):
         with pytest.raises(ConversionError, match="patch option"):
             parse_patch_option(bad)
 
@@ -107,17 +115,19 @@ def test_zoo_with_patches_is_bit_exact(zoo_tflite, tmp_path, name, streamed):
                                  stream_input=streamed)
     report = conversion.report
     p = report.patch
-    assert p.stage is not None and p.stage.streamed == streamed
+    assert p.stages and p.streamed == streamed and p.stages[0].streamed == streamed
     assert report.peak_sram_bytes == (p.streamed_bytes if streamed else p.in_sram_bytes)
     assert report.peak_sram_bytes < p.layer_by_layer_bytes
     assert 0 <= p.extra_macs <= 0.2 * p.model_macs
-    if p.stage.keep_rows and p.stage.grid[1] == 1:  # whole-row bands compute every row once
+    if all(s.keep_rows and s.grid[1] == 1 for s in p.stages):  # each row computed once
         assert p.extra_macs == 0
     assert report.macs == p.model_macs + p.extra_macs
     # the arena the C declares is the peak reported (scratch of the patches included)
     assert static_data_bytes(tmp_path / "c") == report.peak_sram_bytes
     text = report.to_markdown()
-    assert "Patch stage: operators #0-" in text and "PATCH_STAGE" in text
+    assert text.count("Patch stage: operators #") == text.count("PATCH_STAGE") == len(p.stages)
+    for before, after in zip(p.stages, p.stages[1:]):  # in model order, apart
+        assert before.split <= after.first
 
 
 def test_streamed_model_reads_each_region_inside_the_image(zoo_tflite, tmp_path):
@@ -142,14 +152,14 @@ def test_row_bands_compute_and_read_every_row_once(zoo_tflite, tmp_path, streame
     conversion = check_bit_exact(model, tmp_path / "c", samples=2, patch="13:24rows",
                                  stream_input=streamed)
     p = conversion.report.patch
-    assert p.stage.keep_rows and p.extra_macs == 0
+    assert p.stages[0].keep_rows and p.extra_macs == 0
     assert conversion.report.macs == p.model_macs
     assert "row bands that keep rows" in conversion.report.to_markdown()
     assert static_data_bytes(tmp_path / "c") == conversion.report.peak_sram_bytes
     # the bands between the first and the last share their layers' code, in a loop
     source = (tmp_path / "c" / "model.c").read_text()
     assert "for (int32_t run = 0; run <" in source
-    assert source.count("static TME_LAYER void") < 3 * len(p.stage.ops) + 40
+    assert source.count("static TME_LAYER void") < 3 * len(p.stages[0].ops) + 40
     if streamed:
         convert(model, tmp_path / "host", patch="13:24rows", stream_input=True)
         host = compile_host(tmp_path / "host")
@@ -165,7 +175,7 @@ def test_row_bands_in_column_strips(zoo_tflite, tmp_path):
     conversion = check_bit_exact(model, tmp_path / "c", samples=2, patch="13:24x2rows",
                                  stream_input=True)
     p = conversion.report.patch
-    assert p.stage.keep_rows and p.stage.grid == (24, 2)
+    assert p.stages[0].keep_rows and p.stages[0].grid == (24, 2)
     assert "row bands that keep rows, 2 column strips (" in conversion.report.to_markdown()
     assert 0 < p.extra_macs < 0.2 * p.model_macs  # the strips' column halos
     whole_rows = convert(model, tmp_path / "w", patch="13:24rows", stream_input=True)
@@ -198,7 +208,32 @@ def test_patch_errors_name_the_problem(zoo_tflite, tmp_path):
         convert(model, tmp_path / "g", patch={"split": 5, "patches": (4, 64), "keep_rows": True})
     with pytest.raises(ConversionError, match="cannot go together"):
         convert(model, tmp_path / "e", patch="auto", stream_input=True, device="stm32f746")
+    with pytest.raises(ConversionError, match="2 tensors made before operator #7 are read from "
+                       "it on; a stage starts where one tensor"):
+        convert(model, tmp_path / "h", patch="7-10:2")  # inside a residual block
+    with pytest.raises(ConversionError, match="overlap: give each layer to one stage"):
+        convert(model, tmp_path / "i", patch="5:2,3-10:2")
+    with pytest.raises(ConversionError, match="needs a stage that starts at the model input"):
+        convert(model, tmp_path / "j", patch="5-10:3", stream_input=True)
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["input-in-sram", "input-streamed"])
+def test_stages_between_blocks(zoo_tflite, tmp_path, streamed):
+    """Stages that start where one tensor crosses (between blocks), beside the first: each
+    reads its whole input from the arena and writes its whole output."""
+    conversion = check_bit_exact(zoo_tflite("mcunet-in1"), tmp_path / "c", samples=2,
+                                 patch="5:24rows,5-10:3,13-17:12x2rows", stream_input=streamed)
+    report, p = conversion.report, conversion.report.patch
+    assert [(s.ops[0].index, s.ops[-1].index) for s in p.stages] == [(0, 4), (5, 8), (13, 15)]
+    assert [s.streamed for s in p.stages] == [streamed, False, False]
+    assert p.stages[1].grid == (3, 3) and p.stages[2].grid == (12, 2)
+    assert report.macs == p.model_macs + p.extra_macs and p.extra_macs > 0
+    assert report.peak_sram_bytes == (p.streamed_bytes if streamed else p.in_sram_bytes)
+    assert static_data_bytes(tmp_path / "c") == report.peak_sram_bytes
+    text = report.to_markdown()
+    assert "Patch stage: operators #5-#8 (4 layers) in 3x3 patches" in text
+    assert "Patch stage: operators #13-#15 (3 layers) in row bands that keep rows, 2 column" in text
 
 
 def test_cli_patch_flags(zoo_tflite, tmp_path, capsys):
@@ -221,23 +256,25 @@ def test_cli_patch_flags(zoo_tflite, tmp_path, capsys):
 @st.composite
 def stages(draw):
     """An input size (odd or even), a chain of window and activation layers with residual
-    blocks, a head, and where and how to cut it into patches."""
+    blocks, a head, and where and how to cut it into patches: a stage from the input or from
+    a cut between blocks, and maybe a second one after it."""
     h = draw(st.integers(5, 33))
     w = draw(st.integers(5, 33))
     c = draw(st.integers(1, 4))
     layers_ = draw(st.lists(st.tuples(
         st.sampled_from(["conv", "depthwise", "pool", "residual", "relu6", "hard_swish"]),
         st.sampled_from([1, 3, 5, 7]), st.sampled_from([1, 2]),
-        st.sampled_from(["same", "valid"]), st.integers(1, 6)), min_size=1, max_size=6))
+        st.sampled_from(["same", "valid"]), st.integers(1, 6)), min_size=1, max_size=7))
     head = draw(st.sampled_from(["none", "conv", "gap_dense"]))
-    split = draw(st.integers(1, 20))
+    # (which stage start, which split, a second stage after the first)
+    cut = (draw(st.integers(0, 20)), draw(st.integers(1, 20)), draw(st.booleans()))
     # row bands that keep rows: at a pace of 1-40 bands, in 1-3 column strips
     keep_rows = draw(st.booleans())
     grid = ((draw(st.integers(1, 40)), draw(st.integers(1, 3))) if keep_rows
             else (draw(st.integers(1, 4)), draw(st.integers(1, 4))))
     streamed = draw(st.booleans())
     seed = draw(st.integers(0, 2**16))
-    return (h, w, c), layers_, head, split, (grid, keep_rows), streamed, seed
+    return (h, w, c), layers_, head, cut, (grid, keep_rows), streamed, seed
 
 
 def _build(recipe):
@@ -280,39 +317,52 @@ def _build(recipe):
 @example(recipe=((13, 14, 3), [("relu6", 1, 1, "same", 4), ("hard_swish", 1, 1, "same", 1),
                                ("conv", 7, 1, "valid", 1), ("residual", 3, 1, "same", 1),
                                ("conv", 5, 1, "same", 1), ("conv", 5, 1, "same", 1)],
-                 "none", 20, ((3, 1), False), False, 0))
+                 "none", (0, 20, False), ((3, 1), False), False, 0))
 # row bands where the stage ends before every row of its first layers is computed (no reader
 # needs the last ones)
 @example(recipe=((5, 5, 1), [("conv", 1, 2, "same", 1), ("pool", 1, 2, "valid", 1),
                              ("conv", 1, 1, "same", 1), ("conv", 1, 1, "same", 1)],
-                 "none", 1, ((5, 1), True), False, 0))
+                 "none", (0, 1, False), ((5, 1), True), False, 0))
 def test_random_stages_are_bit_exact(recipe):
     pytest.importorskip("tensorflow")
-    from tflm_mcunet.converter.passes.patch import candidate_splits
+    from tflm_mcunet.converter.passes.patch import candidate_splits, stage_starts
     from tflm_mcunet.converter.pipeline import load_graph
     from tflm_mcunet.quantize import quantize_keras
 
-    shape, _, _, split, (grid, keep_rows), streamed, seed = recipe
+    shape, _, _, (start, split, second), (grid, keep_rows), streamed, seed = recipe
     data = np.random.default_rng(seed).uniform(-1, 1, (12, *shape)).astype(np.float32)
     tflite = quantize_keras(_build(recipe), data)
     graph = load_graph(tflite)
-    splits = candidate_splits(graph)
-    if not splits:  # e.g. a model that starts with a global pooling head
+    starts = [p for p in stage_starts(graph) if candidate_splits(graph, p)]
+    if not starts or (streamed and starts[0] != 0):  # e.g. a global pooling head first
         event("no layers can run in patches")
         return
-    k = splits[split % len(splits)]
-    first_whole = graph.ops[k].index if k < len(graph.ops) else graph.ops[-1].index + 1
-    out = graph.ops[k - 1].outputs[0].shape
+    first = 0 if streamed else starts[start % len(starts)]
+    splits = candidate_splits(graph, first)
+    # (with a second stage, the first ends in the first half of its splits: room after it)
+    spans = [(first, splits[split % (len(splits) + 1) // 2 if second else split % len(splits)])]
+    later = [p for p in starts if p >= spans[0][1]]
+    if second and later:
+        a = later[split % len(later)]
+        splits = candidate_splits(graph, a)
+        spans.append((a, splits[start % len(splits)]))
+
     # n tiles of ceil(size / n): a grid that would leave a tile (a strip) empty becomes the
     # next smaller
     def fitting(g, size):
         return next(n for n in range(min(g, size), 0, -1) if (n - 1) * -(-size // n) < size)
-    if keep_rows:
-        grid = (grid[0], fitting(grid[1], out[2]))
-    else:
-        grid = tuple(fitting(g, size) for g, size in zip(grid, out[1:3]))
-        if grid == (1, 1) and out[1] > 1:  # one patch is the whole stage: cut it at least once
-            grid = (2, 1)
+
+    def fitted(out):
+        if keep_rows:
+            return grid[0], fitting(grid[1], out[2])
+        cut = tuple(fitting(g, size) for g, size in zip(grid, out[1:3]))
+        return (2, 1) if cut == (1, 1) and out[1] > 1 else cut  # one patch: cut it once
+
+    def index(k):  # the report's # of the op at position k (past the end: after the last)
+        return graph.ops[k].index if k < len(graph.ops) else graph.ops[-1].index + 1
+    patch = [{"first": index(a) if a else None, "split": index(k),
+              "patches": fitted(graph.ops[k - 1].outputs[0].shape), "keep_rows": keep_rows}
+             for a, k in spans]
     # every kernel path, the portable one and one other per example in turn (CI time): patch
     # layers give the kernels new shapes and paddings
     others = [name for name, _ in OTHER_PATHS]
@@ -320,21 +370,23 @@ def test_random_stages_are_bit_exact(recipe):
     with tempfile.TemporaryDirectory() as tmp:
         try:
             conversion = check_bit_exact(tflite, os.path.join(tmp, "c"), samples=2, seed=seed,
-                                         all_paths=True, skip_paths=skip,
-                                         patch={"split": first_whole, "patches": grid,
-                                                "keep_rows": keep_rows},
+                                         all_paths=True, skip_paths=skip, patch=patch,
                                          stream_input=streamed)
         except ConversionError as e:  # a grid the tile sizes cannot give, or padding only
             assert "cannot be cut" in str(e) or "reads only padding" in str(e), e
             event("that grid does not fit")
             return
-        stage = conversion.report.patch.stage
-        assert stage.split == k and stage.streamed == streamed and stage.keep_rows == keep_rows
-        if keep_rows and grid[1] == 1:  # (fewer MACs: rows that no layer reads are skipped)
-            assert stage.extra_macs <= 0
+        stages = conversion.report.patch.stages
+        assert [(s.first, s.split) for s in stages] == spans
+        assert [s.streamed for s in stages] == [streamed] + [False] * (len(spans) - 1)
+        assert all(s.keep_rows == keep_rows for s in stages)
+        if keep_rows and all(s.grid[1] == 1 for s in stages):
+            # (fewer MACs: rows that no layer reads are skipped)
+            assert all(s.extra_macs <= 0 for s in stages)
         event(f"{'row bands' if keep_rows else 'patches'}"
-              f"{' in strips' if keep_rows and grid[1] > 1 else ''}, "
-              f"{'streamed' if streamed else 'input in SRAM'}")
+              f"{' in strips' if keep_rows and any(s.grid[1] > 1 for s in stages) else ''}, "
+              f"{'streamed' if streamed else 'input in SRAM'}, {len(stages)} stage(s), "
+              f"{'the first from the input' if first == 0 else 'none from the input'}")
 
 
 def test_demo_shows_the_model_with_and_without_patches(tmp_path, capsys):
@@ -343,5 +395,5 @@ def test_demo_shows_the_model_with_and_without_patches(tmp_path, capsys):
     assert main(["demo", "--samples", "2", "-o", str(tmp_path / "d")]) == 0
     out = capsys.readouterr().out
     assert "Outputs identical to TFLite Micro: 2/2 random inputs" in out
-    assert "tflm-mcunet --patch auto (ops #0-" in out and "outputs identical: 2/2" in out
+    assert "tflm-mcunet --patch auto (ops #" in out and "outputs identical: 2/2" in out
     assert (tmp_path / "d-patches" / "model.c").exists()

@@ -87,7 +87,8 @@ def _demo(args) -> int:
     # the same model with its first layers run patch by patch (MCUNetV2), beside it
     patched_out = out.with_name(out.name + "-patches")
     patched = convert(model, patched_out, patch="auto")
-    same_patched = identical(compile_host(patched_out)) if patched.report.patch.stage else None
+    stages = patched.report.patch.stages
+    same_patched = identical(compile_host(patched_out)) if stages else None
     tflm = tflm_arena_report(model)
     ours_sram = conv.report.peak_sram_bytes
     print("\n| runtime | SRAM (B) |")
@@ -95,18 +96,18 @@ def _demo(args) -> int:
     print(f"| TFLite Micro, arena it reports (head + tail) | {tflm['arena_total_bytes']:,} |")
     print(f"| TFLite Micro, smallest arena that works | {tflm['min_working_arena_bytes']:,} |")
     print(f"| tflm-mcunet, static arena | {ours_sram:,} |")
-    stage = patched.report.patch.stage
-    if stage is not None:
-        print(f"| tflm-mcunet --patch auto ({stage.describe()}) | "
+    if stages:
+        print(f"| tflm-mcunet --patch auto ({'; '.join(s.describe() for s in stages)}) | "
               f"{patched.report.peak_sram_bytes:,} |")
     print(f"\nTFLite Micro needs {tflm['min_working_arena_bytes'] / ours_sram:.2f}x our SRAM "
           "(input and output tensors counted in both).")
     print(f"Outputs identical to TFLite Micro: {same}/{len(inputs)} random inputs")
-    if stage is not None:
+    if stages:
+        patch = patched.report.patch
         print(f"With patches: {tflm['min_working_arena_bytes'] / patched.report.peak_sram_bytes:.2f}"
-              f"x less SRAM than TFLite Micro, {stage.extra_macs / patched.report.patch.model_macs:.1%} "
+              f"x less SRAM than TFLite Micro, {patch.extra_macs / patch.model_macs:.1%} "
               f"more MACs; outputs identical: {same_patched}/{len(inputs)}")
-    print(f"C project: {out}/" + (f" (with patches: {patched_out}/)" if stage else ""))
+    print(f"C project: {out}/" + (f" (with patches: {patched_out}/)" if stages else ""))
     ok = same == len(inputs) and same_patched in (None, len(inputs))
     return 0 if ok else 1
 
@@ -145,14 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="also write the Cortex-M build files for a device "
                    "(stm32f412, stm32f746, stm32h743, nrf52840, or NAME:sram=128K,flash=512K"
                    "[,core=cortex-m4|cortex-m7])")
-    p.add_argument("--patch", default="none", metavar="auto|none|L:N|L:RxC|L:Brows",
-                   help="run the first layers patch by patch (MCUNetV2) to lower the peak SRAM: "
-                   "auto (the split and patches with the lowest peak within --mac-budget), "
-                   "none (default: layer by layer), L:N / L:RxC: the layers before operator "
-                   "#L of the report in N x N (R x C) patches, or L:Brows / L:BxSrows: in row "
-                   "bands at a pace of B bands (in S column strips), each layer keeping the "
-                   "rows the next band reads again (no MAC computed twice within a strip; the "
-                   "layers' line buffers add up)")
+    p.add_argument("--patch", default="none", metavar="auto|none|STAGE[,STAGE...]",
+                   help="run layers patch by patch (MCUNetV2) to lower the peak SRAM: auto (the "
+                   "stages and patches with the lowest peak within --mac-budget), none "
+                   "(default: layer by layer), or stages separated by commas: L:N / L:RxC: the "
+                   "layers before operator #L of the report in N x N (R x C) patches, or "
+                   "L:Brows / L:BxSrows: in row bands at a pace of B bands (in S column "
+                   "strips), each layer keeping the rows the next band reads again (no MAC "
+                   "computed twice within a strip; the layers' line buffers add up); F-L:... "
+                   "starts the stage at operator #F (between blocks) instead of the input")
     p.add_argument("--stream-input", action="store_true",
                    help="with --patch: the application supplies the input region by region "
                    "(<prefix>_invoke_streamed with a reader callback), so the whole image is "

@@ -44,16 +44,18 @@ def plot_memory(conversion: Conversion, model, path) -> Path:
     ax.step(x_tflm, y_tflm, where="mid", color="tab:gray",
             label=f"TFLite Micro-style plan (greedy by size, no sharing): peak {tflm_plan.arena_bytes / 1000:.1f} kB")
     patch = conversion.report.patch
-    if patch is not None and patch.stage is not None:
-        stage = patch.stage
+    if patch is not None and patch.stages:
         layered = load_graph(model)
         layered_plan = plan_memory(layered)
         ax.step(*_layer_curve(layered, layered_plan), where="mid", color="tab:orange",
                 label=f"tflm-mcunet, layer by layer: peak {layered_plan.arena_bytes / 1000:.1f} kB")
-        ax.axvspan(stage.ops[0].index - 0.5, stage.ops[-1].index + 0.5, color="tab:blue",
-                   alpha=0.08, label=f"patch stage: {stage.patches_text}, "
-                   f"+{stage.extra_macs / max(patch.model_macs, 1):.1%} MACs")
-        where = "input streamed" if stage.streamed else "input in SRAM"
+        for k, stage in enumerate(patch.stages):
+            ax.axvspan(stage.ops[0].index - 0.5, stage.ops[-1].index + 0.5,
+                       color="tab:blue" if k % 2 == 0 else "tab:cyan", alpha=0.08,
+                       label=f"patch stage #{stage.ops[0].index}-#{stage.ops[-1].index}: "
+                       f"{stage.patches_text}, "
+                       f"+{stage.extra_macs / max(patch.model_macs, 1):.1%} MACs")
+        where = "input streamed" if patch.streamed else "input in SRAM"
         ax.step(x_ours, y_ours, where="mid", color="tab:blue", linewidth=2,
                 label=f"tflm-mcunet with patches ({where}): peak {ours.arena_bytes / 1000:.1f} kB")
     else:

@@ -1,4 +1,4 @@
-"""The patch stage (passes/patch.py) as ops: PATCH_STAGE runs the first layers patch by patch;
+"""The patch stage (passes/patch.py) as ops: PATCH_STAGE runs a stage of layers patch by patch;
 REGION_COPY and READ_INPUT move a patch's regions. None of them comes from a .tflite file."""
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class PatchStage(OpDef):
         for key, (t, delta) in stage.views.items():  # rows inside a band buffer
             if id(t) in offsets:
                 offsets[key] = offsets[id(t)] + delta
-        # rows of the model input read in place: from an offset each band stores in the
+        # rows of the stage input read in place: from an offset each band stores in the
         # stage's scratch, so that a layer's function is the same in every band
         bands = []
         for k, steps in enumerate(stage.steps):

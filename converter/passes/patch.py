@@ -1,11 +1,17 @@
-"""Patch-based inference (MCUNetV2): run the memory-heavy first layers patch by patch.
+"""Patch-based inference (MCUNetV2): run the memory-heavy layers patch by patch.
 
-In MobileNet-like networks the first layers hold the largest activations. The patch stage runs
-the first `split` layers on one spatial tile of their output at a time: each patch computes
+In MobileNet-like networks the first layers hold the largest activations. A patch stage runs a
+run of consecutive layers on one spatial tile of their output at a time: each patch computes
 every layer of the stage on just the region that tile needs (the tile grown backwards through
 the layers by their receptive field, clipped at the image border), then copies its part into
-the stage output. Only the stage output, and the model input unless it is streamed in, are
-ever whole; the rest of the network runs layer by layer.
+the stage output. Only the stage's input and output are ever whole; the layers outside the
+stages run layer by layer.
+
+The first stage starts at the model input, which the caller may stream in region by region
+instead of holding it in SRAM. Further stages start at a cut between blocks, where one tensor
+is all the later layers read (`stage_input`): with the input's stage done, a later block (a
+wide expansion between two narrow tensors) may set the peak, and a stage of its own holds only
+its narrow input and output whole.
 
 A layer of a patch is the layer itself with the shapes and paddings of its region: a window op
 whose region starts at the image border keeps its padding there, one inside the image has none,
@@ -24,18 +30,21 @@ computed twice and a streamed input is read once, row by row; the buffers, each 
 of rows, all live through the stage. Cut into column strips (each strip run top to bottom), the
 buffers narrow at the cost of the strips' column halos.
 
-`choose_patches` picks the split and the patches (or bands) with the lowest peak SRAM within a
-MAC budget; `patch_graph` applies a choice. The stage becomes one PATCH_STAGE op (ops/patch_stage.py)
-that the planner places like any other op: it reads the input, writes the stage output (which
-may overwrite input rows no later patch reads) and uses its scratch.
+`choose_patches` picks the stages and their patches (or bands) with the lowest peak SRAM within
+a MAC budget; `patch_graph` applies a choice. Each stage becomes one PATCH_STAGE op
+(ops/patch_stage.py) that the planner places like any other op: it reads the stage input,
+writes the stage output (which may overwrite input rows no later patch reads) and uses its
+scratch.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..errors import ConversionError
 from ..ir import Graph, Op, Tensor
 from ..ops import lookup
+from .inplace import choose_inplace_depthwise, inplace_candidates
 from ..planner import (PLACEMENT_ORDERS, Buffer, _lifetimes, _overlap_permissions, align_up,
                        lower_bound, place_buffers, plan_memory)
 
@@ -49,6 +58,9 @@ MAX_PATCHES = 8
 #: many (finer paces add band shapes, each with code of its own), in up to MAX_STRIPS strips
 MAX_BANDS = 48
 MAX_STRIPS = 4
+#: "auto" tries stages of up to this many layers (longer ones add up line buffers, or halos,
+#: past what a cut between two stages saves)
+MAX_STAGE_LAYERS = 10
 
 #: rows [y0, y1) and columns [x0, x1) of a tensor
 Region = tuple[int, int, int, int]
@@ -60,6 +72,7 @@ def _union(a: Region | None, b: Region) -> Region:
     return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
 
 
+@lru_cache(maxsize=1 << 16)  # "auto" asks for the same windows again and again
 def _window(lo: int, hi: int, stride: int, pad: int, kernel: int, dil: int,
             size: int) -> tuple[int, int]:
     """Input rows [a, b) from the first to the last tap inside the image that output rows
@@ -106,16 +119,47 @@ def _activation_inputs(op: Op) -> list[tuple[int, Tensor]]:
     return [(i, t) for i, t in enumerate(op.inputs) if t is not None and not t.is_const]
 
 
-def stage_problem(graph: Graph, split: int) -> str | None:
-    """Why the first `split` ops cannot run patch by patch, or None when they can."""
-    if not 1 <= split <= len(graph.ops):
-        return f"the split must be between 1 and {len(graph.ops)} layers"
-    if len(graph.inputs) != 1:
-        return "the model has several inputs"
-    x = graph.inputs[0]
+def _crossing(graph: Graph, first: int) -> list[Tensor]:
+    """The activations made before operator position `first` (or model inputs) that an op
+    from `first` on, or the model's outputs, still read: what a cut there must keep whole."""
+    made = {id(t) for t in graph.inputs} | {id(t) for op in graph.ops[:first] for t in op.outputs}
+    read = [t for op in graph.ops[first:] for _, t in _activation_inputs(op)] + graph.outputs
+    crossing = {id(t): t for t in read if id(t) in made}
+    return list(crossing.values())
+
+
+def stage_input(graph: Graph, first: int) -> Tensor | str:
+    """The one tensor a stage starting at operator position `first` reads (the model input for
+    the first stage), or why no stage can start there."""
+    if first == 0:
+        if len(graph.inputs) != 1:
+            return "the model has several inputs"
+        x = graph.inputs[0]
+        what = "the model input"
+    else:
+        crossing = _crossing(graph, first)
+        if len(crossing) != 1:
+            return (f"{len(crossing)} tensors made before operator #{graph.ops[first].index} are "
+                    "read from it on; a stage starts where one tensor is all the layers after "
+                    "it read (between blocks)")
+        x = crossing[0]
+        what = f"the input of operator #{graph.ops[first].index}"
     if x.dtype != "int8" or len(x.shape) != 4 or x.shape[0] != 1:
-        return "the model input is not one int8 NHWC image"
-    ops = graph.ops[:split]
+        return f"{what} is not one int8 NHWC image"
+    if any(g is x for g in graph.outputs):
+        return f"{what} is a model output"
+    return x
+
+
+def stage_problem(graph: Graph, split: int, first: int = 0) -> str | None:
+    """Why the ops at positions [first, split) cannot run patch by patch, or None when they
+    can."""
+    if not 0 <= first < split <= len(graph.ops):
+        return f"a stage holds layers between the 1st and the {len(graph.ops)}th"
+    x = stage_input(graph, first)
+    if isinstance(x, str):
+        return x
+    ops = graph.ops[first:split]
     in_stage = {id(op) for op in ops}
     made = {id(x)}
     for op in ops:
@@ -141,7 +185,8 @@ def stage_problem(graph: Graph, split: int) -> str | None:
         if not users:
             return f"the output of operator #{op.index} ({op.kind}) is never read"
     if any(id(u) not in in_stage for u in graph.consumers(x)):
-        return "the model input is read after the stage"
+        return ("the model input is read after the stage" if first == 0 else
+                f"the stage's input {x.name!r} is read after the stage")
     return None
 
 
@@ -184,7 +229,7 @@ def _patched_op(op: Op, inputs: list, out: Tensor, out_region: Region,
 
 @dataclass
 class PatchStage:
-    """The first `split` layers run in n x n patches; see the module doc."""
+    """The layers at positions [first, split) run in n x n patches; see the module doc."""
 
     split: int
     grid: tuple[int, int]  # patches down and across (row bands: the pace, see _band_regions)
@@ -192,6 +237,7 @@ class PatchStage:
     input: Tensor
     output: Tensor
     streamed: bool
+    first: int = 0  # the position of its first layer in the layer-by-layer graph
     tiles: list[Region] = field(default_factory=list)  # of the stage output, in patch order
     steps: list[list[Op]] = field(default_factory=list)  # per patch, the ops it runs
     #: the patch buffers, offsets relative to the stage's scratch; id(step tensor) -> buffer
@@ -204,7 +250,7 @@ class PatchStage:
     #: row bands that keep each layer's overlapping rows for the next band (no recomputing)
     keep_rows: bool = False
     #: id(step tensor) -> (the tensor whose bytes it shows, byte offset into them): the rows of
-    #: a band inside a patch buffer, or inside the model input
+    #: a band inside a patch buffer, or inside the stage input
     views: dict[int, tuple[Tensor, int]] = field(default_factory=dict)
     input_starts: list[int] = field(default_factory=list)  # per patch, first input byte read
     #: row bands reading the input in place: the scratch offset of the int32 that holds the
@@ -227,28 +273,34 @@ class PatchStage:
         return f"ops #{first}-#{last} in {self.patches_text}"
 
 
-def build_stage(graph: Graph, split: int, grid: int | tuple[int, int], *,
+def build_stage(graph: Graph, split: int, grid: int | tuple[int, int], *, first: int = 0,
                 streamed: bool = False, keep_rows: bool = False) -> PatchStage:
-    """The patch stage of the first `split` ops in n x n (or rows x columns) patches;
-    ConversionError if it cannot be. `keep_rows`: row bands (one patch across) that keep the
-    rows the next band reads again instead of recomputing them."""
+    """The patch stage of the ops at positions [first, split) in n x n (or rows x columns)
+    patches; ConversionError if it cannot be. `keep_rows`: row bands (one patch across) that
+    keep the rows the next band reads again instead of recomputing them. `streamed`: the stage
+    reads the model input from the caller's reader (a stage that starts at the input)."""
     down, across = (grid, grid) if isinstance(grid, int) else tuple(grid)
     text = f"{down}x{across}"
     layout = (f"row bands at a pace of {down}" + (f" in {across} column strips" if across > 1
                                                   else "")) if keep_rows else f"{text} patches"
+    layers = (f"the first {split} layers" if first == 0 else
+              f"the layers from operator #{graph.ops[first].index}" if 0 < first < split <= len(
+                  graph.ops) else f"the layers at positions {first}-{split - 1}")
 
     def cannot(problem: str) -> ConversionError:
-        return ConversionError(f"cannot run the first {split} layers in {layout}: {problem}",
+        return ConversionError(f"cannot run {layers} in {layout}: {problem}",
                                model=graph.source)
 
-    problem = stage_problem(graph, split)
+    problem = stage_problem(graph, split, first)
     if problem is None and min(down, across) < 1:
         problem = "there must be at least one patch down and across"
+    if problem is None and streamed and first > 0:
+        problem = "only a stage that starts at the model input can read it streamed"
     if problem is not None:
         raise cannot(problem)
-    ops = graph.ops[:split]
-    x, y = graph.inputs[0], ops[-1].outputs[0]
-    stage = PatchStage(split, (down, across), ops, x, y, streamed, keep_rows=keep_rows,
+    ops = graph.ops[first:split]
+    x, y = stage_input(graph, first), ops[-1].outputs[0]
+    stage = PatchStage(split, (down, across), ops, x, y, streamed, first, keep_rows=keep_rows,
                        layer_macs=sum(lookup(op.kind).macs(op) for op in ops))
     if keep_rows:
         strips = _tiles(y.shape[2], across)
@@ -420,8 +472,9 @@ def _band_regions(stage: PatchStage, bands: int, cols: dict[int, tuple[int, int]
     x, y = stage.input, stage.output
     tensors = [x] + [op.outputs[0] for op in stage.ops]
     readers: dict[int, list[tuple[Op, int]]] = {id(t): [] for t in tensors}
+    inputs = {id(op): _activation_inputs(op) for op in stage.ops}
     for op in stage.ops:
-        for i, t in _activation_inputs(op):
+        for i, t in inputs[id(op)]:
             readers[id(t)].append((op, i))
 
     def rows_read(op: Op, index: int, oy: int) -> tuple[int, int]:
@@ -432,7 +485,7 @@ def _band_regions(stage: PatchStage, bands: int, cols: dict[int, tuple[int, int]
         oy, height = done[id(op.outputs[0])], op.outputs[0].shape[1]
         while oy < height and all(
                 rows_read(op, i, oy)[1] <= done[id(t)] or done[id(t)] == t.shape[1]
-                for i, t in _activation_inputs(op)):
+                for i, t in inputs[id(op)]):
             oy += 1
         return oy
 
@@ -466,7 +519,7 @@ def _plan_row_bands(stage: PatchStage, strips: list[tuple[int, int]]) -> None:
     (the layers' line buffers add up)."""
     x, y = stage.input, stage.output
     tensors = [x] + [op.outputs[0] for op in stage.ops]
-    whole_rows = len(strips) == 1  # a strip of whole rows reads the model input in place
+    whole_rows = len(strips) == 1  # a strip of whole rows reads the stage input in place
     per_strip = []
     for strip in strips:
         if whole_rows:
@@ -489,7 +542,7 @@ def _band_buffers(stage: PatchStage,
                   per_strip: list[tuple[dict[int, tuple[int, int]], list[dict[int, Region]]]],
                   whole_rows: bool) -> tuple[dict[int, Tensor], set[int]]:
     """One buffer per stage tensor for its rows of a band (sized for the largest band of any
-    strip), the model input only when streamed or cut into strips; and the tensors whose
+    strip), the stage input only when streamed or cut into strips; and the tensors whose
     buffers keep rows from one band to the next."""
     x = stage.input
     tensors = [x] + [op.outputs[0] for op in stage.ops]
@@ -521,7 +574,7 @@ def _strip_steps(stage: PatchStage, cols: dict[int, tuple[int, int]],
 
     def view(t: Tensor, rows: tuple[int, int], start: int, what: str) -> Tensor:
         """Rows [a, b) of `t` on the strip's columns: in its band buffer (whose first row
-        is `start`) or in the model input."""
+        is `start`) or in the stage input."""
         v = Tensor(t.index, f"{t.name} ({what})",
                    (1, rows[1] - rows[0], cols[id(t)][1] - cols[id(t)][0], t.shape[3]),
                    t.dtype, t.quant)
@@ -654,147 +707,283 @@ def _input_slack(stage: PatchStage) -> int:
     return slack if slack is not None else -y.nbytes
 
 
-def patch_graph(graph: Graph, stage: PatchStage) -> Graph:
-    """The graph with the stage's layers replaced by one PATCH_STAGE op (a new Graph; the
+def patch_graph(graph: Graph, stages: PatchStage | list[PatchStage]) -> Graph:
+    """The graph with each stage's layers replaced by one PATCH_STAGE op (a new Graph; the
     layers themselves are shared, not changed)."""
-    op = Op(stage.ops[0].index, "PATCH_STAGE", [] if stage.streamed else [stage.input],
-            [stage.output], params=dict(stage=stage))
-    return Graph(graph.tensors, [op] + graph.ops[stage.split:], graph.inputs, graph.outputs,
-                 graph.source, graph.description,
-                 streamed=[stage.input] if stage.streamed else [])
+    stages = [stages] if isinstance(stages, PatchStage) else stages
+    starts = {id(s.ops[0]): s for s in stages}
+    inside = {id(op) for s in stages for op in s.ops}
+    ops = []
+    for op in graph.ops:
+        if id(op) in starts:
+            s = starts[id(op)]
+            ops.append(Op(op.index, "PATCH_STAGE", [] if s.streamed else [s.input], [s.output],
+                          params=dict(stage=s)))
+        elif id(op) not in inside:
+            ops.append(op)
+    return Graph(graph.tensors, ops, graph.inputs, graph.outputs, graph.source,
+                 graph.description, streamed=[s.input for s in stages if s.streamed])
 
 
-def split_count(graph: Graph, first_whole: int) -> int:
-    """How many leading ops run in patches when operator #first_whole (the report's # column)
-    is the first one run whole; a number past the last operator puts every op in the stage."""
+def _position(graph: Graph, index: int, *, first: bool) -> int:
+    """The op position of operator #index (the report's # column): the first layer of a stage
+    (`first`), or the first layer run whole after it (a number past the last operator: the
+    stage runs to the end)."""
     for k, op in enumerate(graph.ops):
-        if op.index == first_whole and k == 0:
-            raise ConversionError(f"patch split {first_whole} leaves no layer to run in "
-                                  f"patches: operator #{first_whole} is the first; give the # of "
+        if op.index == index and k == 0 and not first:
+            raise ConversionError(f"patch split {index} leaves no layer to run in "
+                                  f"patches: operator #{index} is the first; give the # of "
                                   "the first layer to run whole, e.g. the # after the first "
                                   "stride-2 block", model=graph.source)
-        if op.index == first_whole:
+        if op.index == index:
             return k
-    if graph.ops and first_whole > graph.ops[-1].index:
+    if not first and graph.ops and index > graph.ops[-1].index:
         return len(graph.ops)
     layers = ", ".join(f"#{op.index}" for op in graph.ops[1:12])
-    raise ConversionError(f"patch split {first_whole} is not a layer of the converted model: "
-                          f"give the # of the first layer to run whole (one of {layers}, ...; "
-                          "see the report of a conversion without patches)", model=graph.source)
+    what = "the first layer of a stage" if first else "the first layer to run whole"
+    raise ConversionError(f"patch {'start' if first else 'split'} {index} is not a layer of the "
+                          f"converted model: give the # of {what} (one of {layers}, ...; see "
+                          "the report of a conversion without patches)", model=graph.source)
 
 
-def candidate_splits(graph: Graph) -> list[int]:
-    """Every split at which the first layers can run patch by patch."""
-    return [k for k in range(1, len(graph.ops) + 1) if stage_problem(graph, k) is None]
+def candidate_splits(graph: Graph, first: int = 0) -> list[int]:
+    """Every split at which the layers from position `first` on can run patch by patch."""
+    return [k for k in range(first + 1, len(graph.ops) + 1)
+            if stage_problem(graph, k, first) is None]
+
+
+def stage_starts(graph: Graph) -> list[int]:
+    """The positions where a stage can start: the model input, and each cut between layers
+    that only one tensor crosses."""
+    return [p for p in range(len(graph.ops)) if not isinstance(stage_input(graph, p), str)]
 
 
 @dataclass
 class PatchChoice:
-    """What `choose_patches` found: the stage (None: layer by layer is best) and the peaks."""
+    """What `choose_patches` found: the stages (none: layer by layer is best) and the peaks."""
 
-    stage: PatchStage | None
+    stages: list[PatchStage]
     layer_by_layer_bytes: int  # peak SRAM without patches (input in SRAM)
-    peak_bytes: int  # with the chosen stage (or without, if none)
-    tried: int  # configurations planned
+    peak_bytes: int  # with the chosen stages (or without, if none)
+    tried: int  # stage layouts planned
+
+
+def _layouts(graph: Graph, first: int, split: int, *, streamed: bool, budget: float,
+             max_patches: int):
+    """The stage [first, split) in every layout "auto" tries whose extra MACs are within
+    `budget`: n x m patches, and row bands at one or two bands per output row in 1 to
+    MAX_STRIPS column strips. A stage after the first tries square grids and one pace only
+    (there are many such stages; those are the layouts they take)."""
+    later = first > 0
+    for down in range(1, max_patches + 1):
+        for across in range(down if later else 1, (down if later else max_patches) + 1):
+            if down * across < 2:
+                continue
+            try:
+                stage = build_stage(graph, split, (down, across), first=first, streamed=streamed)
+            except ConversionError:
+                break  # the output is too small for more patches across
+            if stage.extra_macs > budget:
+                break  # more patches across only add halo
+            yield stage
+    height = graph.ops[split - 1].outputs[0].shape[1]
+    paces = {min(height, MAX_BANDS)} if later else {min(height, MAX_BANDS),
+                                                    min(2 * height, MAX_BANDS)}
+    for bands in sorted(paces):
+        for strips in range(1, MAX_STRIPS + 1):
+            try:
+                stage = build_stage(graph, split, (bands, strips), first=first,
+                                    streamed=streamed, keep_rows=True)
+            except ConversionError:
+                break  # the output is too narrow for more strips
+            if stage.extra_macs > budget:
+                break  # more strips only add halo
+            yield stage
+
+
+def stage_peak(graph: Graph, stage: PatchStage) -> int:
+    """The arena the stage needs while it runs: its scratch beside its whole input (unless
+    streamed) and output, the output over the input rows already consumed. At a cut only the
+    stage's input crosses, so nothing else is live then."""
+    alone = Graph(graph.tensors, stage.ops, [stage.input], [stage.output], graph.source)
+    return plan_memory(patch_graph(alone, stage)).arena_bytes
+
+
+def _layer_needs(graph: Graph) -> list[int]:
+    """Per op position, the least arena any plan needs while that op runs layer by layer, each
+    depthwise layer in place or not, whichever needs less there (with the first layers in
+    patches, later ones may set the peak)."""
+    candidates = [op for op in inplace_candidates(graph) if not op.params.get("inplace")]
+    plans = [plan_memory(graph)]
+    for op in candidates:
+        op.params["inplace"] = True
+    try:
+        plans.append(plan_memory(graph))
+    finally:
+        for op in candidates:
+            del op.params["inplace"]
+    return [min(lower_bound(p.buffers, p.overlaps, pos + 1, pos) for p in plans)
+            for pos in range(len(graph.ops))]
+
+
+def finish_patches(graph: Graph, stages: list[PatchStage], *, dsp: bool = False) -> Graph:
+    """The graph with the stages in it, and the in-place depthwise layers chosen again for it
+    (the choice made layer by layer kept the faster kernel wherever the old peak did not move;
+    after the stages a layer in place may lower the new one)."""
+    patched = patch_graph(graph, stages)
+    for op in inplace_candidates(patched):
+        op.params.pop("inplace", None)
+    choose_inplace_depthwise(patched, dsp=dsp)
+    return patched
+
+
+def planned_peak(graph: Graph, stages: list[PatchStage]) -> int:
+    """The peak SRAM of the model with these stages (the graph's layers left as they were)."""
+    saved = {id(op): op.params.get("inplace") for op in graph.ops}
+    try:
+        return plan_memory(finish_patches(graph, stages)).arena_bytes
+    finally:
+        for op in graph.ops:
+            op.params.pop("inplace", None)
+            if saved[id(op)] is not None:
+                op.params["inplace"] = saved[id(op)]
+
+
+def _cheapest_cover(needs: list[int], options: dict[int, list[tuple[PatchStage, int]]],
+                    limit: int, streamed: bool):
+    """The stages that keep every op position within `limit` bytes for the fewest extra MACs,
+    then the fewest stages and patches: (extra MACs, stages, patches, the stages) or None. An
+    op runs layer by layer or inside one stage (a streamed input: the first op in a stage)."""
+    best: list[tuple | None] = [None] * (len(needs) + 1)
+    best[0] = (0, 0, 0, [])
+
+    def relax(position: int, cost: tuple) -> None:
+        if best[position] is None or cost[:3] < best[position][:3]:
+            best[position] = cost
+
+    for pos, need in enumerate(needs):
+        cost = best[pos]
+        if cost is None:
+            continue
+        if need <= limit and not (streamed and pos == 0):
+            relax(pos + 1, cost)
+        for stage, peak in options.get(pos, []):
+            if peak <= limit:
+                relax(stage.split, (cost[0] + stage.extra_macs, cost[1] + 1,
+                                    cost[2] + len(stage.tiles), cost[3] + [stage]))
+    return best[-1]
 
 
 def choose_patches(graph: Graph, *, mac_budget: float = DEFAULT_MAC_BUDGET,
                    streamed: bool = False, max_patches: int = MAX_PATCHES) -> PatchChoice:
-    """The split and the rows x columns of patches (up to `max_patches` each way), or the row
-    bands, with the lowest peak SRAM whose extra MACs stay within `mac_budget` x the model's
-    MACs (fewer extra MACs, then fewer patches break ties). Streamed input: the caller supplies
-    the input regions, so the input is not in the arena."""
+    """The patch stages with the lowest peak SRAM whose extra MACs together stay within
+    `mac_budget` x the model's MACs (fewer extra MACs, then fewer stages and patches break
+    ties). A stage starts at the model input or at a cut between blocks and holds up to
+    MAX_STAGE_LAYERS layers in patches (up to `max_patches` each way) or row bands; the layers
+    between stages run whole. Every stage layout is planned alone once; then, for each peak
+    limit from the lowest up, the cheapest stages that keep every layer within it (a shortest
+    path over the op positions), until the limit passes the best peak planned. Streamed
+    input: the caller supplies the input regions to the first stage, so the input is not in
+    the arena."""
     if not mac_budget >= 0:
         raise ConversionError(f"the MAC budget {mac_budget} must be >= 0 (0.2: 20% extra MACs)")
-    layered = plan_memory(graph)
-    base = layered.arena_bytes
-    total = sum(lookup(op.kind).macs(op) for op in graph.ops)
-    # no plan with a split goes below what the layers after the stage need: try the splits
-    # that leave the least first, and stop when that is more than the best peak found
-    rest = {split: lower_bound(layered.buffers, layered.overlaps, layered.positions, split)
-            for split in candidate_splits(graph)}
-    best: tuple | None = None
+    base = plan_memory(graph).arena_bytes
+    budget = mac_budget * sum(lookup(op.kind).macs(op) for op in graph.ops)
+    needs = _layer_needs(graph)
+    spans = [(first, split) for first in stage_starts(graph)
+             for split in range(first + 1, min(len(graph.ops), first + MAX_STAGE_LAYERS) + 1)
+             if stage_problem(graph, split, first) is None]
+    # whatever its layout, a stage holds its output whole, and its input unless streamed
+    whole = {span: max(graph.ops[span[1] - 1].outputs[0].nbytes, 0 if streamed and span[0] == 0
+                       else stage_input(graph, span[0]).nbytes) for span in spans}
+    # so no plan peaks below this; a stage only helps where layers need more
+    floor = max(min([need] + [whole[(a, b)] for a, b in spans if a <= pos < b])
+                for pos, need in enumerate(needs))
+    options: dict[int, list[tuple[PatchStage, int]]] = {}
     tried = 0
-    def consider(stage: PatchStage) -> None:
-        nonlocal best, tried
-        # the stage's scratch, its output and the input (unless streamed) are live together,
-        # the output overlapping the input at most: a plan can only be worse
-        whole = stage.output.nbytes if streamed else max(stage.output.nbytes, stage.input.nbytes)
-        if best is not None and (stage.arena_bytes + whole, 0, 0) >= best[0]:
-            return
-        tried += 1
-        peak = plan_memory(patch_graph(graph, stage)).arena_bytes
-        key = (peak, stage.extra_macs, len(stage.tiles))  # fewer patches: less code
-        if best is None or key < best[0]:
-            best = (key, stage)
-
-    for split in sorted(rest, key=lambda k: (rest[k], k)):
-        if best is not None and rest[split] >= best[0][0]:
-            break
-        for down in range(1, max_patches + 1):
-            for across in range(1, max_patches + 1):
-                if down * across < 2:
-                    continue
-                try:
-                    stage = build_stage(graph, split, (down, across), streamed=streamed)
-                except ConversionError:
-                    break  # the output is too small for more patches across
-                if stage.extra_macs > mac_budget * total:
-                    break  # more patches across only add halo
-                consider(stage)
-        height = graph.ops[split - 1].outputs[0].shape[1]
-        for bands in sorted({min(height, MAX_BANDS), min(2 * height, MAX_BANDS)}):
-            for strips in range(1, MAX_STRIPS + 1):
-                try:
-                    stage = build_stage(graph, split, (bands, strips), streamed=streamed,
-                                        keep_rows=True)
-                except ConversionError:
-                    break  # the output is too narrow for more strips
-                if stage.extra_macs > mac_budget * total:
-                    break  # more strips only add halo
-                consider(stage)
+    for first, split in spans:
+        if max(needs[first:split]) <= max(floor, whole[(first, split)]):
+            continue
+        if True:
+            layouts = []
+            for stage in _layouts(graph, first, split, streamed=streamed and first == 0,
+                                  budget=budget, max_patches=max_patches):
+                tried += 1
+                layouts.append((stage, stage_peak(graph, stage)))
+            # only the layouts no other beats on both peak and extra MACs
+            options.setdefault(first, []).extend(
+                (s, peak) for s, peak in layouts if not any(
+                    (p, o.extra_macs) < (peak, s.extra_macs) and p <= peak
+                    and o.extra_macs <= s.extra_macs for o, p in layouts))
+    limits = sorted(set(needs) | {peak for found in options.values() for _, peak in found})
+    best: tuple | None = None
+    planned: dict[tuple, int] = {}
+    for limit in limits:
+        if best is not None and limit >= best[0][0]:
+            break  # every plan from here on peaks at least as high
+        cover = _cheapest_cover(needs, options, limit, streamed)
+        if cover is None or cover[0] > budget or not cover[3]:
+            continue
+        key = tuple(id(s) for s in cover[3])
+        if key not in planned:
+            planned[key] = planned_peak(graph, cover[3])
+        rank = (planned[key], *cover[:3])
+        if best is None or rank < best[0]:
+            best = (rank, cover[3])
     if best is None or (not streamed and best[0][0] >= base):
-        return PatchChoice(None, base, base, tried)
+        return PatchChoice([], base, base, tried)
     return PatchChoice(best[1], base, best[0][0], tried)
 
 
-def parse_patch_option(patch) -> dict | None:
-    """`patch` of convert(): None, "auto", or {"split": L, "patches": n or (rows, columns)}:
-    the layers before operator #L (the report's # column) in patches, with "keep_rows": True
-    for row bands that keep the rows the next band reads ((bands, strips): the pace and the
-    column strips). The CLI's text: "none", "auto", "L:N", "L:RxC", "L:Brows" or "L:BxSrows"."""
+def parse_patch_option(patch) -> list[dict] | dict | None:
+    """`patch` of convert(): None, "auto" ({"auto": True}), or stages: {"split": L, "patches":
+    n or (rows, columns)} runs the layers before operator #L (the report's # column) in patches,
+    "first": F starts the stage at operator #F instead of the model input, "keep_rows": True
+    makes it row bands that keep the rows the next band reads ((bands, strips): the pace and
+    the column strips); a list of such stages for several. The CLI's text: "none", "auto", or
+    stages separated by commas, each "L:N", "L:RxC", "L:Brows" or "L:BxSrows", with "F-"
+    before L for a stage from operator #F. Returns a list of stages with every key."""
     if patch is None or patch == "none":
         return None
     if patch == "auto":
         return {"auto": True}
-    if isinstance(patch, str) and patch.count(":") == 1 and patch.endswith("rows"):
-        split, grid = patch[:-len("rows")].split(":")
-        sizes = grid.lower().split("x")
-        if split.strip().isdigit() and len(sizes) in (1, 2) and all(
-                v.strip().isdigit() for v in sizes):
-            return {"split": int(split), "patches": (int(sizes[0]), int((sizes + ["1"])[1])),
-                    "keep_rows": True}
-    if isinstance(patch, str) and patch.count(":") == 1:
-        split, grid = patch.split(":")
-        sizes = grid.lower().split("x")
-        if split.strip().isdigit() and len(sizes) in (1, 2) and all(
-                v.strip().isdigit() for v in sizes):
-            n = tuple(int(v) for v in sizes)
-            return {"split": int(split), "patches": n if len(n) == 2 else n * 2,
-                    "keep_rows": False}
-    if isinstance(patch, dict) and set(patch) - {"keep_rows"} == {"split", "patches"}:
-        n = patch["patches"]
+    parts = (patch.split(",") if isinstance(patch, str) else
+             patch if isinstance(patch, list) and patch else [patch])
+    stages = [_parse_stage(part) for part in parts]
+    if None in stages:
+        raise ConversionError(
+            f"patch option {patch!r} is not understood: use None (layer by layer), 'auto', or "
+            "{'split': L, 'patches': N or (ROWS, COLUMNS)} to run the layers before operator "
+            "#L in patches, plus 'keep_rows': True for row bands that keep the rows they share "
+            "and 'first': F to start the stage at operator #F (a list of them for several "
+            "stages); CLI: --patch auto, or stages separated by commas, each L:N, "
+            "L:ROWSxCOLUMNS, L:BANDSrows or L:BANDSxSTRIPSrows, with F- before L for a stage "
+            "from operator #F (e.g. --patch 6:8x8,6-21:48rows)")
+    return stages
+
+
+def _parse_stage(part) -> dict | None:
+    """One stage of the patch option (see parse_patch_option), or None if not understood."""
+    if isinstance(part, str) and part.count(":") == 1:
+        where, grid = part.split(":")
+        keep = grid.endswith("rows")
+        sizes = grid[:-len("rows")].split("x") if keep else grid.lower().split("x")
+        first, _, split = where.rpartition("-")
+        if not (split.strip().isdigit() and (not first or first.strip().isdigit())
+                and len(sizes) in (1, 2) and all(v.strip().isdigit() for v in sizes)):
+            return None
+        n = tuple(int(v) for v in sizes)
+        n = (n[0], 1) if keep and len(n) == 1 else n * 2 if len(n) == 1 else n
+        return {"first": int(first) if first else None, "split": int(split), "patches": n,
+                "keep_rows": keep}
+    if isinstance(part, dict) and set(part) - {"keep_rows", "first"} == {"split", "patches"}:
+        n = part["patches"]
         n = (n, n) if isinstance(n, int) else tuple(n) if isinstance(n, (tuple, list)) else ()
-        keep = patch.get("keep_rows", False)
-        if _is_int(patch["split"]) and len(n) == 2 and all(_is_int(v) for v in n) and (
-                isinstance(keep, bool)):
-            return {"split": patch["split"], "patches": n, "keep_rows": keep}
-    raise ConversionError(f"patch option {patch!r} is not understood: use None (layer by "
-                          "layer), 'auto', or {'split': L, 'patches': N or (ROWS, COLUMNS)} to "
-                          "run the layers before operator #L in patches, plus 'keep_rows': "
-                          "True for row bands that keep the rows they share (CLI: --patch auto, "
-                          "--patch L:N, --patch L:ROWSxCOLUMNS, --patch L:BANDSrows or --patch "
-                          "L:BANDSxSTRIPSrows)")
+        keep, first = part.get("keep_rows", False), part.get("first")
+        if _is_int(part["split"]) and len(n) == 2 and all(_is_int(v) for v in n) and (
+                isinstance(keep, bool)) and (first is None or _is_int(first)):
+            return {"first": first, "split": part["split"], "patches": n, "keep_rows": keep}
+    return None
 
 
 def _is_int(v) -> bool:
@@ -803,23 +992,51 @@ def _is_int(v) -> bool:
 
 @dataclass
 class PatchSummary:
-    """What the patch stage of a conversion does to memory and MACs (for the report)."""
+    """What the patch stages of a conversion do to memory and MACs (for the report)."""
 
-    stage: PatchStage | None  # None: "auto" found nothing better than layer by layer
+    stages: list[PatchStage]  # empty: "auto" found nothing better than layer by layer
     layer_by_layer_bytes: int  # peak SRAM without patches, the input in SRAM
-    in_sram_bytes: int  # peak SRAM with the stage, the input in SRAM
-    streamed_bytes: int | None  # peak SRAM with the stage, the input streamed
+    in_sram_bytes: int  # peak SRAM with the stages, the input in SRAM
+    streamed_bytes: int | None  # with the input streamed (None: no stage starts at the input)
     model_macs: int  # of the model run layer by layer
 
     @property
     def extra_macs(self) -> int:
-        return self.stage.extra_macs if self.stage else 0
+        return sum(s.extra_macs for s in self.stages)
+
+    @property
+    def streamed(self) -> bool:
+        return any(s.streamed for s in self.stages)
+
+
+def _explicit_stages(graph: Graph, specs: list[dict], streamed: bool) -> list[PatchStage]:
+    """The stages the user named (see parse_patch_option), in model order, not overlapping."""
+    stages = []
+    for spec in specs:
+        first = 0 if spec["first"] is None else _position(graph, spec["first"], first=True)
+        split = _position(graph, spec["split"], first=False)
+        stages.append(build_stage(graph, split, spec["patches"], first=first,
+                                  streamed=streamed and first == 0,
+                                  keep_rows=spec["keep_rows"]))
+    stages.sort(key=lambda s: s.first)
+    for before, after in zip(stages, stages[1:]):
+        if after.first < before.split:
+            raise ConversionError(f"patch stages ops #{before.ops[0].index}-"
+                                  f"#{before.ops[-1].index} and #{after.ops[0].index}-"
+                                  f"#{after.ops[-1].index} overlap: give each layer to one "
+                                  "stage at most", model=graph.source)
+    if streamed and stages[0].first != 0:
+        raise ConversionError("a streamed input needs a stage that starts at the model input "
+                              "(a stage L:... without F-)", model=graph.source)
+    return stages
 
 
 def apply_patches(graph: Graph, patch, *, stream_input: bool = False,
-                  mac_budget: float = DEFAULT_MAC_BUDGET) -> tuple[Graph, PatchSummary | None]:
+                  mac_budget: float = DEFAULT_MAC_BUDGET,
+                  dsp: bool = False) -> tuple[Graph, PatchSummary | None]:
     """The graph to plan and emit for convert()'s `patch` and `stream_input` options, and what
-    the patch stage changes (None when patches are off)."""
+    the patch stages change (None when patches are off). `dsp`: the in-place depthwise
+    layers chosen again for Cortex-M DSP cores."""
     option = parse_patch_option(patch)
     if option is None:
         if stream_input:
@@ -828,21 +1045,26 @@ def apply_patches(graph: Graph, patch, *, stream_input: bool = False,
         return graph, None
     base = plan_memory(graph).arena_bytes
     total = sum(lookup(op.kind).macs(op) for op in graph.ops)
-    if option.get("auto"):
-        stage = choose_patches(graph, mac_budget=mac_budget, streamed=stream_input).stage
-        if stage is None:
+    if isinstance(option, dict):  # auto
+        stages = choose_patches(graph, mac_budget=mac_budget, streamed=stream_input).stages
+        if not stages:
             if stream_input:
                 raise ConversionError("no first layers of this model can run patch by patch "
                                       f"within a MAC budget of {mac_budget:.0%}, so the input "
                                       "cannot be streamed", model=graph.source)
-            return graph, PatchSummary(None, base, base, None, total)
-        split, n, keep = stage.split, stage.grid, stage.keep_rows
-    else:
-        split, n = split_count(graph, option["split"]), option["patches"]
-        keep = option["keep_rows"]
-    in_sram = build_stage(graph, split, n, streamed=False, keep_rows=keep)
-    streamed = build_stage(graph, split, n, streamed=True, keep_rows=keep)
+            return graph, PatchSummary([], base, base, None, total)
+        option = [{"first": graph.ops[s.first].index, "split": _split_index(graph, s),
+                   "patches": s.grid, "keep_rows": s.keep_rows} for s in stages]
+    in_sram = _explicit_stages(graph, option, streamed=False)
+    streamed = (_explicit_stages(graph, option, streamed=True)
+                if stream_input or in_sram[0].first == 0 else None)
     summary = PatchSummary(streamed if stream_input else in_sram, base,
-                           plan_memory(patch_graph(graph, in_sram)).arena_bytes,
-                           plan_memory(patch_graph(graph, streamed)).arena_bytes, total)
-    return patch_graph(graph, summary.stage), summary
+                           planned_peak(graph, in_sram),
+                           planned_peak(graph, streamed) if streamed else None, total)
+    return finish_patches(graph, summary.stages, dsp=dsp), summary
+
+
+def _split_index(graph: Graph, stage: PatchStage) -> int:
+    """The # of the first layer run whole after the stage (past the last one: the end)."""
+    return graph.ops[stage.split].index if stage.split < len(graph.ops) else (
+        graph.ops[-1].index + 1)
