@@ -155,7 +155,8 @@ def stage_problem(graph: Graph, split: int, first: int = 0) -> str | None:
     """Why the ops at positions [first, split) cannot run patch by patch, or None when they
     can."""
     if not 0 <= first < split <= len(graph.ops):
-        return f"a stage holds layers between the 1st and the {len(graph.ops)}th"
+        return (f"a stage holds one or more of the model's {len(graph.ops)} layers (positions "
+                f"{first} to {split - 1} asked)")
     x = stage_input(graph, first)
     if isinstance(x, str):
         return x
@@ -283,9 +284,8 @@ def build_stage(graph: Graph, split: int, grid: int | tuple[int, int], *, first:
     text = f"{down}x{across}"
     layout = (f"row bands at a pace of {down}" + (f" in {across} column strips" if across > 1
                                                   else "")) if keep_rows else f"{text} patches"
-    layers = (f"the first {split} layers" if first == 0 else
-              f"the layers from operator #{graph.ops[first].index}" if 0 < first < split <= len(
-                  graph.ops) else f"the layers at positions {first}-{split - 1}")
+    layers = (f"the layers from operator #{graph.ops[first].index}"
+              if 0 < first < len(graph.ops) else f"the first {split} layers")
 
     def cannot(problem: str) -> ConversionError:
         return ConversionError(f"cannot run {layers} in {layout}: {problem}",
@@ -810,7 +810,7 @@ def stage_peak(graph: Graph, stage: PatchStage) -> int:
 
 
 def _layer_needs(graph: Graph) -> list[int]:
-    """Per op position, the least arena any plan needs while that op runs layer by layer, each
+    """Per op position, a lower bound of the arena while that op runs layer by layer, each
     depthwise layer in place or not, whichever needs less there (with the first layers in
     patches, later ones may set the peak)."""
     candidates = [op for op in inplace_candidates(graph) if not op.params.get("inplace")]
@@ -890,37 +890,15 @@ def choose_patches(graph: Graph, *, mac_budget: float = DEFAULT_MAC_BUDGET,
     base = plan_memory(graph).arena_bytes
     budget = mac_budget * sum(lookup(op.kind).macs(op) for op in graph.ops)
     needs = _layer_needs(graph)
-    spans = [(first, split) for first in stage_starts(graph)
-             for split in range(first + 1, min(len(graph.ops), first + MAX_STAGE_LAYERS) + 1)
-             if stage_problem(graph, split, first) is None]
-    # whatever its layout, a stage holds its output whole, and its input unless streamed
-    whole = {span: max(graph.ops[span[1] - 1].outputs[0].nbytes, 0 if streamed and span[0] == 0
-                       else stage_input(graph, span[0]).nbytes) for span in spans}
-    # so no plan peaks below this; a stage only helps where layers need more
-    floor = max(min([need] + [whole[(a, b)] for a, b in spans if a <= pos < b])
-                for pos, need in enumerate(needs))
-    options: dict[int, list[tuple[PatchStage, int]]] = {}
-    tried = 0
-    for first, split in spans:
-        if max(needs[first:split]) <= max(floor, whole[(first, split)]):
-            continue
-        if True:
-            layouts = []
-            for stage in _layouts(graph, first, split, streamed=streamed and first == 0,
-                                  budget=budget, max_patches=max_patches):
-                tried += 1
-                layouts.append((stage, stage_peak(graph, stage)))
-            # only the layouts no other beats on both peak and extra MACs
-            options.setdefault(first, []).extend(
-                (s, peak) for s, peak in layouts if not any(
-                    (p, o.extra_macs) < (peak, s.extra_macs) and p <= peak
-                    and o.extra_macs <= s.extra_macs for o, p in layouts))
+    options, tried = _stage_options(graph, needs, streamed=streamed, budget=budget,
+                                    max_patches=max_patches)
     limits = sorted(set(needs) | {peak for found in options.values() for _, peak in found})
     best: tuple | None = None
     planned: dict[tuple, int] = {}
     for limit in limits:
         if best is not None and limit >= best[0][0]:
-            break  # every plan from here on peaks at least as high
+            break  # the lowest limits give the lowest plans: a cover for a higher one may
+            # spend its MACs where the peak is not
         cover = _cheapest_cover(needs, options, limit, streamed)
         if cover is None or cover[0] > budget or not cover[3]:
             continue
@@ -933,6 +911,40 @@ def choose_patches(graph: Graph, *, mac_budget: float = DEFAULT_MAC_BUDGET,
     if best is None or (not streamed and best[0][0] >= base):
         return PatchChoice([], base, base, tried)
     return PatchChoice(best[1], base, best[0][0], tried)
+
+
+def _stage_options(graph: Graph, needs: list[int], *, streamed: bool, budget: float,
+                   max_patches: int) -> tuple[dict[int, list[tuple[PatchStage, int]]], int]:
+    """The stage layouts worth a place in a cover, by first position, each with its own peak
+    (only those no other layout of its layers beats on both peak and extra MACs); and how many
+    were planned. A stage whose whole input or output already needs as much as its layers
+    need layer by layer cannot help, nor one whose layers need no more than what every plan
+    needs anyway."""
+    spans = [(first, split) for first in stage_starts(graph)
+             for split in range(first + 1, min(len(graph.ops), first + MAX_STAGE_LAYERS) + 1)
+             if stage_problem(graph, split, first) is None]
+    # whatever its layout, a stage holds its output whole, and its input unless streamed
+    whole = {(a, b): max(graph.ops[b - 1].outputs[0].nbytes,
+                         0 if streamed and a == 0 else stage_input(graph, a).nbytes)
+             for a, b in spans}
+    # each layer runs whole or in a stage: no plan peaks below this
+    floor = max(min(([] if streamed and pos == 0 else [need])
+                    + [whole[(a, b)] for a, b in spans if a <= pos < b], default=need)
+                for pos, need in enumerate(needs))
+    options: dict[int, list[tuple[PatchStage, int]]] = {}
+    tried = 0
+    for first, split in spans:
+        if max(needs[first:split]) <= max(floor, whole[(first, split)]):
+            continue
+        layouts = [(stage, stage_peak(graph, stage))
+                   for stage in _layouts(graph, first, split, streamed=streamed and first == 0,
+                                         budget=budget, max_patches=max_patches)]
+        tried += len(layouts)
+        options.setdefault(first, []).extend(
+            (s, peak) for s, peak in layouts
+            if not any(p <= peak and o.extra_macs <= s.extra_macs
+                       and (p, o.extra_macs) != (peak, s.extra_macs) for o, p in layouts))
+    return options, tried
 
 
 def parse_patch_option(patch) -> list[dict] | dict | None:
