@@ -151,6 +151,14 @@ def patch_markdown(rows: list[dict]) -> str:
             lines.append(f"{r['model']}: whole-model peak {r['ours_bytes'] / r['patch_streamed_bytes']:.1f}x "
                          f"lower with patches and the input streamed, "
                          f"{r['ours_bytes'] / r['patch_in_sram_bytes']:.1f}x with it in SRAM.")
+    for r in rows:
+        if r["model"] == "mobilenet_v1_0.25_96":
+            within = ("within" if r["patch_in_sram_bytes"] <= 32_000 else "above")
+            lines.append(f"MCUNetV2's VWW anchor is >90% accuracy in 32 kB of SRAM; MLPerf Tiny's "
+                         f"VWW network ({r['model']}) peaks at {_kb(r['patch_in_sram_bytes'])} kB "
+                         f"with patches and the input in SRAM ({within} 32 kB), "
+                         f"{_kb(r['patch_streamed_bytes'])} kB streamed. Accuracy is not "
+                         "measured here (the zoo's weights are seeded random ones).")
     return "\n".join(lines)
 
 
