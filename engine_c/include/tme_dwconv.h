@@ -113,6 +113,27 @@ static inline int32_t tme_dw_end(int32_t i0, int32_t dil, int32_t taps, int32_t 
   return n < taps ? n : taps;
 }
 
+/* PIXEL(iy0, ix0, ky0, ky1, kx0, kx1, inside, o) for every output pixel of rows [r0, r1) in
+ * raster order: the window's first input row and column, the taps inside the input, whether
+ * they are all of them (an interior pixel, told apart only where `interior`, a constant: the
+ * other path is left out) and its first output byte. */
+#define TME_DW_EACH_PIXEL(r0, r1, interior, PIXEL)                                               \
+  for (int32_t oy = (r0); oy < (r1); ++oy) {                                                   \
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;                                          \
+    const int row_inside = oy >= p->oy_lo && oy < p->oy_hi;                                     \
+    const int32_t ky0 = tme_dw_first(iy0, p->dil_h);                                            \
+    const int32_t ky1 = tme_dw_end(iy0, p->dil_h, p->k_h, p->in_h);                             \
+    for (int32_t ox = 0; ox < p->out_w; ++ox) {                                                 \
+      const int32_t ix0 = ox * p->stride_w - p->pad_left;                                       \
+      const size_t o = ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)p->c;            \
+      if ((interior) && row_inside && ox >= p->ox_lo && ox < p->ox_hi)                          \
+        PIXEL(iy0, ix0, 0, p->k_h, 0, p->k_w, 1, o);                                            \
+      else                                                                                      \
+        PIXEL(iy0, ix0, ky0, ky1, tme_dw_first(ix0, p->dil_w),                                  \
+              tme_dw_end(ix0, p->dil_w, p->k_w, p->in_w), 0, o);                                \
+    }                                                                                           \
+  }
+
 #if TME_DSP
 
 /* The epilogue of channel c of the pixel whose first output byte is o; acc includes the bias
@@ -284,24 +305,12 @@ TME_INLINE void tme_dw_groups(const tme_dw_params *p, const int8_t *in, const in
       const uint32_t wv = tme_load32(w + (size_t)t * (size_t)p->c + (size_t)c);
       wq[t] = (uint64_t)tme_sxtb16(wv) | (uint64_t)tme_sxtb16_ror8(wv) << 32;
     }
-    for (int32_t oy = r0; oy < r1; ++oy) {
-      const int32_t iy0 = oy * p->stride_h - p->pad_top;
-      const int row_inside = oy >= p->oy_lo && oy < p->oy_hi;
-      const int32_t ky0 = tme_dw_first(iy0, p->dil_h);
-      const int32_t ky1 = tme_dw_end(iy0, p->dil_h, p->k_h, p->in_h);
-      for (int32_t ox = 0; ox < p->out_w; ++ox) {
-        const int32_t ix0 = ox * p->stride_w - p->pad_left;
-        const size_t o = ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)p->c;
-        /* an interior pixel: every tap unrolled up to 25 taps, row by row above (code size) */
-        if (row_inside && ox >= p->ox_lo && ox < p->ox_hi)
-          tme_dw_group_pixel(p, in, iy0, ix0, 0, p->k_h, 0, p->k_w, p->k_h * p->k_w <= 25, c, wq,
-                             bias, mult, shift, o, out);
-        else
-          tme_dw_group_pixel(p, in, iy0, ix0, ky0, ky1, tme_dw_first(ix0, p->dil_w),
-                             tme_dw_end(ix0, p->dil_w, p->k_w, p->in_w), 0, c, wq, bias, mult,
-                             shift, o, out);
-      }
-    }
+    /* an interior pixel: every tap unrolled up to 25 taps, row by row above (code size) */
+#define TME_DW_GROUP_PIXEL(iy0, ix0, ky0, ky1, kx0, kx1, inside, o)                               \
+    tme_dw_group_pixel(p, in, iy0, ix0, ky0, ky1, kx0, kx1, (inside) && p->k_h * p->k_w <= 25,  \
+                       c, wq, bias, mult, shift, o, out)
+    TME_DW_EACH_PIXEL(r0, r1, 1, TME_DW_GROUP_PIXEL)
+#undef TME_DW_GROUP_PIXEL
   }
 }
 
@@ -379,24 +388,11 @@ TME_INLINE void tme_dw_rows(const tme_dw_params *p, const int8_t *in, const int8
                             const int32_t *bias, const int32_t *mult, const int8_t *shift,
                             const tme_residual_params *residual, const int8_t *skip, int8_t *out,
                             int32_t r0, int32_t r1, int unroll) {
-  for (int32_t oy = r0; oy < r1; ++oy) {
-    const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int row_inside = oy >= p->oy_lo && oy < p->oy_hi;
-    const int32_t ky0 = tme_dw_first(iy0, p->dil_h);
-    const int32_t ky1 = tme_dw_end(iy0, p->dil_h, p->k_h, p->in_h);
-    for (int32_t ox = 0; ox < p->out_w; ++ox) {
-      const int32_t ix0 = ox * p->stride_w - p->pad_left;
-      const size_t o = ((size_t)oy * (size_t)p->out_w + (size_t)ox) * (size_t)p->c;
-      if (unroll && row_inside && ox >= p->ox_lo && ox < p->ox_hi) {  /* taps unrolled */
-        tme_dw_pixel(p, in, iy0, ix0, 0, p->k_h, 0, p->k_w, 1, w, bias, mult, shift, residual,
-                     skip, o, out);
-      } else {
-        tme_dw_pixel(p, in, iy0, ix0, ky0, ky1, tme_dw_first(ix0, p->dil_w),
-                     tme_dw_end(ix0, p->dil_w, p->k_w, p->in_w), 0, w, bias, mult, shift,
-                     residual, skip, o, out);
-      }
-    }
-  }
+#define TME_DW_RASTER_PIXEL(iy0, ix0, ky0, ky1, kx0, kx1, inside, o)                              \
+  tme_dw_pixel(p, in, iy0, ix0, ky0, ky1, kx0, kx1, inside, w, bias, mult, shift, residual,    \
+               skip, o, out)
+  TME_DW_EACH_PIXEL(r0, r1, unroll, TME_DW_RASTER_PIXEL)
+#undef TME_DW_RASTER_PIXEL
 }
 
 #if TME_DSP
