@@ -93,10 +93,6 @@ def convert(model, out_dir, *, prefix: str = "model", force: bool = False, devic
     """
     out = Path(out_dir)
     _check_output_folder(out, force=force, model=model)  # before the work; again when writing
-    if stream_input and device is not None:
-        raise ConversionError("a streamed input and --device cannot go together yet: the "
-                              "firmware harness copies a whole input image; convert without "
-                              "the device and call <prefix>_invoke_streamed from your firmware")
     # for a device (every core supported has the DSP extension) the kernels faster there
     graph, plan, files, const_bytes, patching = generate(
         model, prefix=prefix, patch=patch, stream_input=stream_input, mac_budget=mac_budget,

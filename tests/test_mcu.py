@@ -169,6 +169,38 @@ def test_firmware_builds_for_cortex_m4_and_a_model_too_big_fails_at_link_time(to
     assert f"SRAM overflowed by {need_sram - 8192} bytes" in result.stderr
 
 
+def test_streamed_input_on_qemu_cortex_m7(tools, plugin, zoo_tflite, tmp_path):
+    """Patch stages with the input streamed, for a device: the firmware reads each region the
+    model asks for from the input file (the image never whole in SRAM), gives TFLite Micro's
+    bytes, and links in less SRAM than with the input in it; the example application and the
+    board firmware build too."""
+    from tflm_mcunet.tflm import run_tflm_batch
+
+    model = zoo_tflite("mcunet-in1")
+    device = get_device("stm32f746")
+    flags = device.cflags("dsp")
+    patch = "5:24rows,5-10:3"
+    conv = convert(model, tmp_path / "s", device=device, patch=patch, stream_input=True)
+    assert conv.report.input_streamed
+    elf = mcu.build_qemu_firmware(conv.out_dir, tmp_path / "s" / "build-dsp", flags)
+    samples = _extreme_and_random(conv.graph)[1:3]
+    run = mcu.run_qemu(elf, samples, mcu.output_specs(conv.graph), plugin=plugin)
+    reference = run_tflm_batch(model, samples)
+    for k, (ours, ref) in enumerate(zip(run.outputs, reference)):
+        assert [a.tobytes() for a in ours] == [np.asarray(b).tobytes() for b in ref], k
+    streamed = mcu.link_for_device(conv.out_dir, tmp_path / "s" / "build-fw", flags)
+    whole = convert(model, tmp_path / "w", device=device, patch=patch)
+    in_sram = mcu.link_for_device(whole.out_dir, tmp_path / "w" / "build-fw", flags)
+    # the arena is what changes, by the peaks the reports give
+    saved = whole.report.peak_sram_bytes - conv.report.peak_sram_bytes
+    assert saved > 0 and in_sram.bss_bytes - streamed.bss_bytes == saved
+    # the board firmware (its sample in Flash, handed over region by region) builds too
+    board_dir = tmp_path / "s" / "build-board"
+    board_dir.mkdir()
+    mcu.make_target(conv.out_dir, "board", build_dir=board_dir, arch_flags=flags)
+    assert mcu.read_sections(board_dir / "board.elf").flash_bytes < device.flash_bytes
+
+
 def test_board_firmware_for_stm32f746g_disco_builds(tools, zoo_tflite, tmp_path):
     from tflm_mcunet.benchmarks.board import build_board_firmware
 

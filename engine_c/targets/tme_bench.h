@@ -15,6 +15,18 @@ extern "C" {
 void tme_bench_begin(void);
 void tme_bench_end(void);
 
+/* A region a model with a streamed input asks for: rows [row, row + rows) x columns
+ * [col, col + cols) of its NHWC image (`width` pixels of `channels` bytes a row), row by row:
+ * copy(at, dst, n) copies the n bytes at byte `at` of the image. */
+static inline void tme_bench_region(int32_t row, int32_t col, int32_t rows, int32_t cols,
+                                    int8_t *dst, uint32_t width, uint32_t channels,
+                                    void (*copy)(uint32_t at, int8_t *dst, uint32_t n)) {
+  const uint32_t run = (uint32_t)cols * channels;
+  for (int32_t r = 0; r < rows; ++r)
+    copy(((uint32_t)(row + r) * width + (uint32_t)col) * channels, dst + (uint32_t)r * run,
+         run);
+}
+
 #ifdef __cplusplus
 }
 #endif

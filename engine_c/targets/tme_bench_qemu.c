@@ -3,7 +3,8 @@
  * Command line (semihosting): <program> <input file> <output file>. The input file holds N
  * samples, each the bytes of every model input in order; for each sample the firmware loads
  * it, runs the model between the benchmark markers and appends every output's bytes to the
- * output file. It then prints one line
+ * output file. A model with a streamed input reads each region it asks for from the input
+ * file, row by row, so the image is never whole in SRAM. It then prints one line
  *   tme-bench samples=N stack_peak=BYTES stack_size=BYTES
  * and exits with status 0 (1 on any error or fault, after a line starting "tme-bench error").
  */
@@ -46,6 +47,22 @@ static int split(char *line, char **words, int max) {
   return n;
 }
 
+#ifdef TME_MODEL_STREAMED
+static int stream_file;
+static uint32_t stream_sample; /* the file offset of the sample being run */
+
+static void read_bytes(uint32_t at, int8_t *dst, uint32_t n) {
+  if (tme_sh_seek(stream_file, stream_sample + at) != 0 || tme_sh_read(stream_file, dst, n) != 0)
+    fail("cannot read a region of the streamed input");
+}
+
+/* The streamed input's reader: the region of the sample's image, from the input file. */
+static void read_region(int32_t row, int32_t col, int32_t rows, int32_t cols, int8_t *dst) {
+  tme_bench_region(row, col, rows, cols, dst, (uint32_t)TME_MODEL_INPUT_INFO[0].dims[2],
+                   (uint32_t)TME_MODEL_INPUT_INFO[0].dims[3], read_bytes);
+}
+#endif
+
 static char cmdline[512];
 
 int main(void) {
@@ -67,12 +84,20 @@ int main(void) {
   tme_bench_begin(); /* calibration: the count of an empty pair */
   tme_bench_end();
   for (s = 0; s < samples; ++s) {
+#ifdef TME_MODEL_STREAMED
+    stream_file = in;
+    stream_sample = s * sample_bytes;
+    tme_bench_begin();
+    (void)TME_MODEL_INVOKE_STREAMED(read_region);
+    tme_bench_end();
+#else
     for (i = 0; i < TME_MODEL_NUM_INPUTS; ++i)
       if (tme_sh_read(in, TME_MODEL_INPUT(i), TME_MODEL_INPUT_INFO[i].bytes) != 0)
         fail("short read");
     tme_bench_begin();
     (void)TME_MODEL_INVOKE();
     tme_bench_end();
+#endif
     for (i = 0; i < TME_MODEL_NUM_OUTPUTS; ++i)
       if (tme_sh_write(out, TME_MODEL_OUTPUT(i), TME_MODEL_OUTPUT_INFO[i].bytes) != 0)
         fail("short write");

@@ -180,21 +180,42 @@ void MemManage_Handler(void) { fault("memory management fault"); }
 void BusFault_Handler(void) { fault("bus fault"); }
 void UsageFault_Handler(void) { fault("usage fault"); }
 
+#ifdef TME_MODEL_STREAMED
+static void copy_input(uint32_t at, int8_t *dst, uint32_t n) {
+  for (uint32_t k = 0; k < n; ++k)
+    dst[k] = (int8_t)(at + k < tme_board_input_bytes ? tme_board_input[at + k] : 0u);
+}
+
+/* The streamed input's reader: a region of the sample in Flash (zeros past its end), as a
+ * camera or a file would hand it over. */
+static void read_region(int32_t row, int32_t col, int32_t rows, int32_t cols, int8_t *dst) {
+  tme_bench_region(row, col, rows, cols, dst, (uint32_t)TME_MODEL_INPUT_INFO[0].dims[2],
+                   (uint32_t)TME_MODEL_INPUT_INFO[0].dims[3], copy_input);
+}
+#endif
+
 int main(void) {
   static const char hex[] = "0123456789abcdef";
-  uint32_t calibration, cycles, offset = 0;
+  uint32_t calibration, cycles;
   int i;
+#ifndef TME_MODEL_STREAMED
+  uint32_t offset = 0;
   for (i = 0; i < TME_MODEL_NUM_INPUTS; ++i) {
     uint8_t *dst = (uint8_t *)TME_MODEL_INPUT(i);
     uint32_t n = TME_MODEL_INPUT_INFO[i].bytes, k;
     for (k = 0; k < n; ++k, ++offset)
       dst[k] = offset < tme_board_input_bytes ? tme_board_input[offset] : 0u;
   }
+#endif
   tme_bench_begin();
   tme_bench_end();
   calibration = cycles_end - cycles_begin;
   tme_bench_begin();
+#ifdef TME_MODEL_STREAMED
+  (void)TME_MODEL_INVOKE_STREAMED(read_region);
+#else
   (void)TME_MODEL_INVOKE();
+#endif
   tme_bench_end();
   cycles = cycles_end - cycles_begin - calibration;
   for (;;) {

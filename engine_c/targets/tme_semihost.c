@@ -7,6 +7,7 @@ enum {
   SYS_WRITE0 = 0x04,
   SYS_WRITE = 0x05,
   SYS_READ = 0x06,
+  SYS_SEEK = 0x0A,
   SYS_FLEN = 0x0C,
   SYS_GET_CMDLINE = 0x15,
   SYS_EXIT = 0x18,
@@ -49,6 +50,13 @@ int tme_sh_open(const char *path, int mode) {
   block[1] = (uint32_t)mode;
   block[2] = (uint32_t)len;
   return semihost(SYS_OPEN, block);
+}
+
+int tme_sh_seek(int handle, uint32_t position) {
+  uint32_t block[2];
+  block[0] = (uint32_t)handle;
+  block[1] = position;
+  return semihost(SYS_SEEK, block) == 0 ? 0 : -1;
 }
 
 int tme_sh_flen(int handle) {

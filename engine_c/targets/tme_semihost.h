@@ -20,6 +20,8 @@ int tme_sh_cmdline(char *buf, size_t size);
 /* mode: 1 = "rb", 5 = "wb" (ISO C fopen modes as numbered by the semihosting spec). Returns a
  * handle, or -1. */
 int tme_sh_open(const char *path, int mode);
+/* Moves the file position to byte `position` from the start; 0 on success. */
+int tme_sh_seek(int handle, uint32_t position);
 /* Length of an open file in bytes, or -1. */
 int tme_sh_flen(int handle);
 /* Reads/writes exactly `n` bytes; 0 on success. */
