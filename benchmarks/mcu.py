@@ -441,13 +441,17 @@ def _goals(row: Row, anchor: dict | None) -> dict:
 
 def bench_model(name: str, model: bytes, *, device: Device, builds=BUILDS, samples: int = 1,
                 seed: int = 0, workdir: Path, plugin: Path | None,
-                tflm_root: str | None = None, profile: bool = False, log=print) -> list[Row]:
-    """Every build of one model: convert, build, run under QEMU, compare with TFLite Micro."""
+                tflm_root: str | None = None, profile: bool = False, patch=None,
+                stream_input: bool = False, log=print) -> list[Row]:
+    """Every build of one model: convert, build, run under QEMU, compare with TFLite Micro.
+    `patch` and `stream_input` are convert()'s (patch stages; the firmware then streams the
+    input from its sample file, region by region)."""
     from ..converter import convert
     from ..tflm import run_tflm_batch
 
     project = workdir / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    conv = convert(model, project, device=device, force=True)
+    conv = convert(model, project, device=device, force=True, patch=patch,
+                   stream_input=stream_input)
     inputs = random_samples(conv.graph, samples, seed)
     reference = run_tflm_batch(model, inputs)
     specs = output_specs(conv.graph)
@@ -474,7 +478,7 @@ def bench_model(name: str, model: bytes, *, device: Device, builds=BUILDS, sampl
         insns = max(run.invoke_instructions) if run.invoke_instructions else 0
         macs = conv.report.macs
         row = Row(
-            model=name, build=build, flags=" ".join(flags), bit_exact=exact, samples=samples,
+            model=name + _patch_label(conv.report), build=build, flags=" ".join(flags), bit_exact=exact, samples=samples,
             macs=macs, invoke_instructions=insns,
             invoke_instructions_per_sample=run.invoke_instructions,
             instructions_per_mac=insns / macs if macs else 0.0,
@@ -621,13 +625,32 @@ def add_arguments(parser: argparse.ArgumentParser, common: bool = True) -> None:
                         "build uses (default: stm32f746)")
     parser.add_argument("--builds", default=",".join(BUILDS),
                         help=f"comma-separated builds (default: {','.join(BUILDS)})")
+    parser.add_argument("--patch", metavar="auto|STAGE[,STAGE...]",
+                        help="run the models with patch stages, as tflm-mcunet convert --patch "
+                        "(default: layer by layer)")
+    parser.add_argument("--stream-input", action="store_true",
+                        help="with --patch: the firmware hands the input over region by region "
+                        "(read from its sample file), so it is never whole in SRAM")
+
+
+def _patch_label(report) -> str:
+    """How the model ran, after its name: " (N patch stages[, input streamed])" or nothing."""
+    stages = report.patch.stages if report.patch else []
+    if not stages:
+        return ""
+    streamed = ", input streamed" if report.input_streamed else ""
+    return f" ({len(stages)} patch stage{'s' if len(stages) > 1 else ''}{streamed})"
 
 
 def run(args) -> int:
     target = getattr(args, "target", "qemu-m7")
+    patch, stream_input = getattr(args, "patch", None), getattr(args, "stream_input", False)
     if target == "disco-f746":
         from .board import run_board
 
+        if patch not in (None, "none") or stream_input:
+            raise MCUError("--patch and --stream-input are for --target qemu-m7; the board "
+                           "runner measures the layer-by-layer firmware")
         return run_board(args)
     require_tools()
     from .zoo import ARCHS
@@ -647,7 +670,8 @@ def run(args) -> int:
         name, model = load_model(spec)
         rows += bench_model(name, model, device=device, builds=builds, samples=args.samples or 1,
                             seed=args.seed, workdir=work, plugin=plugin, tflm_root=tflm_root,
-                            profile=getattr(args, "profile", False), log=log)
+                            profile=getattr(args, "profile", False), patch=patch,
+                            stream_input=stream_input, log=log)
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=1))
     else:

@@ -234,6 +234,24 @@ def test_bench_command_prints_json_rows(tools, zoo_tflite, tmp_path, capsys):
         assert sum(p["instructions"] for p in layers) < r["invoke_instructions"]
 
 
+def test_bench_runs_patch_stages_with_the_input_streamed(tools, zoo_tflite, tmp_path, capsys):
+    from tflm_mcunet.cli import main
+
+    path = tmp_path / "mcunet-in1.tflite"
+    path.write_bytes(zoo_tflite("mcunet-in1"))
+    args = ["bench", "--target", "qemu-m7", str(path), "--json", "--builds", "dsp",
+            "--workdir", str(tmp_path / "w")]
+    assert main(args + ["--patch", "13:24rows", "--stream-input"]) == 0
+    streamed = json.loads(capsys.readouterr().out)
+    assert main(args) == 0
+    layered = json.loads(capsys.readouterr().out)
+    assert streamed[0]["model"] == "mcunet-in1 (1 patch stage, input streamed)"
+    assert streamed[0]["bit_exact"] and streamed[0]["fits_device"] == "yes"
+    assert streamed[0]["arena_bytes"] < layered[0]["arena_bytes"]
+    assert main(args + ["--target", "disco-f746", "--patch", "13:24rows"]) == 2
+    assert "for --target qemu-m7" in capsys.readouterr().err
+
+
 def test_anchors_come_from_the_published_numbers():
     a = mcu.published_anchor("mcunet-in3")
     assert a["board"] == "h743_480mhz" and round(a["cycles"] / 1e6, 1) == 161.3
