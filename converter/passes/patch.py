@@ -38,6 +38,7 @@ scratch.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -707,10 +708,9 @@ def _input_slack(stage: PatchStage) -> int:
     return slack if slack is not None else -y.nbytes
 
 
-def patch_graph(graph: Graph, stages: PatchStage | list[PatchStage]) -> Graph:
+def patch_graph(graph: Graph, stages: list[PatchStage]) -> Graph:
     """The graph with each stage's layers replaced by one PATCH_STAGE op (a new Graph; the
     layers themselves are shared, not changed)."""
-    stages = [stages] if isinstance(stages, PatchStage) else stages
     starts = {id(s.ops[0]): s for s in stages}
     inside = {id(op) for s in stages for op in s.ops}
     ops = []
@@ -806,22 +806,31 @@ def stage_peak(graph: Graph, stage: PatchStage) -> int:
     streamed) and output, the output over the input rows already consumed. At a cut only the
     stage's input crosses, so nothing else is live then."""
     alone = Graph(graph.tensors, stage.ops, [stage.input], [stage.output], graph.source)
-    return plan_memory(patch_graph(alone, stage)).arena_bytes
+    return plan_memory(patch_graph(alone, [stage])).arena_bytes
 
 
-def _layer_needs(graph: Graph) -> list[int]:
+@contextmanager
+def _inplace_kept(graph: Graph):
+    """Whatever the block does to the layers' in-place depthwise choices, they are as they were
+    after it (the patch choice tries other choices on the model's own layers)."""
+    saved = {id(op): op.params.get("inplace") for op in graph.ops}
+    try:
+        yield
+    finally:
+        for op in graph.ops:
+            op.params.pop("inplace", None)
+            if saved[id(op)] is not None:
+                op.params["inplace"] = saved[id(op)]
+
+
+def _layer_needs(graph: Graph, layered) -> list[int]:
     """Per op position, a lower bound of the arena while that op runs layer by layer, each
     depthwise layer in place or not, whichever needs less there (with the first layers in
-    patches, later ones may set the peak)."""
-    candidates = [op for op in inplace_candidates(graph) if not op.params.get("inplace")]
-    plans = [plan_memory(graph)]
-    for op in candidates:
-        op.params["inplace"] = True
-    try:
-        plans.append(plan_memory(graph))
-    finally:
-        for op in candidates:
-            del op.params["inplace"]
+    patches, later ones may set the peak). `layered`: the graph's own plan."""
+    with _inplace_kept(graph):
+        for op in inplace_candidates(graph):
+            op.params["inplace"] = True
+        plans = [layered, plan_memory(graph)]
     return [min(lower_bound(p.buffers, p.overlaps, pos + 1, pos) for p in plans)
             for pos in range(len(graph.ops))]
 
@@ -839,14 +848,8 @@ def finish_patches(graph: Graph, stages: list[PatchStage], *, dsp: bool = False)
 
 def planned_peak(graph: Graph, stages: list[PatchStage]) -> int:
     """The peak SRAM of the model with these stages (the graph's layers left as they were)."""
-    saved = {id(op): op.params.get("inplace") for op in graph.ops}
-    try:
+    with _inplace_kept(graph):
         return plan_memory(finish_patches(graph, stages)).arena_bytes
-    finally:
-        for op in graph.ops:
-            op.params.pop("inplace", None)
-            if saved[id(op)] is not None:
-                op.params["inplace"] = saved[id(op)]
 
 
 def _cheapest_cover(needs: list[int], options: dict[int, list[tuple[PatchStage, int]]],
@@ -887,9 +890,10 @@ def choose_patches(graph: Graph, *, mac_budget: float = DEFAULT_MAC_BUDGET,
     the arena."""
     if not mac_budget >= 0:
         raise ConversionError(f"the MAC budget {mac_budget} must be >= 0 (0.2: 20% extra MACs)")
-    base = plan_memory(graph).arena_bytes
+    layered = plan_memory(graph)
+    base = layered.arena_bytes
     budget = mac_budget * sum(lookup(op.kind).macs(op) for op in graph.ops)
-    needs = _layer_needs(graph)
+    needs = _layer_needs(graph, layered)
     options, tried = _stage_options(graph, needs, streamed=streamed, budget=budget,
                                     max_patches=max_patches)
     limits = sorted(set(needs) | {peak for found in options.values() for _, peak in found})
@@ -1021,25 +1025,24 @@ class PatchSummary:
         return any(s.streamed for s in self.stages)
 
 
-def _explicit_stages(graph: Graph, specs: list[dict], streamed: bool) -> list[PatchStage]:
-    """The stages the user named (see parse_patch_option), in model order, not overlapping."""
-    stages = []
-    for spec in specs:
-        first = 0 if spec["first"] is None else _position(graph, spec["first"], first=True)
-        split = _position(graph, spec["split"], first=False)
-        stages.append(build_stage(graph, split, spec["patches"], first=first,
-                                  streamed=streamed and first == 0,
-                                  keep_rows=spec["keep_rows"]))
-    stages.sort(key=lambda s: s.first)
+def _spans(graph: Graph, specs: list[dict]) -> list[tuple[int, int, tuple[int, int], bool]]:
+    """(first, split, patches, keep_rows) of the stages the user named (see
+    parse_patch_option), the report's #s turned into op positions."""
+    return [(0 if spec["first"] is None else _position(graph, spec["first"], first=True),
+             _position(graph, spec["split"], first=False), spec["patches"], spec["keep_rows"])
+            for spec in specs]
+
+
+def _build_stages(graph: Graph, spans) -> list[PatchStage]:
+    """The stages of `spans` (see _spans), input in SRAM, in model order, not overlapping."""
+    stages = sorted((build_stage(graph, split, grid, first=first, keep_rows=keep)
+                     for first, split, grid, keep in spans), key=lambda s: s.first)
     for before, after in zip(stages, stages[1:]):
         if after.first < before.split:
             raise ConversionError(f"patch stages ops #{before.ops[0].index}-"
                                   f"#{before.ops[-1].index} and #{after.ops[0].index}-"
                                   f"#{after.ops[-1].index} overlap: give each layer to one "
                                   "stage at most", model=graph.source)
-    if streamed and stages[0].first != 0:
-        raise ConversionError("a streamed input needs a stage that starts at the model input "
-                              "(a stage L:... without F-)", model=graph.source)
     return stages
 
 
@@ -1058,25 +1061,29 @@ def apply_patches(graph: Graph, patch, *, stream_input: bool = False,
     base = plan_memory(graph).arena_bytes
     total = sum(lookup(op.kind).macs(op) for op in graph.ops)
     if isinstance(option, dict):  # auto
-        stages = choose_patches(graph, mac_budget=mac_budget, streamed=stream_input).stages
-        if not stages:
+        chosen = choose_patches(graph, mac_budget=mac_budget, streamed=stream_input).stages
+        if not chosen:
             if stream_input:
                 raise ConversionError("no first layers of this model can run patch by patch "
                                       f"within a MAC budget of {mac_budget:.0%}, so the input "
                                       "cannot be streamed", model=graph.source)
             return graph, PatchSummary([], base, base, None, total)
-        option = [{"first": graph.ops[s.first].index, "split": _split_index(graph, s),
-                   "patches": s.grid, "keep_rows": s.keep_rows} for s in stages]
-    in_sram = _explicit_stages(graph, option, streamed=False)
-    streamed = (_explicit_stages(graph, option, streamed=True)
-                if stream_input or in_sram[0].first == 0 else None)
-    summary = PatchSummary(streamed if stream_input else in_sram, base,
-                           planned_peak(graph, in_sram),
-                           planned_peak(graph, streamed) if streamed else None, total)
-    return finish_patches(graph, summary.stages, dsp=dsp), summary
-
-
-def _split_index(graph: Graph, stage: PatchStage) -> int:
-    """The # of the first layer run whole after the stage (past the last one: the end)."""
-    return graph.ops[stage.split].index if stage.split < len(graph.ops) else (
-        graph.ops[-1].index + 1)
+        spans = [(s.first, s.split, s.grid, s.keep_rows) for s in chosen]
+    else:
+        spans = _spans(graph, option)
+    in_sram = _build_stages(graph, spans)
+    if stream_input and in_sram[0].first != 0:
+        raise ConversionError("a streamed input needs a stage that starts at the model input "
+                              "(a stage L:... without F-)", model=graph.source)
+    streamed = None  # the same stages, the first reading the input from the caller's reader
+    if in_sram[0].first == 0:
+        first = in_sram[0]
+        streamed = [build_stage(graph, first.split, first.grid, streamed=True,
+                                keep_rows=first.keep_rows)] + in_sram[1:]
+    stages, other = (streamed, in_sram) if stream_input else (in_sram, streamed)
+    other_peak = planned_peak(graph, other) if other else None
+    patched = finish_patches(graph, stages, dsp=dsp)
+    peak = plan_memory(patched).arena_bytes
+    summary = PatchSummary(stages, base, other_peak if stream_input else peak,
+                           peak if stream_input else other_peak, total)
+    return patched, summary
