@@ -180,12 +180,13 @@ void MemManage_Handler(void) { fault("memory management fault"); }
 void BusFault_Handler(void) { fault("bus fault"); }
 void UsageFault_Handler(void) { fault("usage fault"); }
 
-#ifdef TME_MODEL_STREAMED
+/* n bytes of the sample from byte `at` on (zeros past its end). */
 static void copy_input(uint32_t at, int8_t *dst, uint32_t n) {
   for (uint32_t k = 0; k < n; ++k)
     dst[k] = (int8_t)(at + k < tme_board_input_bytes ? tme_board_input[at + k] : 0u);
 }
 
+#ifdef TME_MODEL_STREAMED
 /* The streamed input's reader: a region of the sample in Flash (zeros past its end), as a
  * camera or a file would hand it over. */
 static void read_region(int32_t row, int32_t col, int32_t rows, int32_t cols, int8_t *dst) {
@@ -201,10 +202,8 @@ int main(void) {
 #ifndef TME_MODEL_STREAMED
   uint32_t offset = 0;
   for (i = 0; i < TME_MODEL_NUM_INPUTS; ++i) {
-    uint8_t *dst = (uint8_t *)TME_MODEL_INPUT(i);
-    uint32_t n = TME_MODEL_INPUT_INFO[i].bytes, k;
-    for (k = 0; k < n; ++k, ++offset)
-      dst[k] = offset < tme_board_input_bytes ? tme_board_input[offset] : 0u;
+    copy_input(offset, (int8_t *)TME_MODEL_INPUT(i), TME_MODEL_INPUT_INFO[i].bytes);
+    offset += TME_MODEL_INPUT_INFO[i].bytes;
   }
 #endif
   tme_bench_begin();
