@@ -24,13 +24,15 @@ import functools
 import hashlib
 import json
 import os
-import re
 import tempfile
 from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from ..search.keras_model import build_keras, conv_bn_act, import_keras
+from ..search.space import Arch
 
 __all__ = [
     "ARCHS",
@@ -60,64 +62,27 @@ def _load_archs() -> dict[str, dict]:
 ARCHS: dict[str, dict] = _load_archs()
 
 
-def _keras():
-    from tflm_mcunet.quantize import _import_tf
-
-    _import_tf()  # quiet TensorFlow start-up
-    import keras
-
-    return keras
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^0-9A-Za-z_]", "_", name)
-
-
 # --------------------------------------------------------------------------------------------
 # builders
 # --------------------------------------------------------------------------------------------
 
 def build_mobilenet_v2():
     """Keras' MobileNetV2, alpha 0.35, 96x96x3, 1000 classes, softmax classifier."""
-    keras = _keras()
+    keras = import_keras()
     return keras.applications.MobileNetV2(
         alpha=0.35, input_shape=(96, 96, 3), weights=None, classes=1000
     )
 
 
-def _conv_bn_act(keras, x, filters, kernel, stride, name, act="relu", use_bias=False):
-    L = keras.layers
-    x = L.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=use_bias,
-                 name=f"{name}_conv")(x)
-    x = L.BatchNormalization(name=f"{name}_bn")(x)
-    if act == "relu":
-        x = L.ReLU(name=f"{name}_relu")(x)
-    elif act == "relu6":
-        x = L.ReLU(6.0, name=f"{name}_relu6")(x)
-    return x
-
-
-def _dw_bn_act(keras, x, kernel, stride, name, act="relu"):
-    L = keras.layers
-    x = L.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False,
-                          name=f"{name}_dw")(x)
-    x = L.BatchNormalization(name=f"{name}_bn")(x)
-    if act == "relu":
-        x = L.ReLU(name=f"{name}_relu")(x)
-    elif act == "relu6":
-        x = L.ReLU(6.0, name=f"{name}_relu6")(x)
-    return x
-
-
 def build_ds_cnn():
     """MLPerf Tiny KWS DS-CNN: conv 10x4/2 to 64, 4 x (dw 3x3 + pw 64), avg pool, dense 12."""
-    keras = _keras()
+    keras = import_keras()
     L = keras.layers
     inp = keras.Input((49, 10, 1), name="mfcc")
-    x = _conv_bn_act(keras, inp, 64, (10, 4), 2, "conv0")
+    x = conv_bn_act(keras, inp, 64, (10, 4), 2, "conv0", "relu")
     for i in range(1, 5):
-        x = _dw_bn_act(keras, x, 3, 1, f"block{i}_dw")
-        x = _conv_bn_act(keras, x, 64, 1, 1, f"block{i}_pw")
+        x = conv_bn_act(keras, x, None, 3, 1, f"block{i}_dw", "relu", depthwise=True)
+        x = conv_bn_act(keras, x, 64, 1, 1, f"block{i}_pw", "relu")
     x = L.AveragePooling2D(pool_size=(int(x.shape[1]), int(x.shape[2])), name="avg_pool")(x)
     x = L.Flatten(name="flatten")(x)
     x = L.Dense(12, activation="softmax", name="classifier")(x)
@@ -126,13 +91,14 @@ def build_ds_cnn():
 
 def build_resnet8():
     """MLPerf Tiny IC ResNet-8: conv 16, stacks 16/32/64 (stride 1/2/2), avg pool, dense 10."""
-    keras = _keras()
+    keras = import_keras()
     L = keras.layers
     inp = keras.Input((32, 32, 3), name="image")
-    x = _conv_bn_act(keras, inp, 16, 3, 1, "conv0", use_bias=True)
+    x = conv_bn_act(keras, inp, 16, 3, 1, "conv0", "relu", use_bias=True)
     for i, (filters, stride) in enumerate([(16, 1), (32, 2), (64, 2)], start=1):
-        y = _conv_bn_act(keras, x, filters, 3, stride, f"stack{i}_a", use_bias=True)
-        y = _conv_bn_act(keras, y, filters, 3, 1, f"stack{i}_b", act=None, use_bias=True)
+        y = conv_bn_act(keras, x, filters, 3, stride, f"stack{i}_a", "relu",
+                        use_bias=True)
+        y = conv_bn_act(keras, y, filters, 3, 1, f"stack{i}_b", use_bias=True)
         if stride != 1 or int(x.shape[-1]) != filters:
             x = L.Conv2D(filters, 1, strides=stride, padding="same", name=f"stack{i}_shortcut")(x)
         x = L.Add(name=f"stack{i}_add")([x, y])
@@ -145,17 +111,17 @@ def build_resnet8():
 
 def build_mobilenet_v1(alpha: float = 0.25, resolution: int = 96, classes: int = 2):
     """MLPerf Tiny VWW MobileNetV1: conv 3x3/2, 13 depthwise-separable blocks, avg pool, dense."""
-    keras = _keras()
+    keras = import_keras()
     L = keras.layers
     inp = keras.Input((resolution, resolution, 3), name="image")
-    x = _conv_bn_act(keras, inp, int(32 * alpha), 3, 2, "conv0")
+    x = conv_bn_act(keras, inp, int(32 * alpha), 3, 2, "conv0", "relu")
     plan = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [
         (1024, 2),
         (1024, 1),
     ]
     for i, (filters, stride) in enumerate(plan, start=1):
-        x = _dw_bn_act(keras, x, 3, stride, f"block{i}_dw")
-        x = _conv_bn_act(keras, x, int(filters * alpha), 1, 1, f"block{i}_pw")
+        x = conv_bn_act(keras, x, None, 3, stride, f"block{i}_dw", "relu", depthwise=True)
+        x = conv_bn_act(keras, x, int(filters * alpha), 1, 1, f"block{i}_pw", "relu")
     x = L.AveragePooling2D(pool_size=(int(x.shape[1]), int(x.shape[2])), name="avg_pool")(x)
     x = L.Flatten(name="flatten")(x)
     x = L.Dense(classes, activation="softmax", name="classifier")(x)
@@ -164,7 +130,7 @@ def build_mobilenet_v1(alpha: float = 0.25, resolution: int = 96, classes: int =
 
 def build_fc_autoencoder():
     """MLPerf Tiny AD autoencoder: 640 -> 4 x 128 -> 8 -> 4 x 128 -> 640, BN + ReLU between."""
-    keras = _keras()
+    keras = import_keras()
     L = keras.layers
     inp = keras.Input((640,), name="features")
     x = inp
@@ -177,42 +143,9 @@ def build_fc_autoencoder():
 
 
 def build_arch(arch: dict):
-    """Build an ``archs/*.json`` architecture (MobileNetV2-style inverted residual blocks).
-
-    first_conv (conv + BN + ReLU6), then per block: optional 1x1 expansion to ``mid``
-    (absent when ``expand`` is 1), depthwise ``kernel`` x ``kernel`` with ``stride``, linear 1x1
-    projection to ``out`` (conv + BN), residual add where ``residual``; then the optional 1x1
-    ``feature_mix`` (conv + BN + ReLU6), global average pooling and a dense classifier (logits).
-    All convs use SAME padding and no bias (BN follows each).
-    """
-    keras = _keras()
-    L = keras.layers
-    res = int(arch["resolution"])
-    inp = keras.Input((res, res, int(arch.get("input_channels", 3))), name="image")
-    fc = arch["first_conv"]
-    x = _conv_bn_act(keras, inp, int(fc["out"]), int(fc["kernel"]), int(fc["stride"]),
-                     "first", act="relu6")
-    for i, b in enumerate(arch["blocks"]):
-        name = f"block{i}"
-        if int(x.shape[-1]) != int(b["in"]):
-            raise ValueError(f"{arch.get('name')}: block {i} expects {b['in']} input channels, "
-                             f"the previous layer gives {int(x.shape[-1])}")
-        y = x
-        if int(b["expand"]) != 1:
-            y = _conv_bn_act(keras, y, int(b["mid"]), 1, 1, f"{name}_expand", act="relu6")
-        y = _dw_bn_act(keras, y, int(b["kernel"]), int(b["stride"]), f"{name}_dw", act="relu6")
-        y = _conv_bn_act(keras, y, int(b["out"]), 1, 1, f"{name}_project", act=None)
-        if b.get("residual"):
-            if int(b["stride"]) != 1 or int(b["in"]) != int(b["out"]):
-                raise ValueError(f"{arch.get('name')}: block {i} has a residual but changes shape")
-            y = L.Add(name=f"{name}_add")([x, y])
-        x = y
-    if arch.get("feature_mix"):
-        x = _conv_bn_act(keras, x, int(arch["feature_mix"]["out"]), 1, 1, "feature_mix",
-                         act="relu6")
-    x = L.GlobalAveragePooling2D(name="global_pool")(x)
-    x = L.Dense(int(arch["classes"]), name="classifier")(x)
-    return keras.Model(inp, x, name=_safe(str(arch.get("name", "arch"))))
+    """Build an ``archs/*.json`` architecture (MobileNetV2-style inverted residual blocks)
+    with the search space's Keras builder (`search.build_keras`)."""
+    return build_keras(Arch.from_dict(arch))
 
 
 ZOO: dict[str, Callable[[], Any]] = {
@@ -275,7 +208,7 @@ def _randomise_statistics(model, data: np.ndarray, seed: int) -> None:
     batch statistics of its input, layer after layer, so each BN normalises its input to about
     unit scale at inference time.
     """
-    keras = _keras()
+    keras = import_keras()
     rng = np.random.default_rng([seed, 2])
     bns = []
     for layer in _all_layers(model):
@@ -309,7 +242,7 @@ def build_zoo_model(name: str, seed: int = 0):
     """Build zoo model ``name`` with seeded random weights and calibrated BN statistics."""
     if name not in ZOO:
         raise KeyError(f"unknown zoo model {name!r}; known: {', '.join(ZOO)}")
-    keras = _keras()
+    keras = import_keras()
     keras.utils.set_random_seed(seed)
     model = ZOO[name]()
     _randomise_statistics(model, representative_data(name, seed=seed + 1000, samples=16), seed)
@@ -326,13 +259,14 @@ def build_zoo_tflite(name: str, seed: int = 0) -> bytes:
 
 @functools.lru_cache(maxsize=None)
 def _cache_key() -> str:
-    """Changes whenever the zoo, the quantizer, the archs or the TF/Keras versions change."""
+    """Changes whenever the zoo, its Keras builder, the quantizer, the archs or the TF/Keras versions change."""
     from importlib import metadata
 
     from tflm_mcunet import quantize as _q
+    from tflm_mcunet.search import keras_model as _builder
 
     h = hashlib.sha256()
-    for path in (Path(__file__), Path(_q.__file__)):
+    for path in (Path(__file__), Path(_q.__file__), Path(_builder.__file__)):
         h.update(path.read_bytes())
     for arch in sorted(ARCH_DIR.glob("*.json")):
         h.update(arch.read_bytes())

@@ -1,22 +1,82 @@
 """The Keras model of an architecture (needs the `[tf]` extra).
 
-One Keras builder serves the model zoo and the search: `benchmarks.zoo.build_arch` builds the
-block format of `archs/*.json`, which every `Arch` writes (`Arch.to_blocks_dict`). Keras/TF are
-imported only when a model is built.
+The one Keras builder of the search space: the search (`build_keras`, the supernet's
+`extract`) and the model zoo (`benchmarks.zoo`, which builds `archs/*.json` with it) use it.
+Layer names are part of the contract: the supernet writes its weights into them.
+
+    first_conv, first_bn, first_relu6
+    block{i}_expand_conv / _bn / _relu6   (absent when the block's expansion is 1)
+    block{i}_dw_dw / _bn / _relu6
+    block{i}_project_conv / _bn, block{i}_add (residual)
+    feature_mix_conv / _bn / _relu6 (optional), global_pool, classifier
+
+Keras/TF are imported only when a model is built.
 """
 from __future__ import annotations
 
+import re
+
 from .space import Arch
 
-__all__ = ["build_keras"]
+__all__ = ["build_keras", "conv_bn_act", "import_keras"]
+
+
+def import_keras():
+    """Keras 3 on TensorFlow, with TensorFlow's start-up noise silenced."""
+    from ..quantize import import_tf
+
+    import_tf()
+    import keras
+
+    return keras
+
+
+def conv_bn_act(keras, x, filters, kernel, stride, name, act=None, *, use_bias=False,
+                depthwise=False):
+    """Conv (or depthwise conv) with SAME padding, batch norm, then `act` ("relu", "relu6" or
+    None). Layers: `{name}_conv` (`{name}_dw`), `{name}_bn`, `{name}_{act}`."""
+    L = keras.layers
+    if depthwise:
+        x = L.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=use_bias,
+                              name=f"{name}_dw")(x)
+    else:
+        x = L.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=use_bias,
+                     name=f"{name}_conv")(x)
+    x = L.BatchNormalization(name=f"{name}_bn")(x)
+    if act == "relu":
+        x = L.ReLU(name=f"{name}_relu")(x)
+    elif act == "relu6":
+        x = L.ReLU(6.0, name=f"{name}_relu6")(x)
+    elif act is not None:
+        raise ValueError(f"activation {act!r}: expected 'relu', 'relu6' or None")
+    return x
 
 
 def build_keras(arch: Arch, *, seed: int | None = None):
     """The Keras model of `arch`: convs with SAME padding and no bias, each followed by batch
     norm (+ ReLU6, except the linear projections), residual adds, global average pooling and a
     dense classifier giving logits. Weights are Keras' initial values (seeded if `seed`)."""
-    from ..benchmarks.zoo import _keras, build_arch
-
+    keras = import_keras()
     if seed is not None:
-        _keras().utils.set_random_seed(seed)
-    return build_arch(arch.to_blocks_dict())
+        keras.utils.set_random_seed(seed)
+    L = keras.layers
+    r = arch.resolution
+    inp = keras.Input((r, r, arch.input_channels), name="image")
+    x = conv_bn_act(keras, inp, arch.first_conv, arch.first_kernel, arch.first_stride,
+                    "first", "relu6")
+    for i, b in enumerate(arch.blocks()):
+        name = f"block{i}"
+        y = x
+        if b["expand"] != 1:
+            y = conv_bn_act(keras, y, b["mid"], 1, 1, f"{name}_expand", "relu6")
+        y = conv_bn_act(keras, y, None, b["kernel"], b["stride"], f"{name}_dw", "relu6",
+                        depthwise=True)
+        y = conv_bn_act(keras, y, b["out"], 1, 1, f"{name}_project")
+        if b["residual"]:
+            y = L.Add(name=f"{name}_add")([x, y])
+        x = y
+    if arch.feature_mix:
+        x = conv_bn_act(keras, x, arch.feature_mix, 1, 1, "feature_mix", "relu6")
+    x = L.GlobalAveragePooling2D(name="global_pool")(x)
+    x = L.Dense(arch.classes, name="classifier")(x)
+    return keras.Model(inp, x, name=re.sub(r"[^0-9A-Za-z_]", "_", arch.label()) or "arch")

@@ -26,7 +26,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping
 
 __all__ = ["Block", "Stage", "Arch", "SearchSpace", "make_divisible", "WIDTHS", "RESOLUTIONS",
            "STRIDES", "PROXYLESS_WIDTHS"]
@@ -149,7 +149,7 @@ class Arch:
         return json.dumps(self.to_dict(), indent=indent)
 
     def to_blocks_dict(self) -> dict:
-        """The `benchmarks/archs/*.json` block format (what `benchmarks.zoo.build_arch` builds)."""
+        """The `benchmarks/archs/*.json` block format (what `benchmarks.zoo.build_arch` reads)."""
         return {"name": self.label(), "resolution": self.resolution,
                 "input_channels": self.input_channels,
                 "first_conv": {"kernel": self.first_kernel, "stride": self.first_stride,
@@ -261,22 +261,87 @@ class SearchSpace:
     def stage_widths(self, width_mult: float) -> tuple[int, ...]:
         return tuple(make_divisible(c * width_mult) for c in self.base_widths)
 
+    # -- the choices inside one (W, R) space: what TinyNAS stage 2 searches ------------------
+
+    def stage_depths(self) -> tuple[tuple[int, ...], ...]:
+        """The depth options of each searchable stage (the last one has `last_depth`)."""
+        last = len(self.strides) - 1
+        return tuple((self.last_depth,) if i == last else tuple(self.depths)
+                     for i in range(len(self.strides)))
+
+    def choices(self) -> dict[str, tuple[int, ...]]:
+        """Every choice of an architecture in one (width, resolution) space, by name, in a
+        fixed order: `s{i}_depth` of each searchable stage i (1-based, as in `Arch.stages`;
+        only where there is more than one option), then `s{i}_b{j}_kernel` and
+        `s{i}_b{j}_expand` of every block position j up to the deepest option, then
+        `resolution` when the space has several. Values are plain ints: they serve as
+        keras-tuner hyperparameters and as the supernet's configuration vector."""
+        result: dict[str, tuple[int, ...]] = {}
+        for i, depths in enumerate(self.stage_depths(), start=1):
+            if len(depths) > 1:
+                result[f"s{i}_depth"] = depths
+            for j in range(max(depths)):
+                result[f"s{i}_b{j}_kernel"] = tuple(self.kernels)
+                result[f"s{i}_b{j}_expand"] = tuple(self.expands)
+        if len(self.resolutions) > 1:
+            result["resolution"] = tuple(self.resolutions)
+        return result
+
+    def arch(self, values: Mapping[str, int], width_mult: float, resolution: int | None = None,
+             name: str = "") -> Arch:
+        """The architecture of these choice values (`choices()`) in the `width_mult` space;
+        `resolution` when `values` has none. Positions beyond a stage's depth are ignored."""
+        widths = self.stage_widths(width_mult)
+        stages = [Stage(widths[1], 1, (Block(3, 1),))]
+        for i, (stride, out, depths) in enumerate(
+                zip(self.strides, widths[2:], self.stage_depths()), start=1):
+            depth = int(values.get(f"s{i}_depth", depths[0]))
+            stages.append(Stage(out, stride, tuple(
+                Block(int(values[f"s{i}_b{j}_kernel"]), int(values[f"s{i}_b{j}_expand"]))
+                for j in range(depth))))
+        resolution = int(values.get("resolution", resolution or self.resolutions[0]))
+        mix = make_divisible(self.feature_mix * width_mult) if self.feature_mix else None
+        return Arch(resolution, widths[0], tuple(stages), self.classes, self.input_channels,
+                    mix, name=name, width_mult=width_mult)
+
+    def values(self, arch: Arch) -> dict[str, int]:
+        """The choice values of an architecture of this space (inverse of `arch`); block
+        positions beyond a stage's depth take the first option. Raises ValueError when `arch`
+        is not in the space."""
+        choices = self.choices()
+        if len(arch.stages) != len(self.strides) + 1:
+            raise ValueError(f"{arch.label()}: has {len(arch.stages)} stages, the space "
+                             f"{len(self.strides) + 1}")
+        result = {}
+        for i, stage in enumerate(arch.stages[1:], start=1):
+            if f"s{i}_depth" in choices:
+                result[f"s{i}_depth"] = stage.depth
+            for j in range(max(self.stage_depths()[i - 1])):
+                block = stage.blocks[j] if j < stage.depth else None
+                result[f"s{i}_b{j}_kernel"] = block.kernel if block else self.kernels[0]
+                result[f"s{i}_b{j}_expand"] = block.expand if block else self.expands[0]
+        if "resolution" in choices:
+            result["resolution"] = arch.resolution
+        bad = [f"{k}={v}" for k, v in result.items() if v not in choices[k]]
+        if bad or stage.depth not in self.stage_depths()[-1]:
+            raise ValueError(f"{arch.label()}: not in the search space ({', '.join(bad) or 'depth'})")
+        return result
+
     def sample(self, width_mult: float, resolution: int, rng: random.Random | None = None,
                name: str = "") -> Arch:
         """One architecture drawn uniformly (depths, kernels, expansions) for this (W, R)."""
         rng = rng or random.Random()
-        widths = self.stage_widths(width_mult)
         choice = rng.choice
-        stages = [Stage(widths[1], 1, (Block(3, 1),))]
-        last = len(self.strides) - 1
-        for i, (stride, out) in enumerate(zip(self.strides, widths[2:])):
-            depth = self.last_depth if i == last else choice(self.depths)
-            stages.append(Stage(out, stride, tuple(Block(choice(self.kernels),
-                                                         choice(self.expands))
-                                                   for _ in range(depth))))
-        mix = make_divisible(self.feature_mix * width_mult) if self.feature_mix else None
-        return Arch(int(resolution), widths[0], tuple(stages), self.classes,
-                    self.input_channels, mix, name=name, width_mult=width_mult)
+        values: dict[str, int] = {}
+        # drawn stage by stage, depth first, then only the blocks that exist (the order of
+        # draws fixes the architectures a seed gives: stage 1's tables depend on it)
+        for i, depths in enumerate(self.stage_depths(), start=1):
+            depth = choice(depths) if len(depths) > 1 else depths[0]
+            values[f"s{i}_depth"] = depth
+            for j in range(depth):
+                values[f"s{i}_b{j}_kernel"] = choice(self.kernels)
+                values[f"s{i}_b{j}_expand"] = choice(self.expands)
+        return self.arch(values, width_mult, resolution, name)
 
     def largest(self, width_mult: float, resolution: int) -> Arch:
         """The arch with the most MACs, weights and activations of this (W, R)."""
@@ -286,7 +351,6 @@ class SearchSpace:
         return self._extreme(width_mult, resolution, min)
 
     def _extreme(self, width_mult, resolution, pick) -> Arch:
-        class _Fixed:
-            def choice(self, values: Sequence):
-                return pick(values)
-        return self.sample(width_mult, resolution, _Fixed())  # type: ignore[arg-type]
+        values = {name: pick(options) for name, options in self.choices().items()
+                  if name != "resolution"}
+        return self.arch(values, width_mult, resolution)

@@ -89,7 +89,7 @@ def _quiet_tf() -> Iterator[list[str]]:
         yield log
 
 
-def _import_tf():
+def import_tf():
     """Import TensorFlow (and Keras) with their start-up noise silenced."""
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -202,7 +202,7 @@ def _convert(
 ) -> bytes:
     """Export ``fn(*inputs)`` as a SavedModel and run the int8 TFLite converter on it."""
     samples = _split_samples(representative_data, shapes)
-    tf = _import_tf()
+    tf = import_tf()
     import keras
 
     specs = [tf.TensorSpec(s, tf.float32, name=_input_name(i)) for i, s in enumerate(shapes)]
