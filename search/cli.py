@@ -35,6 +35,8 @@ def add_search_space_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--expands", type=_ints, help="expansion ratios (default 3,4,6)")
     p.add_argument("--feature-mix", type=int, metavar="CHANNELS",
                    help="add a 1x1 feature-mix conv of CHANNELS x width before pooling")
+    p.add_argument("--min-fit", type=float, default=0.05, metavar="FRACTION",
+                   help="spaces where fewer samples fit rank last (0.05)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (0)")
     p.add_argument("-j", "--jobs", type=int, default=None,
                    help="worker processes (default: up to 2)")
@@ -81,7 +83,8 @@ def run_search_space(args) -> int:
             options[name] = getattr(args, name)
     space = SearchSpace(**options)
     result = optimize_space(args.device, samples=args.samples, space=space, seed=args.seed,
-                            jobs=args.jobs or default_jobs(), progress=not args.no_progress)
+                            jobs=args.jobs or default_jobs(), progress=not args.no_progress,
+                            min_fit=args.min_fit)
     top = args.top or None
     print(result.to_markdown(top=top, also=args.compare))
     if args.plot:

@@ -3,7 +3,9 @@
 For every (W, R) pair, sample architectures uniformly (depths, kernels, expansion ratios), keep
 those that fit the device, and look at the distribution of their MACs: a space whose fitting
 models have more computation is more likely to hold an accurate model. Spaces are ranked by the
-mean MACs of their fitting models (MCUNet, Sec. 3.1 and Fig. 3).
+mean MACs of their fitting models (MCUNet, Sec. 3.1 and Fig. 3), among the spaces where at least
+`min_fit` of the samples fit: a mean over a handful of fitting samples says little, and stage 2
+would reject nearly every candidate of such a space (the others rank after them).
 
 "Fits" is the converter's answer, not a proxy: the arena planned by the converter for that
 network plus the firmware's stack reserve within the SRAM; its model data plus the measured
@@ -80,6 +82,7 @@ class Stage1Result:
     seconds: float
     space: SearchSpace = field(default_factory=SearchSpace)
     jobs: int = 1
+    min_fit: float = 0.0
 
     @property
     def best(self) -> SpaceStats:
@@ -127,7 +130,9 @@ class Stage1Result:
         fitting = sum(s.fitting > 0 for s in self.spaces)
         lines += ["", f"Best space: {self.best.name} (mean {self.best.mean_macs / 1e6:.1f} M "
                       f"MACs over its {self.best.fitting} fitting models); {fitting} of "
-                      f"{len(self.spaces)} spaces have a model that fits.",
+                      f"{len(self.spaces)} spaces have a model that fits"
+                      + (f"; spaces where fewer than {self.min_fit:.0%} of the samples fit "
+                         "rank last." if self.min_fit else "."),
                   f"Fits = arena + {_stack_bytes():,} B stack <= SRAM and weights, biases, "
                   "requantization constants + code estimate <= Flash (the converter's own "
                   "planner and constant data).",
@@ -205,10 +210,11 @@ def _evaluate(job):
 
 def optimize_space(device="stm32f746", *, samples: int = 1000, space: SearchSpace | None = None,
                    seed: int = 0, jobs: int = 1, progress: bool = True,
-                   method: str = "fast") -> Stage1Result:
+                   method: str = "fast", min_fit: float = 0.05) -> Stage1Result:
     """TinyNAS stage 1 for `device` (a catalogue name, a NAME:sram=..,flash=.. spec or a
     Device): every (W, R) of `space` (default: MCUNet's 9 widths x 12 resolutions), `samples`
-    random architectures each; spaces ranked by the mean MACs of the models that fit.
+    random architectures each; spaces ranked by the mean MACs of the models that fit, those
+    where fewer than `min_fit` of the samples fit after the others.
     `jobs` worker processes (fork); a tqdm progress bar over the spaces."""
     from .cost import _device
 
@@ -241,8 +247,9 @@ def optimize_space(device="stm32f746", *, samples: int = 1000, space: SearchSpac
             bar.close()
     seconds = time.perf_counter() - start
     order = {(w, r): k for k, (w, r) in enumerate(space.pairs())}
-    results.sort(key=lambda s: (-s.mean_macs, order[(s.width_mult, s.resolution)]))
-    return Stage1Result(device, results, samples, seed, seconds, space, jobs)
+    results.sort(key=lambda s: (s.fit_fraction < min_fit, -s.mean_macs,
+                                order[(s.width_mult, s.resolution)]))
+    return Stage1Result(device, results, samples, seed, seconds, space, jobs, min_fit)
 
 
 def _tick(bar, stats: SpaceStats) -> None:

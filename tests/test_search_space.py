@@ -274,6 +274,11 @@ def test_optimize_space_small(tmp_path):
                            progress=False)
     assert [(s.name, s.macs.tolist()) for s in again.spaces] == [
         (s.name, s.macs.tolist()) for s in result.spaces]
+    strict = optimize_space("stm32f746", samples=6, space=space, seed=1, progress=False,
+                            min_fit=0.9)  # spaces where fewer than 90% fit rank last
+    fractions = [s.fit_fraction >= 0.9 for s in strict.spaces]
+    assert fractions == sorted(fractions, reverse=True) and [s.name for s in strict.spaces] != [
+        s.name for s in result.spaces]
     tiny = optimize_space("tiny:sram=8K,flash=32K", samples=3, space=space, progress=False)
     assert all(s.fitting == 0 and s.mean_macs == 0 for s in tiny.spaces)
     text = result.to_markdown()
