@@ -30,7 +30,8 @@ PAPER_CHOICE = "w0.5-r144"
 PAPER_MEAN_MFLOPS = 52.0
 
 
-def _machine() -> str:
+def machine() -> str:
+    """The CPU, its logical CPUs, Python and the OS, for a benchmark's header."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -90,7 +91,7 @@ def main(argv=None) -> int:
                         help="measure the kernel and per-layer code size again")
     args = parser.parse_args(argv)
 
-    print(f"Machine: {_machine()}\n")
+    print(f"Machine: {machine()}\n")
     s = speed(args.count, args.check)
     print("| path | ms per architecture |\n|---|---:|")
     print(f"| search.cost, fast path ({s['count']} archs over the 108 spaces, first pass: "

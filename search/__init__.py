@@ -13,6 +13,8 @@ converter (the converter's own passes and memory planner give peak SRAM, Flash a
   patch-based inference of the first layers when `patch` is given).
 - `build_keras(arch)`: the Keras model (needs TensorFlow).
 - `optimize_space(device)`: TinyNAS stage 1 (`search.stage1`; also `tflm_mcunet.tinynas`).
+- `Supernet`, `train_supernet`: TinyNAS stage 2's weight-sharing supernet (`search.supernet`;
+  Keras 3 on TensorFlow, imported when first used).
 """
 from .cost import Cost, cost
 from .graph import arch_graph
@@ -21,5 +23,13 @@ from .space import RESOLUTIONS, WIDTHS, Arch, Block, SearchSpace, Stage, make_di
 from .stage1 import SpaceStats, Stage1Result, optimize_space
 
 __all__ = ["Arch", "Block", "Cost", "RESOLUTIONS", "SearchSpace", "SpaceStats", "Stage",
-           "Stage1Result", "WIDTHS", "arch_graph", "build_keras", "cost", "make_divisible",
-           "optimize_space"]
+           "Stage1Result", "Supernet", "WIDTHS", "arch_graph", "build_keras", "cost",
+           "make_divisible", "optimize_space", "train_supernet"]
+
+
+def __getattr__(name):
+    if name in ("Supernet", "train_supernet"):  # TensorFlow only when asked for
+        from . import supernet
+
+        return getattr(supernet, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
