@@ -75,7 +75,11 @@ def _align_down(n: int) -> int:
     return n // ALIGN * ALIGN
 
 
-def _lifetimes(graph: Graph, fused_scratch: bool):
+def lifetimes(graph: Graph):
+    """The graph's buffers in first-use order (one per activation; an alias shares its input's),
+    live from the op that writes them (position 0 for a model input) to the last op that reads
+    them, model outputs to the end; the op definitions' scratch buffers by op position; and
+    id(tensor) -> its buffer. Returns (buffers, scratch, root)."""
     end = max(len(graph.ops) - 1, 0)
     root: dict[int, Buffer] = {}
     buffers: list[Buffer] = []
@@ -104,7 +108,7 @@ def _lifetimes(graph: Graph, fused_scratch: bool):
                 b.tensors.append(t)
             else:
                 buffer_of(t, pos)
-        size = definition.scratch_bytes(op) if fused_scratch else 0
+        size = definition.scratch_bytes(op)
         if size:
             scratch[pos] = Buffer(f"scratch of op #{op.index}", size, pos, pos)
     for t in graph.outputs:
@@ -114,9 +118,11 @@ def _lifetimes(graph: Graph, fused_scratch: bool):
     return buffers, scratch, root
 
 
-def _overlap_permissions(graph: Graph, root: dict[int, Buffer]):
-    """(output buffer, input buffer) pairs that may share bytes, with the op's slack; and the
-    pairs of in-place kernels, whose output must start exactly at its input."""
+def overlap_permissions(graph: Graph, root: dict[int, Buffer]):
+    """(allowed, exact): {(id(output buffer), id(input buffer)): slack} for the pairs that may
+    share bytes (an op's output over an input that dies there, as far as the op definition's
+    `overlap_slack` says), and the set of pairs of in-place kernels (`shares_input`), whose
+    output must start exactly at its input."""
     allowed, exact = {}, set()
     for pos, op in enumerate(graph.ops):
         definition = lookup(op.kind)
@@ -143,7 +149,8 @@ def _overlap_permissions(graph: Graph, root: dict[int, Buffer]):
     return allowed, exact
 
 
-def _fits(b: Buffer, offset: int, p: Buffer, allowed, exact) -> bool:
+def fits(b: Buffer, offset: int, p: Buffer, allowed, exact) -> bool:
+    """May buffer b start at `offset`, given the placed buffer p live at the same time?"""
     if (id(b), id(p)) in exact or (id(p), id(b)) in exact:
         return offset == p.offset  # an in-place kernel writes where it reads, never elsewhere
     if offset + b.size <= p.offset or p.end <= offset:
@@ -155,11 +162,14 @@ def _fits(b: Buffer, offset: int, p: Buffer, allowed, exact) -> bool:
     return slack is not None and p.offset - offset <= slack
 
 
-def _place(order: list[Buffer], allowed, exact, tightest: bool) -> int:
+def place(order: list[Buffer], allowed, exact, tightest: bool) -> int:
     """Place each buffer at the lowest valid offset, or (tightest) where the arena grows least;
     offsets may go below zero while placing (an output may need to sit below its input).
     Returns the arena size, with offsets shifted to start at zero (infinite when this order
-    leaves an in-place output no valid offset)."""
+    leaves an in-place output no valid offset).
+
+    Ties between offsets go to the nearer one to zero, then the lower one: an explicit key, so
+    that any implementation of this placement (placement.c) gives the same offsets."""
     placed: list[Buffer] = []
     low = high = 0
     for b in order:
@@ -176,13 +186,13 @@ def _place(order: list[Buffer], allowed, exact, tightest: bool) -> int:
             slack = allowed.get((id(p), id(b)))
             if slack is not None:
                 candidates.add(align_up(p.offset - slack))
-        valid = [c for c in candidates if all(_fits(b, c, p, allowed, exact) for p in others)]
+        valid = [c for c in candidates if all(fits(b, c, p, allowed, exact) for p in others)]
         if not valid:  # an in-place output whose input's bytes this order gave away: no plan
             return math.inf
         if tightest:
-            b.offset = min(valid, key=lambda c: (max(high, c + b.size) - min(low, c), abs(c)))
+            b.offset = min(valid, key=lambda c: (max(high, c + b.size) - min(low, c), abs(c), c))
         else:
-            b.offset = min(valid, key=lambda c: (c < 0, abs(c)))
+            b.offset = min(valid, key=lambda c: (c < 0, abs(c), c))
         low, high = min(low, b.offset), max(high, b.end)
         placed.append(b)
     for b in order:
@@ -190,7 +200,9 @@ def _place(order: list[Buffer], allowed, exact, tightest: bool) -> int:
     return align_up(high - low)
 
 
-_ORDERS = {
+#: the placement orders: sort keys of the buffers (Python's sort is stable: equal keys keep
+#: the order the buffers were given in)
+ORDERS = {
     "largest first": lambda b: (-b.size, b.first),
     "earliest first": lambda b: (b.first, -b.size),
     "longest-lived first": lambda b: (-(b.last - b.first), -b.size),
@@ -200,7 +212,7 @@ _ORDERS = {
 
 
 #: the names of the placement orders (plan_memory also tries all orders of a few buffers)
-PLACEMENT_ORDERS = tuple(_ORDERS)
+PLACEMENT_ORDERS = tuple(ORDERS)
 
 
 def _max_saving(size_in: int, size_out: int, slack: int) -> int:
@@ -234,14 +246,14 @@ def place_buffers(buffers: list[Buffer], allowed=None, exact=None, orders=None,
     few buffers; lowest offset, and tightest offset too) and the smallest arena wins. Returns
     (arena bytes, the winning trial). `allowed` and `exact` are the overlap permissions."""
     allowed, exact = allowed or {}, exact or set()
-    names = list(orders or _ORDERS)
-    trials = [(name, sorted(buffers, key=_ORDERS[name])) for name in names]
+    names = list(orders or ORDERS)
+    trials = [(name, sorted(buffers, key=ORDERS[name])) for name in names]
     if orders is None and len(buffers) <= EXHAUSTIVE_BUFFERS:
         trials += [("exhaustive", list(p)) for p in itertools.permutations(buffers)]
     rules = (False, True) if tightest else (False,)
     best_arena, best_name, best_offsets = None, "", []
     for (name, order), tightest in itertools.product(trials, rules):
-        arena = _place(order, allowed, exact, tightest)
+        arena = place(order, allowed, exact, tightest)
         if best_arena is None or arena < best_arena:
             best_arena, best_offsets = arena, [b.offset for b in buffers]
             best_name = f"{name}, {'tightest' if tightest else 'lowest'} offset"
@@ -255,8 +267,8 @@ def place_buffers(buffers: list[Buffer], allowed=None, exact=None, orders=None,
 def plan_memory(graph: Graph, *, overlap: bool = True, orders=None) -> MemoryPlan:
     """Plan the arena. `overlap=False, orders=("largest first",)` gives TFLite Micro's greedy
     plan (no buffer shares bytes with another live one)."""
-    buffers, scratch, root = _lifetimes(graph, fused_scratch=True)
-    allowed, exact = _overlap_permissions(graph, root) if overlap else ({}, set())
+    buffers, scratch, root = lifetimes(graph)
+    allowed, exact = overlap_permissions(graph, root) if overlap else ({}, set())
     everything = buffers + list(scratch.values())
     arena, order = place_buffers(everything, allowed, exact, orders, tightest=overlap)
     positions = max(len(graph.ops), 1)

@@ -11,7 +11,7 @@ Two paths give the same numbers (a test checks it on random architectures):
   buffers; each op's memory behaviour (`overlap_slack`, `scratch_bytes`) and MACs come from the
   converter's own op definitions (cached per layer shape); the in-place choice is
   `passes.inplace`'s rule; the placement trials run in C (`search.fastplan`), exactly as
-  `planner._place`. About 2 ms.
+  `planner.place`. About 2 ms.
 
 Flash is the constant data the converter emits for the model (int8 weights, int32 biases: exact;
 per-channel requantization multipliers and shifts: 5 bytes per output channel, an upper bound,
@@ -293,7 +293,7 @@ class FusedLayers:
         return without if with_inplace > without else with_inplace
 
     def _buffers(self, inplace: set[int]):
-        """planner._lifetimes and planner._overlap_permissions for this chain of ops."""
+        """planner.lifetimes and planner.overlap_permissions for this chain of ops."""
         end = len(self.ops) - 1
         bufs = [Buffer("", size, max(k - 1, 0), max(k - 1, 0)) for k, size in
                 enumerate(self.sizes)]

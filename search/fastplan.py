@@ -7,17 +7,15 @@ depthwise convolutions): far too slow for stage 1 of TinyNAS (100,000 models). T
 runs exactly that algorithm in C and returns exactly its arena:
 
 - the buffers, their lifetimes and their overlap permissions are given (the caller builds
-  them as `planner._lifetimes` and `planner._overlap_permissions` do);
-- the orders are the planner's own (`planner._ORDERS`, applied to `planner.Buffer` objects,
+  them as `planner.lifetimes` and `planner.overlap_permissions` do);
+- the orders are the planner's own (`planner.ORDERS`, applied to `planner.Buffer` objects,
   with Python's stable sort), so a change there is picked up;
-- placement replicates `planner._place`: the same candidate offsets, the same validity test
-  (`planner._fits`), the same choice key, 16-byte alignment with floor division.
+- placement replicates `planner.place`: the same candidate offsets, the same validity test
+  (`planner.fits`), the same choice key, 16-byte alignment with floor division.
 
-One thing C cannot replicate cheaply is Python's tie-break when two different offsets have the
-same key (the "tightest" rule can tie an offset c with -c): `min` then takes the first in the
-candidate set's iteration order. The C code detects such a tie (and a buffer with no valid
-offset) and the trial is re-run with the planner's own `_place`, so the result is always the
-planner's. Without a C compiler everything runs through `_place` (exact, slower).
+Ties between offsets are broken by the planner's explicit key. A buffer with no valid offset
+makes the trial run again with the planner's own `place`, so the result is always the
+planner's. Without a C compiler everything runs through `place` (exact, slower).
 
 The C source is compiled once with the system compiler (`cc`) into the user cache folder.
 """
@@ -56,7 +54,7 @@ static int fits(int n, int b, int64_t c, int p, const int64_t *size, const int64
   return allowed[p * n + b] && off[p] - c <= slack[p * n + b];
 }
 
-/* planner._place for one order, from step `start` on (offsets of the buffers placed before it
+/* planner.place for one order, from step `start` on (offsets of the buffers placed before it
    in off[], the extent so far in lowhigh[]). Returns 0 when done (lowhigh holds the extent),
    1 when two different offsets tie for the best key at step *step: the candidates, in the
    order the planner inserts them into its set, are in cand[0..*nc), their validity in valid[]
@@ -82,7 +80,7 @@ int tme_search_place(int n, const int64_t *size, const int32_t *first, const int
       if (allowed[b * n + p]) cand[nc++] = align_down(off[p] + slack[b * n + p]);
       if (allowed[p * n + b]) cand[nc++] = align_up(off[p] - slack[p * n + b]);
     }
-    int found = 0, tie = 0;
+    int found = 0;
     int64_t best = 0, key1 = 0, key2 = 0;
     for (int i = 0; i < nc; ++i) {
       const int64_t c = cand[i];
@@ -99,15 +97,14 @@ int tme_search_place(int n, const int64_t *size, const int32_t *first, const int
       } else {
         k1 = c < 0;
       }
-      if (!found || k1 < key1 || (k1 == key1 && k2 < key2)) {
-        found = 1; tie = 0; best = c; key1 = k1; key2 = k2;
-      } else if (k1 == key1 && k2 == key2 && c != best) {
-        tie = 1;
+      /* the planner's key: (k1, |c|, c) */
+      if (!found || k1 < key1 || (k1 == key1 && (k2 < key2 || (k2 == key2 && c < best)))) {
+        found = 1; best = c; key1 = k1; key2 = k2;
       }
     }
-    if (!found || tie) {
+    if (!found) {
       lowhigh[0] = low; lowhigh[1] = high; *nc_out = nc; *step = s;
-      return found ? 1 : 2;
+      return 2;
     }
     off[b] = best;
     if (best < low) low = best;
@@ -179,7 +176,7 @@ def _library():
 
 
 def compiled() -> bool:
-    """True when the C placement is in use (else the planner's Python `_place`)."""
+    """True when the C placement is in use (else the planner's Python `place`)."""
     return _library() is not None
 
 
@@ -199,11 +196,11 @@ def trial_arenas(buffers: list, allowed: dict, exact: set, *, use_c: bool = True
     n = len(buffers)
     if n <= _planner.EXHAUSTIVE_BUFFERS:
         raise ValueError("small graphs are planned exhaustively: use plan_memory")
-    orders = [sorted(buffers, key=key) for key in _planner._ORDERS.values()]
+    orders = [sorted(buffers, key=key) for key in _planner.ORDERS.values()]
     trials = [(order, tightest) for order in orders for tightest in (False, True)]
     lib = _library() if use_c else None
     if lib is None:
-        return [_planner._place(order, allowed, exact, tightest) for order, tightest in trials]
+        return [_planner.place(order, allowed, exact, tightest) for order, tightest in trials]
     index = {id(b): i for i, b in enumerate(buffers)}
     size = np.fromiter((b.size for b in buffers), np.int64, n)
     first = np.fromiter((b.first for b in buffers), np.int32, n)
@@ -258,6 +255,6 @@ def trial_arenas(buffers: list, allowed: dict, exact: set, *, use_c: bool = True
         if status == 0:
             arena = align_up(int(lowhigh[1] - lowhigh[0]))
         else:  # no valid offset: let the planner itself say what it says
-            arena = _planner._place(order, allowed, exact, tightest)
+            arena = _planner.place(order, allowed, exact, tightest)
         arenas.append(arena)
     return arenas

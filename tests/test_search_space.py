@@ -123,9 +123,8 @@ def test_fast_path_equals_converter():
 
 def test_c_placement_equals_planner_trial_by_trial():
     """Every placement trial (5 orders x 2 rules), with and without in-place depthwise: the C
-    code gives `planner._place`'s arena, ties settled by Python's set order included."""
+    code gives `planner.place`'s arena."""
     rng = random.Random(7)
-    ties = fastplan.stats["ties"]
     for _ in range(12):
         layers = fused_layers(_random_arch(rng))
         chosen = {k for k, op in enumerate(layers.ops)
@@ -134,7 +133,7 @@ def test_c_placement_equals_planner_trial_by_trial():
             buffers, allowed, exact = layers._buffers(inplace)
             assert fastplan.trial_arenas(buffers, allowed, exact) == fastplan.trial_arenas(
                 buffers, allowed, exact, use_c=False)
-    assert fastplan.compiled() and fastplan.stats["ties"] > ties
+    assert fastplan.compiled()
 
 
 def test_fused_layers_match_the_converters_graph():
