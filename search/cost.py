@@ -27,7 +27,7 @@ from ..converter.ir import Op, Quant, Tensor
 from ..converter.ops import lookup
 from ..converter.ops.base import same_padding, window_output_size
 from ..converter.ops.conv import SKIP_INPUT
-from ..converter.planner import Buffer, EXHAUSTIVE_BUFFERS
+from ..converter.placement import Buffer, EXHAUSTIVE_BUFFERS
 from . import fastplan
 from .codesize import code_bytes as _code_bytes
 from .graph import arch_graph

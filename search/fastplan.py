@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..converter import planner as _planner
-from ..converter.planner import align_up
+from ..converter import placement as _planner
+from ..converter.placement import align_up
 
 __all__ = ["best_arena", "compiled", "C_SOURCE"]
 
