@@ -144,42 +144,45 @@ def compiled() -> bool:
 
 
 def run_trials(buffers: list[Buffer], trials, allowed, exact, *, compiled: bool = True):
-    """Each trial (an order of `buffers`, and True for the tightest rule) placed on its own:
-    [(arena, offsets of `buffers`)], or (infinity, None) where the trial found no plan. In C
-    unless `compiled` is False or no compiler is at hand; the same either way. The buffers'
-    own offsets are left as any trial set them (place_buffers sets the winner's)."""
+    """Each trial placed on its own: [(arena, offsets of `buffers`)], or (infinity, None) where
+    the trial found no plan. A trial is (order, tightest): the positions in `buffers` of the
+    buffers in placement order, and True for the tightest rule. In C unless `compiled` is
+    False or no compiler is at hand; the same either way. The buffers' own offsets are left as
+    any trial set them (place_buffers sets the winner's)."""
     lib = _library() if compiled else None
     if lib is None:
         results = []
         for order, tightest in trials:
-            arena = place(order, allowed, exact, tightest)
+            arena = place([buffers[k] for k in order], allowed, exact, tightest)
             results.append((arena, [b.offset for b in buffers] if arena < math.inf else None))
         return results
     n, count = len(buffers), len(trials)
-    index = {id(b): i for i, b in enumerate(buffers)}
+    index = {id(b): k for k, b in enumerate(buffers)}
     # kind: 1 = may overlap as far as the slack, 2 = must start at the same byte
     pairs = [(index[o], index[i], allowed.get((o, i), 0),
               ((o, i) in allowed) | 2 * ((o, i) in exact))
              for o, i in set(allowed) | set(exact) if o in index and i in index]
-    out, into, slack, kind = (zip(*pairs) if pairs else ((), (), (), ()))
-    arrays = dict(
-        size=np.fromiter((b.size for b in buffers), _I64, n),
-        first=np.fromiter((b.first for b in buffers), _I32, n),
-        last=np.fromiter((b.last for b in buffers), _I32, n),
-        out=np.array(out, _I32), into=np.array(into, _I32), slack=np.array(slack, _I64),
-        kind=np.array(kind, _U8),
-        orders=np.fromiter((index[id(b)] for order, _ in trials for b in order), _I32, n * count),
-        tightest=np.fromiter((rule for _, rule in trials), _U8, count),
-        arenas=np.zeros(count, _I64), offsets=np.zeros(n * count, _I64))
-    a = {k: v.ctypes.data for k, v in arrays.items()}
-    if lib.tme_place_trials(n, a["size"], a["first"], a["last"], len(pairs), a["out"],
-                            a["into"], a["slack"], a["kind"], count, a["orders"],
-                            a["tightest"], ALIGN, a["arenas"], a["offsets"]) != 0:
+    out, into, slack, kind = zip(*pairs) if pairs else ((), (), (), ())
+    rows: dict[int, np.ndarray] = {}  # id(order) -> as an array (trials share their orders)
+    for order, _ in trials:
+        if id(order) not in rows:
+            rows[id(order)] = np.array(order, _I32)
+    arrays = [np.array([b.size for b in buffers], _I64),
+              np.array([b.first for b in buffers], _I32),
+              np.array([b.last for b in buffers], _I32),
+              np.array(out, _I32), np.array(into, _I32), np.array(slack, _I64),
+              np.array(kind, _U8),
+              np.concatenate([rows[id(order)] for order, _ in trials] or [np.zeros(0, _I32)]),
+              np.array([rule for _, rule in trials], _U8),
+              np.zeros(count, _I64), np.zeros(n * count, _I64)]
+    size, first, last, out, into, slack, kind, orders, rules, arenas, offsets = (
+        a.ctypes.data for a in arrays)
+    if lib.tme_place_trials(n, size, first, last, len(pairs), out, into, slack, kind, count,
+                            orders, rules, ALIGN, arenas, offsets) != 0:
         raise MemoryError("placement.c: out of memory")
-    offsets = arrays["offsets"].reshape(count, n).tolist() if n else [[]] * count
-    results = [(math.inf, None) if arena < 0 else (arena, row)
-               for arena, row in zip(arrays["arenas"].tolist(), offsets)]
-    return results
+    rows_out = arrays[-1].reshape(count, n).tolist()
+    return [(math.inf, None) if arena < 0 else (arena, row)
+            for arena, row in zip(arrays[-2].tolist(), rows_out)]
 
 
 def place_buffers(buffers: list[Buffer], allowed=None, exact=None, orders=None,
@@ -190,9 +193,12 @@ def place_buffers(buffers: list[Buffer], allowed=None, exact=None, orders=None,
     overlap permissions (planner.overlap_permissions); `compiled`: see run_trials."""
     allowed, exact = allowed or {}, exact or set()
     names = list(orders or ORDERS)
-    trials = [(name, sorted(buffers, key=ORDERS[name])) for name in names]
+    positions = range(len(buffers))
+    # (a stable sort of the positions by the buffers' keys: the order of sorting the buffers)
+    trials = [(name, sorted(positions, key=[ORDERS[name](b) for b in buffers].__getitem__))
+              for name in names]
     if orders is None and len(buffers) <= EXHAUSTIVE_BUFFERS:
-        trials += [("exhaustive", list(p)) for p in itertools.permutations(buffers)]
+        trials += [("exhaustive", p) for p in itertools.permutations(positions)]
     rules = (False, True) if tightest else (False,)
     runs = list(itertools.product(trials, rules))
     results = run_trials(buffers, [(order, rule) for (_, order), rule in runs], allowed, exact,

@@ -61,11 +61,11 @@ def lifetimes(graph: Graph):
     buffers: list[Buffer] = []
 
     def buffer_of(t: Tensor, position: int) -> Buffer:
-        if id(t) not in root:
-            b = Buffer(t.name, t.nbytes, position, position, [t])
-            root[id(t)] = b
+        b = root.get(id(t))
+        if b is None:
+            b = root[id(t)] = Buffer(t.name, t.nbytes, position, position, [t])
             buffers.append(b)
-        return root[id(t)]
+        return b
 
     for t in graph.inputs:
         if not t.is_const and not any(s is t for s in graph.streamed):
@@ -75,8 +75,7 @@ def lifetimes(graph: Graph):
         definition = lookup(op.kind)
         for t in op.inputs:
             if t is not None and not t.is_const:
-                b = buffer_of(t, pos)
-                b.last = max(b.last, pos)
+                buffer_of(t, pos).last = pos  # (the positions only grow)
         for t in op.outputs:
             if definition.alias:  # same bytes as the input, under another shape
                 b = root[id(op.inputs[0])]
