@@ -44,13 +44,17 @@ static int better(int64_t g, int64_t d, int64_t c, int64_t bg, int64_t bd, int64
 }
 
 /* Run one trial; off[] gets every buffer's offset (by buffer index, shifted to start at 0).
-   Returns the arena, or -1 when a buffer has no valid offset. */
-static int64_t place(int n, const int64_t *size, const int32_t *first, const int32_t *last,
-                     const int32_t *pair_start, const int32_t *pair_list, const int32_t *out,
-                     const int32_t *in, const int64_t *slack, const uint8_t *kind,
-                     const int32_t *order, int tightest, int64_t align, Relations *r,
-                     int32_t *others, int64_t *cand, int64_t *off) {
+   Returns the arena, or -1 when a buffer has no valid offset. live_start/live_list: for each
+   buffer, the others live at the same time (compressed rows, as the pairs); placed[]: which
+   of them this trial has placed so far. */
+static int64_t place(int n, const int64_t *size, const int32_t *pair_start,
+                     const int32_t *pair_list, const int32_t *out, const int32_t *in,
+                     const int64_t *slack, const uint8_t *kind, const int64_t *live_start,
+                     const int32_t *live_list, const int32_t *order, int tightest,
+                     int64_t align, Relations *r, uint8_t *placed, int32_t *others,
+                     int64_t *cand, int64_t *off) {
   int64_t low = 0, high = 0;
+  memset(placed, 0, (size_t)n);
   for (int s = 0; s < n; ++s) {
     const int b = order[s];
     for (int k = pair_start[b]; k < pair_start[b + 1]; ++k) {
@@ -67,9 +71,9 @@ static int64_t place(int n, const int64_t *size, const int32_t *first, const int
     }
     int no = 0, nc = 0;
     cand[nc++] = 0;
-    for (int t = 0; t < s; ++t) {
-      const int p = order[t];
-      if (!(first[b] <= last[p] && first[p] <= last[b])) continue;
+    for (int64_t k = live_start[b]; k < live_start[b + 1]; ++k) {
+      const int p = live_list[k];
+      if (!placed[p]) continue;
       others[no++] = p;
       if (r->exact[p]) cand[nc++] = off[p];
       cand[nc++] = align_up(off[p] + size[p], align);
@@ -102,6 +106,7 @@ static int64_t place(int n, const int64_t *size, const int32_t *first, const int
     }
     if (!found) return -1;  /* an in-place output whose input's bytes this order gave away */
     off[b] = best;
+    placed[b] = 1;
     if (best < low) low = best;
     if (best + size[b] > high) high = best + size[b];
   }
@@ -124,10 +129,23 @@ int tme_place_trials(int32_t n, const int64_t *size, const int32_t *first, const
                  calloc((size_t)n + 1, sizeof(int64_t)), calloc((size_t)n + 1, sizeof(int64_t))};
   int32_t *others = malloc(sizeof *others * ((size_t)n + 1));
   int64_t *cand = malloc(sizeof *cand * (5 * (size_t)n + 1));
+  uint8_t *placed = malloc((size_t)n + 1);
+  int64_t *live_start = calloc((size_t)n + 1, sizeof *live_start);
+  int32_t *live_list = NULL;
   int status = -1;
   if (!pair_start || !pair_list || !r.exact || !r.over || !r.under || !r.over_slack ||
-      !r.under_slack || !others || !cand)
+      !r.under_slack || !others || !cand || !placed || !live_start)
     goto done;
+  /* the buffers live at the same time as each buffer: counted, then listed */
+  for (int b = 0; b < n; ++b)
+    for (int p = 0; p < n; ++p)
+      live_start[b + 1] += p != b && first[b] <= last[p] && first[p] <= last[b];
+  for (int b = 0; b < n; ++b) live_start[b + 1] += live_start[b];
+  live_list = malloc(sizeof *live_list * ((size_t)live_start[n] + 1));
+  if (!live_list) goto done;
+  for (int64_t b = 0, k = 0; b < n; ++b)
+    for (int p = 0; p < n; ++p)
+      if (p != b && first[b] <= last[p] && first[p] <= last[b]) live_list[k++] = p;
   for (int e = 0; e < pairs; ++e) {
     pair_start[out[e] + 1]++;
     pair_start[in[e] + 1]++;
@@ -142,12 +160,13 @@ int tme_place_trials(int32_t n, const int64_t *size, const int32_t *first, const
     }
   }
   for (int t = 0; t < trials; ++t)
-    arenas[t] = place(n, size, first, last, pair_start, pair_list, out, in, slack, kind,
-                      orders + (size_t)t * n, tightest[t], align, &r, others, cand,
-                      offsets + (size_t)t * n);
+    arenas[t] = place(n, size, pair_start, pair_list, out, in, slack, kind, live_start,
+                      live_list, orders + (size_t)t * n, tightest[t], align, &r, placed, others,
+                      cand, offsets + (size_t)t * n);
   status = 0;
 done:
   free(pair_start); free(pair_list); free(r.exact); free(r.over); free(r.under);
-  free(r.over_slack); free(r.under_slack); free(others); free(cand);
+  free(r.over_slack); free(r.under_slack); free(others); free(cand); free(placed);
+  free(live_start); free(live_list);
   return status;
 }
