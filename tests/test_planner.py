@@ -5,13 +5,15 @@ reference: both must give the same offsets, trial by trial, ties included.
 """
 from __future__ import annotations
 
+import ctypes
 import math
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tflm_mcunet.converter import placement
+from tflm_mcunet.converter import native, placement
 from tflm_mcunet.converter.placement import (ORDERS, PLACEMENT_ORDERS, Buffer, place_buffers,
                                              run_trials)
 from tflm_mcunet.converter.planner import lifetimes, overlap_permissions
@@ -115,3 +117,22 @@ def test_in_place_output_is_placed_at_its_input_even_where_elsewhere_is_as_small
         arena, _ = place_buffers([z, x, y], allowed, exact, orders=("earliest first",),
                                  compiled=compiled)
         assert x.offset != z.offset and y.offset == x.offset and arena == 192
+
+
+def test_native_helpers_build_once_and_fall_back_without_a_compiler(tmp_path, monkeypatch):
+    """A C helper is built into the cache once (named by its source's hash); without a
+    compiler `load` gives None and warns, and the caller runs its Python reference."""
+    source = tmp_path / "twice.c"
+    source.write_text("int twice(int x) { return 2 * x; }\n")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(native, "_loaded", {})
+    lib = native.load(source, "Python instead")
+    lib.twice.restype, lib.twice.argtypes = ctypes.c_int, [ctypes.c_int]
+    assert lib.twice(21) == 42
+    assert len(list((tmp_path / "cache" / "tflm-mcunet").glob("twice_*.so"))) == 1
+    source.write_text("int twice(int x) { return x + x; }\n")  # another source: built again
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setattr(native, "cache_dirs", lambda: [tmp_path / "cache2"])
+    with pytest.warns(RuntimeWarning, match="Python instead"):
+        assert native.load(source, "Python instead") is None
