@@ -6,13 +6,14 @@ Two paths give the same numbers (tests check it on random architectures):
 - ``method="converter"``: the converter itself. `arch_graph` builds the IR the `.tflite`
   reader would produce for the int8 model of the architecture; `legalize` and `fuse` (residual
   ADD into the projection conv, in-place depthwise choice) run on it, then `plan_memory`.
-  About 100 ms for an MCUNet-sized network (`prepare` derives every channel's requantization,
+  About 25 ms for an MCUNet-sized network (`prepare` derives every channel's requantization,
   the in-place choice plans the graph several times).
 - ``method="fast"`` (default): the same fused graph, put together from layers built once per
   shape (`arch_graph`'s builder, the op definitions' `shape_params` instead of the whole
   `prepare`, the fuse pass); then the in-place choice's memory half
   (`passes.inplace.choose_inplace_for_memory`) and the converter's planner, whose placement
-  runs in C. Nothing of the planning is written again here. About 1.5 ms.
+  runs in C. Nothing of the planning is written again here. About 1.3 ms (1.6 ms while the
+  cache of layer shapes fills).
 
 Flash is the constant data the converter emits for the model (int8 weights, int32 biases: exact;
 per-channel requantization multipliers and shifts: 5 bytes per output channel, an upper bound,
@@ -77,7 +78,7 @@ def cost(arch: Arch, device=None, patch=None, *, stream_input: bool = False,
     patch-based inference (MCUNetV2); then the converter's own passes choose and plan the patch
     stages (method "converter"), and MACs include the halos recomputed. `method`:
     "fast" (default, layer by layer only) or "converter" (the converter's passes and planner on
-    the IR; same numbers, ~100x slower).
+    the IR; same numbers, ~20x slower).
     """
     dev = _device(device) if device is not None else None
     layers = arch_layers(arch)

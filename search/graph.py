@@ -2,7 +2,9 @@
 
 `arch_graph(arch)` gives the graph the `.tflite` reader produces from the Keras model of the
 architecture (`build_keras`) quantized to int8 (`quantize_keras`): the same operators in the
-same order, the same tensor shapes and types, the same options.
+same order, the same tensor shapes and types, the same options. It builds the architecture's
+layers (`arch_layers`) one after the other; `layer_graph` builds one of them on its own (the
+cost model's fast path assembles its graphs from those).
 
 - first conv, expansion and feature-mix convs: CONV_2D, ReLU6 fused (BN folded into the
   per-channel int8 weights and the int32 bias);
