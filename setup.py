@@ -46,7 +46,7 @@ setup(
     package_dir=PACKAGES,
     package_data={
         "tflm_mcunet": ["data/*.tflite"],
-        "tflm_mcunet.converter": ["templates/*.j2"],
+        "tflm_mcunet.converter": ["templates/*.j2", "*.c"],
         "tflm_mcunet.engine_c": ["include/*.h", "src/*.c", "targets/*.h", "targets/*.c"],
         "tflm_mcunet.benchmarks": ["archs/*.json", "qemu_plugin/*.c"],
     },

@@ -2,7 +2,9 @@
 
 `arch_graph(arch)` gives the graph the `.tflite` reader produces from the Keras model of the
 architecture (`build_keras`) quantized to int8 (`quantize_keras`): the same operators in the
-same order, the same tensor shapes and types, the same options.
+same order, the same tensor shapes and types, the same options. It builds the architecture's
+layers (`arch_layers`) one after the other; `layer_graph` builds one of them on its own (the
+cost model's fast path assembles its graphs from those).
 
 - first conv, expansion and feature-mix convs: CONV_2D, ReLU6 fused (BN folded into the
   per-channel int8 weights and the int32 bias);
@@ -19,16 +21,20 @@ from their shapes.
 """
 from __future__ import annotations
 
+import functools
+from typing import NamedTuple
+
 import numpy as np
 
 from ..converter.ir import Graph, Op, Quant, Tensor
 from .space import Arch
 
-__all__ = ["arch_graph", "NONE", "RELU6"]
+__all__ = ["Layer", "arch_graph", "arch_layers", "input_shape", "layer_graph", "NONE", "RELU6"]
 
 NONE, RELU6 = 0, 3  # TFLite ActivationFunctionType
 
 
+@functools.lru_cache(maxsize=None)  # a few values; tensors share them (no pass changes a Quant)
 def _quant(scale: float, zero_point: int) -> Quant:
     return Quant(np.array([scale], np.float32), np.array([zero_point], np.int64))
 
@@ -83,40 +89,94 @@ class _Builder:
             opts["depth_multiplier"] = 1
         return self.op("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", [x, wt, b], y, **opts)
 
+    def layer(self, layer: "Layer", x: Tensor, skip: Tensor | None = None) -> Tensor:
+        """The operators of one layer reading `x` (and `skip`, for a residual); its output."""
+        if layer.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            y = self.conv(layer.name, x, layer.channels, layer.kernel, layer.stride,
+                          layer.relu6, depthwise=layer.kind == "DEPTHWISE_CONV_2D")
+            if skip is None:
+                return y
+            block = layer.name.rsplit("_", 1)[0]  # "block3_project" -> "block3_add"
+            out = self.tensor(f"{block}_add", y.shape, quant=_quant(0.07, 0))
+            return self.op("ADD", [skip, y], out, activation=NONE)
+        if layer.kind == "MEAN":
+            axes = self.tensor(f"{layer.name}/axes", (2,), "int32",
+                               data=np.array([1, 2], np.int32))
+            pooled = self.tensor(layer.name, (1, x.shape[-1]), quant=x.quant)
+            return self.op("MEAN", [x, axes], pooled, keep_dims=False)
+        channels = x.shape[-1]  # the classifier
+        w_scale = np.full(layer.channels, 0.01, np.float32)
+        fw = self.tensor(f"{layer.name}/weights", (layer.channels, channels), "int8",
+                         Quant(w_scale, np.zeros(layer.channels, np.int64), 0),
+                         _zeros((layer.channels, channels), np.int8))
+        fb = self.tensor(f"{layer.name}/bias", (layer.channels,), "int32",
+                         Quant(np.float32(x.scale) * w_scale, np.zeros(layer.channels, np.int64)),
+                         _zeros((layer.channels,), np.int32))
+        logits = self.tensor("logits", (1, layer.channels), quant=_quant(0.1, 0))
+        return self.op("FULLY_CONNECTED", [x, fw, fb], logits, activation=NONE,
+                       weights_format=0, keep_num_dims=False)
+
+
+class Layer(NamedTuple):
+    """One layer of the int8 model of an architecture, as `arch_graph` builds it."""
+
+    name: str
+    kind: str  # CONV_2D, DEPTHWISE_CONV_2D, MEAN (global pooling), FULLY_CONNECTED (classifier)
+    source: int  # what it reads: 0 is the model input, k + 1 the output of layer k
+    channels: int  # output channels (the classes for the classifier)
+    kernel: int = 1
+    stride: int = 1
+    relu6: bool = False  # ReLU6 fused
+    skip: int | None = None  # a residual block's projection: ADD(skip, this layer's output)
+
+
+def arch_layers(arch: Arch) -> list[Layer]:
+    """The layers of `arch`, in the order of the model's operators."""
+    layers: list[Layer] = []
+
+    def add(*args, **kwargs) -> int:
+        layers.append(Layer(*args, **kwargs))
+        return len(layers)
+
+    x = add("first_conv", "CONV_2D", 0, arch.first_conv, arch.first_kernel, arch.first_stride,
+            relu6=True)
+    for i, b in enumerate(arch.blocks()):
+        block_in = x
+        if b["expand"] != 1:
+            x = add(f"block{i}_expand", "CONV_2D", x, b["mid"], relu6=True)
+        x = add(f"block{i}_dw", "DEPTHWISE_CONV_2D", x, b["mid"], b["kernel"], b["stride"],
+                relu6=True)
+        x = add(f"block{i}_project", "CONV_2D", x, b["out"],
+                skip=block_in if b["residual"] else None)
+    if arch.feature_mix:
+        x = add("feature_mix", "CONV_2D", x, arch.feature_mix, relu6=True)
+    x = add("global_pool", "MEAN", x, arch.last_channels)
+    add("classifier", "FULLY_CONNECTED", x, arch.classes)
+    return layers
+
+
+def input_shape(arch: Arch) -> tuple[int, int, int, int]:
+    return (1, arch.resolution, arch.resolution, arch.input_channels)
+
 
 def arch_graph(arch: Arch) -> Graph:
     """The un-legalized IR of the int8 model of `arch` (run `legalize` and `fuse` on it, as
     `converter.load_graph` does for a `.tflite` file)."""
     g = _Builder(arch.label())
-    r = arch.resolution
-    x = g.tensor("input", (1, r, r, arch.input_channels), quant=_quant(1.0 / 128, 0))
-    inp = x
-    x = g.conv("first_conv", x, arch.first_conv, arch.first_kernel, arch.first_stride, True)
-    for i, b in enumerate(arch.blocks()):
-        name = f"block{i}"
-        skip = x
-        if b["expand"] != 1:
-            x = g.conv(f"{name}_expand", x, b["mid"], 1, 1, True)
-        x = g.conv(f"{name}_dw", x, 0, b["kernel"], b["stride"], True, depthwise=True)
-        x = g.conv(f"{name}_project", x, b["out"], 1, 1, False)
-        if b["residual"]:
-            y = g.tensor(f"{name}_add", x.shape, quant=_quant(0.07, 0))
-            x = g.op("ADD", [skip, x], y, activation=NONE)
-    if arch.feature_mix:
-        x = g.conv("feature_mix", x, arch.feature_mix, 1, 1, True)
-    channels = x.shape[-1]
-    axes = g.tensor("global_pool/axes", (2,), "int32", data=np.array([1, 2], np.int32))
-    pooled = g.tensor("global_pool", (1, channels), quant=x.quant)
-    x = g.op("MEAN", [x, axes], pooled, keep_dims=False)
-    w_scale = np.full(arch.classes, 0.01, np.float32)
-    fw = g.tensor("classifier/weights", (arch.classes, channels), "int8",
-                  Quant(w_scale, np.zeros(arch.classes, np.int64), 0),
-                  _zeros((arch.classes, channels), np.int8))
-    fb = g.tensor("classifier/bias", (arch.classes,), "int32",
-                  Quant(np.float32(x.scale) * w_scale, np.zeros(arch.classes, np.int64)),
-                  _zeros((arch.classes,), np.int32))
-    logits = g.tensor("logits", (1, arch.classes), quant=_quant(0.1, 0))
-    g.op("FULLY_CONNECTED", [x, fw, fb], logits, activation=NONE, weights_format=0,
-         keep_num_dims=False)
-    return Graph(g.tensors, g.ops, [inp], [logits], source=f"arch:{arch.label()}",
+    inp = g.tensor("input", input_shape(arch), quant=_quant(1.0 / 128, 0))
+    outputs = [inp]
+    for layer in arch_layers(arch):
+        skip = outputs[layer.skip] if layer.skip is not None else None
+        outputs.append(g.layer(layer, outputs[layer.source], skip))
+    return Graph(g.tensors, g.ops, [inp], [outputs[-1]], source=f"arch:{arch.label()}",
                  description="built from a search-space architecture")
+
+
+def layer_graph(layer: Layer, in_shape: tuple, skip_shape: tuple | None = None) -> Graph:
+    """One layer on its own, as `arch_graph` builds it: the graph's inputs are the layer's input
+    (and the skip tensor of a residual), its output the layer's."""
+    g = _Builder(layer.name)
+    x = g.activation("x", in_shape, relu6=True)
+    skip = None if skip_shape is None else g.activation("skip", skip_shape, relu6=False)
+    y = g.layer(layer, x, skip)
+    return Graph(g.tensors, g.ops, [x] + ([skip] if skip is not None else []), [y])

@@ -83,17 +83,3 @@ def test_cli_convert_plot_and_bench_memory(zoo_tflite, zoo_dir, tmp_path, capsys
     monkeypatch.setenv("TFLM_MCUNET_CACHE", str(zoo_dir))
     assert main(["bench", "--memory", "ds_cnn", "--json"]) == 0
     assert '"ours_bytes"' in capsys.readouterr().out
-
-
-def test_in_place_output_is_placed_at_its_input_even_where_elsewhere_is_as_small():
-    """An in-place kernel writes where it reads: the planner puts its output exactly at its
-    input, also where a spot elsewhere would give the same arena (Z below dies first, so Y at 0
-    would fit beside X)."""
-    from tflm_mcunet.converter.planner import Buffer, place_buffers
-
-    z, x, y = Buffer("z", 96, 0, 0), Buffer("x", 96, 0, 1), Buffer("y", 96, 1, 2)
-    exact = {(id(y), id(x))}
-    allowed = {(id(y), id(x)): 0}
-    arena, _ = place_buffers([z, x, y], allowed, exact, orders=("earliest first",))
-    assert x.offset != z.offset and y.offset == x.offset and arena == 192
-

@@ -18,8 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tflm_mcunet.search import Arch, SearchSpace, cost, optimize_space
-from tflm_mcunet.search import fastplan
-from tflm_mcunet.search.cost import converter_graph, fused_layers
+from tflm_mcunet.search.cost import converter_graph, fused_graph
 from tflm_mcunet.search.space import RESOLUTIONS, WIDTHS, make_divisible
 
 ARCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "archs"
@@ -121,34 +120,42 @@ def test_fast_path_equals_converter():
         assert fast == ref
 
 
-def test_c_placement_equals_planner_trial_by_trial():
-    """Every placement trial (5 orders x 2 rules), with and without in-place depthwise: the C
-    code gives `planner._place`'s arena, ties settled by Python's set order included."""
-    rng = random.Random(7)
-    ties = fastplan.stats["ties"]
-    for _ in range(12):
-        layers = fused_layers(_random_arch(rng))
-        chosen = {k for k, op in enumerate(layers.ops)
-                  if op.inplace_candidate and op.info.inplace_ok}
-        for inplace in (set(), chosen):
-            buffers, allowed, exact = layers._buffers(inplace)
-            assert fastplan.trial_arenas(buffers, allowed, exact) == fastplan.trial_arenas(
-                buffers, allowed, exact, use_c=False)
-    assert fastplan.compiled() and fastplan.stats["ties"] > ties
+def test_fused_graph_is_the_converters_graph():
+    """The fast path's graph is the converter's after legalize and fuse, op by op: the same
+    operators, options, activations and constant inputs, read where the converter's read, and
+    every param the fast path has is the one `prepare` and `fuse` derived (the rest are
+    quantization); the in-place choice gives the same ops and arena on either."""
+    from tflm_mcunet.converter.passes.inplace import (choose_inplace_for_memory,
+                                                       inplace_candidates)
 
-
-def test_fused_layers_match_the_converters_graph():
     rng = random.Random(3)
-    for _ in range(6):
-        a = _random_arch(rng, expands=(1, 4))
+    for k in range(6):
+        a = _random_arch(rng, expands=(1, 4), feature_mix=(None, 96)[k % 2])
         graph, plan = converter_graph(a)
-        layers = fused_layers(a)
-        assert [op.kind for op in layers.ops] == [op.kind for op in graph.ops]
-        assert layers.sizes[1:] == [op.outputs[0].nbytes for op in graph.ops]
-        assert [op.skip is not None for op in layers.ops] == [
-            "residual" in op.params for op in graph.ops]
-        for ours, theirs in zip(layers.ops, graph.ops):  # what `prepare` derived
-            assert ours.info.params == {k: theirs.params[k] for k in ours.info.params}
+        ours = fused_graph(a)
+        assert len(ours.ops) == len(graph.ops)
+
+        def readers(g):  # for every op, the positions of the ops writing its activations
+            at = {id(op.outputs[0]): pos for pos, op in enumerate(g.ops)}
+            return [[at.get(id(t), -1) for t in op.inputs if t is not None and not t.is_const]
+                    for op in g.ops]
+
+        assert readers(ours) == readers(graph)
+        for mine, theirs in zip(ours.ops, graph.ops):
+            assert mine.kind == theirs.kind and mine.options == theirs.options
+            assert [t.shape for t in mine.outputs] == [t.shape for t in theirs.outputs]
+            assert [None if t is None else (t.shape, t.is_const) for t in mine.inputs] == [
+                None if t is None else (t.shape, t.is_const) for t in theirs.inputs]
+            assert ("residual" in mine.params) == ("residual" in theirs.params)
+            assert {k: v for k, v in mine.params.items() if k != "residual"} == {
+                k: theirs.params[k] for k in mine.params if k not in ("residual", "inplace")}
+        _, arena = choose_inplace_for_memory(ours, inplace_candidates(ours))
+        assert arena == plan.arena_bytes
+        for op in graph.ops:  # the converter's graph before its in-place choice
+            op.params.pop("inplace", None)
+        _, theirs = choose_inplace_for_memory(graph, inplace_candidates(graph))
+        assert theirs == arena and [op.params.get("inplace") for op in ours.ops] == [
+            op.params.get("inplace") for op in graph.ops]
 
 
 def test_cost_arguments():

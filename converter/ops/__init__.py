@@ -31,7 +31,7 @@ def _load() -> dict[str, OpDef]:
 
 
 def lookup(kind: str) -> OpDef | None:
-    return _load().get(kind)
+    return (_REGISTRY or _load()).get(kind)
 
 
 def supported_kinds() -> list[str]:

@@ -6,6 +6,8 @@ parameters), its cost, and the C call it emits. Adding an op touches one file.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..errors import ConversionError
@@ -35,6 +37,12 @@ class OpDef:
 
     def prepare(self, op: Op) -> None:
         """Check that the op is supported and fill `op.params`; raise `fail(op, ...)` if not."""
+
+    def shape_params(self, op: Op) -> dict:
+        """The params `prepare` derives from the op's shapes and options alone (no constant data,
+        no quantization): all that its MACs, scratch and overlap depend on. `prepare` takes
+        them after its checks; the search's cost model takes only them."""
+        return {}
 
     def macs(self, op: Op) -> int:
         return 0
@@ -159,6 +167,7 @@ def elementwise_slack(count: int, in_bytes: int = 1, out_bytes: int = 1) -> int:
     return step if step >= 0 else step * count
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked for the same shapes again and again (the search)
 def raster_window_slack(in_w: int, in_c: int, out_h: int, out_w: int, out_c: int,
                         stride_h: int, stride_w: int, pad_top: int, pad_left: int) -> int:
     """Slack of a window kernel (conv, depthwise, pool) writing NHWC output pixels in raster

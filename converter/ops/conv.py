@@ -1,6 +1,8 @@
 """CONV_2D and DEPTHWISE_CONV_2D: int8 activations, int8 weights (per channel), int32 bias."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..quant import f32, requant_multiplier
@@ -158,29 +160,37 @@ class _ConvBase(OpDef):
             if w_in != in_c:
                 raise fail(op, f"grouped convolution (input channels {in_c}, weights {w_in}) "
                                "is not supported")
-            dm, axis = 1, 0
+            axis = 0
         check_weights(op, w, bias, out_c, axis)
         exp_h = window_output_size(o["padding"], in_h, o["stride_h"], o["dil_h"], k_h)
         exp_w = window_output_size(o["padding"], in_w, o["stride_w"], o["dil_w"], k_w)
         if (exp_h, exp_w) != (out_h, out_w):
             raise fail(op, f"output {out_h}x{out_w} does not match the {o['padding']} window "
                            f"output {exp_h}x{exp_w}")
+        geometry = self.shape_params(op)
+        pad = max(geometry["pad_top"], geometry["pad_left"])
+        if pad > 32767:  # TFLite Micro keeps paddings in int16
+            raise fail(op, f"SAME padding of {pad} pixels is beyond the 16 bits TFLite Micro "
+                           "keeps it in (a huge kernel or dilation)")
+        act_min, act_max = fused_activation_range(op)
+        mult, shift = channel_multipliers(op, x.scale, y.scale, w, out_c)
+        op.params.update(geometry, in_offset=-x.zero_point, out_offset=y.zero_point,
+                         act_min=act_min, act_max=act_max)
+        op.params["multiplier"], op.params["shift"] = mult, shift
+
+    def shape_params(self, op) -> dict:
+        """Sizes, window, SAME paddings and depth multiplier."""
+        (_, in_h, in_w, in_c), (_, k_h, k_w, _) = op.inputs[0].shape, op.inputs[1].shape
+        _, out_h, out_w, out_c = op.outputs[0].shape
+        o = op.options
         pad_top = pad_left = 0
         if o["padding"] == "SAME":
             pad_top = same_padding(in_h, out_h, o["stride_h"], o["dil_h"], k_h)
             pad_left = same_padding(in_w, out_w, o["stride_w"], o["dil_w"], k_w)
-        if max(pad_top, pad_left) > 32767:  # TFLite Micro keeps paddings in int16
-            raise fail(op, f"SAME padding of {max(pad_top, pad_left)} pixels is beyond the 16 "
-                           "bits TFLite Micro keeps it in (a huge kernel or dilation)")
-        act_min, act_max = fused_activation_range(op)
-        mult, shift = channel_multipliers(op, x.scale, y.scale, w, out_c)
-        op.params.update(
-            in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
-            k_h=k_h, k_w=k_w, stride_h=o["stride_h"], stride_w=o["stride_w"],
-            dil_h=o["dil_h"], dil_w=o["dil_w"], pad_top=pad_top, pad_left=pad_left,
-            depth_multiplier=dm, in_offset=-x.zero_point, out_offset=y.zero_point,
-            act_min=act_min, act_max=act_max)
-        op.params["multiplier"], op.params["shift"] = mult, shift
+        return dict(in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
+                    k_h=k_h, k_w=k_w, stride_h=o["stride_h"], stride_w=o["stride_w"],
+                    dil_h=o["dil_h"], dil_w=o["dil_w"], pad_top=pad_top, pad_left=pad_left,
+                    depth_multiplier=out_c // in_c if self.depthwise else 1)
 
     def macs(self, op) -> int:
         p = op.params
@@ -284,11 +294,16 @@ def inplace_rows_are_read_first(p: dict) -> bool:
     ring? The kernel reads a channel's input row once, for the first window that reaches it,
     and writes each output row over the input as soon as it is computed. (TFLite's paddings
     are at most k - 1 and an output row is at most an input row wide: always true.)"""
-    last_read = min(p["in_h"] - 1, (p["out_h"] - 1) * p["stride_h"] - p["pad_top"]
-                    + (p["k_h"] - 1) * p["dil_h"])
-    for q in range(p["out_h"]):
-        covered = ((q + 1) * p["out_w"] - 1) // p["in_w"]  # last input row output row q overwrites
-        in_ring = q * p["stride_h"] - p["pad_top"] + (p["k_h"] - 1) * p["dil_h"]
+    return _rows_read_first(*(p[k] for k in ("in_h", "in_w", "out_h", "out_w", "k_h",
+                                             "stride_h", "dil_h", "pad_top")))
+
+
+@functools.lru_cache(maxsize=1 << 16)  # asked for the same shapes again and again (the search)
+def _rows_read_first(in_h, in_w, out_h, out_w, k_h, stride_h, dil_h, pad_top) -> bool:
+    last_read = min(in_h - 1, (out_h - 1) * stride_h - pad_top + (k_h - 1) * dil_h)
+    for q in range(out_h):
+        covered = ((q + 1) * out_w - 1) // in_w  # the last input row output row q overwrites
+        in_ring = q * stride_h - pad_top + (k_h - 1) * dil_h
         if min(covered, last_read) > in_ring:
             return False
     return True

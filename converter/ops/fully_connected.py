@@ -47,9 +47,14 @@ class FullyConnected(OpDef):
                                f"({product!r}); TFLite Micro requires them to agree")
         act_min, act_max = fused_activation_range(op)
         mult, shift = channel_multipliers(op, x.scale, y.scale, w, out_depth)
-        op.params.update(batches=batches, in_depth=in_depth, out_depth=out_depth,
-                         in_offset=-x.zero_point, filter_offset=0, out_offset=y.zero_point,
-                         act_min=act_min, act_max=act_max, multiplier=mult, shift=shift)
+        op.params.update(self.shape_params(op), in_offset=-x.zero_point, filter_offset=0,
+                         out_offset=y.zero_point, act_min=act_min, act_max=act_max,
+                         multiplier=mult, shift=shift)
+
+    def shape_params(self, op) -> dict:
+        out_depth, in_depth = op.inputs[1].shape
+        return dict(batches=op.inputs[0].size // in_depth, in_depth=in_depth,
+                    out_depth=out_depth)
 
     def macs(self, op) -> int:
         p = op.params

@@ -45,8 +45,12 @@ class Mean(OpDef):
         if y.size != ch:
             raise fail(op, f"output {list(y.shape)} does not hold {ch} channels")
         mult, shift = mean_multiplier(x.scale, y.scale, h * w)
-        op.params.update(count=h * w, channels=ch, in_zero_point=x.zero_point,
+        op.params.update(self.shape_params(op), in_zero_point=x.zero_point,
                          out_zero_point=y.zero_point, mult=mult, shift=shift)
+
+    def shape_params(self, op) -> dict:
+        _, h, w, ch = op.inputs[0].shape
+        return dict(count=h * w, channels=ch)
 
     def macs(self, op) -> int:
         return op.params["count"] * op.params["channels"]

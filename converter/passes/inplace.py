@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..ir import Graph
 from ..ops import lookup
-from ..planner import plan_memory
+from ..planner import arena_bytes
 
 
 def inplace_is_cheaper(op) -> bool:
@@ -29,37 +29,52 @@ def inplace_is_cheaper(op) -> bool:
 def inplace_candidates(graph: Graph) -> list:
     """The depthwise ops that could run in place: the kernel supports them and nothing else
     reads their input."""
+    readers: dict[int, list] = {}  # id(tensor) -> the ops reading it (graph.consumers)
+    producer: dict[int, object] = {}  # id(tensor) -> the first op writing it (graph.producer)
+    for op in graph.ops:
+        for key in {id(t) for t in op.inputs if t is not None}:
+            readers.setdefault(key, []).append(op)
+        for t in op.outputs:
+            producer.setdefault(id(t), op)
     candidates = []
     for op in graph.ops:
         definition = lookup(op.kind)
         if op.kind != "DEPTHWISE_CONV_2D" or not definition.can_run_inplace(op):
             continue
         x = op.inputs[0]
-        if x.is_const or any(t is x for t in graph.outputs) or graph.consumers(x) != [op]:
+        if x.is_const or any(t is x for t in graph.outputs) or readers[id(x)] != [op]:
             continue
-        producer = graph.producer(x)
-        if producer is not None and lookup(producer.kind).alias:
+        writer = producer.get(id(x))
+        if writer is not None and lookup(writer.kind).alias:
             continue  # the bytes may be read under another name
         candidates.append(op)
     return candidates
+
+
+def choose_inplace_for_memory(graph: Graph, candidates: list) -> tuple[list, int]:
+    """The memory half of the choice: the candidates whose in-place kernel needs fewer extra
+    bytes run in place, unless that makes the arena larger (then none does). Returns (the ops
+    made in place, the arena). The search's cost model stops here: the speed half below keeps
+    the arena as it is."""
+    arena = arena_bytes(graph)
+    chosen = [op for op in candidates if inplace_is_cheaper(op)]
+    for op in chosen:
+        op.params["inplace"] = True
+    if chosen:
+        with_chosen = arena_bytes(graph)
+        if with_chosen > arena:
+            for op in chosen:
+                del op.params["inplace"]
+            return [], arena
+        arena = with_chosen
+    return chosen, arena
 
 
 def choose_inplace_depthwise(graph: Graph, *, dsp: bool = False) -> None:
     candidates = inplace_candidates(graph)
     if not candidates:
         return
-    arena = plan_memory(graph).arena_bytes
-    chosen = [op for op in candidates if inplace_is_cheaper(op)]
-    for op in chosen:
-        op.params["inplace"] = True
-    if chosen:
-        with_chosen = plan_memory(graph).arena_bytes
-        if with_chosen > arena:
-            for op in chosen:
-                del op.params["inplace"]
-            chosen = []
-        else:
-            arena = with_chosen
+    chosen, arena = choose_inplace_for_memory(graph, candidates)
     # Then speed, the arena staying exactly as planned (what search.cost predicts): each op
     # takes the faster kernel where that leaves the arena as it is. On a host the raster kernel,
     # all channels of a pixel at a time, vectorises best. On Arm DSP cores (`dsp`) the in-place
@@ -69,10 +84,10 @@ def choose_inplace_depthwise(graph: Graph, *, dsp: bool = False) -> None:
     for op in reversed(chosen):
         if not faster[id(op)]:
             del op.params["inplace"]
-            if plan_memory(graph).arena_bytes != arena:
+            if arena_bytes(graph) != arena:
                 op.params["inplace"] = True
     for op in candidates:
         if faster[id(op)] and not op.params.get("inplace"):
             op.params["inplace"] = True
-            if plan_memory(graph).arena_bytes != arena:
+            if arena_bytes(graph) != arena:
                 del op.params["inplace"]

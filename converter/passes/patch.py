@@ -46,8 +46,8 @@ from ..errors import ConversionError
 from ..ir import Graph, Op, Tensor
 from ..ops import lookup
 from .inplace import choose_inplace_depthwise, inplace_candidates
-from ..planner import (PLACEMENT_ORDERS, Buffer, _lifetimes, _overlap_permissions, align_up,
-                       lower_bound, place_buffers, plan_memory)
+from ..planner import (PLACEMENT_ORDERS, Buffer, align_up, lifetimes, lower_bound,
+                       overlap_permissions, place_buffers, plan_memory)
 
 #: ops that read a window of their input; every other op of a stage is elementwise
 WINDOW_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D")
@@ -420,8 +420,8 @@ def _plan_patch_buffers(stage: PatchStage) -> None:
     plans = []
     for steps in stage.steps:
         patch = Graph([], steps, [], [])
-        buffers, scratch, root = _lifetimes(patch, fused_scratch=True)
-        allowed, exact = _overlap_permissions(patch, root)
+        buffers, scratch, root = lifetimes(patch)
+        allowed, exact = overlap_permissions(patch, root)
         # the whole input and output live in the model's arena, outside the stage's scratch
         inside = [b for b in buffers
                   if not any(t is stage.input or t is stage.output for t in b.tensors)]
