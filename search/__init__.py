@@ -15,6 +15,9 @@ converter (the converter's own passes and memory planner give peak SRAM, Flash a
 - `optimize_space(device)`: TinyNAS stage 1 (`search.stage1`; also `tflm_mcunet.tinynas`).
 - `Supernet`, `train_supernet`: TinyNAS stage 2's weight-sharing supernet (`search.supernet`;
   Keras 3 on TensorFlow, imported when first used).
+- `TinyNASOracle`, `HyperModel`: TinyNAS stage 2's keras-tuner oracle (evolution under the
+  budget, `search.oracle`) and the hypermodel training a candidate from scratch
+  (`search.hypermodel`); keras-tuner and TensorFlow are imported when first used.
 """
 from .cost import Cost, cost
 from .graph import arch_graph
@@ -22,14 +25,18 @@ from .keras_model import build_keras
 from .space import RESOLUTIONS, WIDTHS, Arch, Block, SearchSpace, Stage, make_divisible
 from .stage1 import SpaceStats, Stage1Result, optimize_space
 
-__all__ = ["Arch", "Block", "Cost", "RESOLUTIONS", "SearchSpace", "SpaceStats", "Stage",
-           "Stage1Result", "Supernet", "WIDTHS", "arch_graph", "build_keras", "cost",
-           "make_divisible", "optimize_space", "train_supernet"]
+__all__ = ["Arch", "Block", "Cost", "HyperModel", "RESOLUTIONS", "SearchSpace", "SpaceStats",
+           "Stage", "Stage1Result", "Supernet", "TinyNASOracle", "WIDTHS", "arch_graph",
+           "build_keras", "cost", "make_divisible", "optimize_space", "train_supernet"]
+
+#: names imported when first used (they import TensorFlow), by module
+_LAZY = {"Supernet": "supernet", "train_supernet": "supernet", "TinyNASOracle": "oracle",
+         "HyperModel": "hypermodel"}
 
 
 def __getattr__(name):
-    if name in ("Supernet", "train_supernet"):  # TensorFlow only when asked for
-        from . import supernet
+    if name in _LAZY:  # TensorFlow only when asked for
+        import importlib
 
-        return getattr(supernet, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 __all__ = ["Device", "Fit", "DEVICES", "EMULATORS", "CORES", "BUILDS", "get_device",
-           "custom_device", "device_names", "register_device"]
+           "custom_device", "device_names", "register_device", "parse_size"]
 
 KB = 1024
 MB = 1024 * 1024
@@ -190,7 +190,7 @@ def device_names() -> list[str]:
 _SIZE = re.compile(r"^\s*(0x[0-9a-fA-F]+|\d+)\s*([kKmM]?)[bB]?\s*$")
 
 
-def _parse_size(text: str, what: str) -> int:
+def parse_size(text: str, what: str) -> int:
     m = _SIZE.match(text)
     if not m:
         raise ValueError(f"{what}: {text!r} is not a size (e.g. 256K, 1M, 65536)")
@@ -202,8 +202,8 @@ def custom_device(name: str, *, sram: int | str, flash: int | str, core: str = "
                   fpu: str | None | bool = True, **kwargs) -> Device:
     """A user-defined device. Sizes are bytes or strings like "256K"; `fpu=True` takes the
     core's usual FPU, None/False none."""
-    sram_bytes = sram if isinstance(sram, int) else _parse_size(sram, "sram")
-    flash_bytes = flash if isinstance(flash, int) else _parse_size(flash, "flash")
+    sram_bytes = sram if isinstance(sram, int) else parse_size(sram, "sram")
+    flash_bytes = flash if isinstance(flash, int) else parse_size(flash, "flash")
     if core not in CORES:
         raise ValueError(f"device {name}: core {core!r} is not supported; supported: "
                          f"{', '.join(CORES)}")
