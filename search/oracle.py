@@ -80,9 +80,11 @@ class TinyNASOracle(keras_tuner.Oracle):
 
     Budget: `device` (a catalogue name, a "NAME:sram=..,flash=.." spec or a Device), with
     `sram` / `flash` (bytes or "64K"-style) overriding its memory, or alone; `macs` a MACs
-    limit; `stack_bytes` the stack reserved beside the arena (the firmware's default); `patch`
+    limit; `latency_ms` a limit of the invoke's time on the device (`Cost.latency_ms`: the
+    Cortex-M speed model of `search.latency` at the device's clock); `stack_bytes` the stack reserved beside the arena (the firmware's default); `patch`
     and `stream_input` as `search.cost` (patch-based inference: the peak of the patch plan).
-    Feasible: arena + stack <= SRAM, model data + code <= Flash, MACs <= `macs`.
+    Feasible: arena + stack <= SRAM, model data + code <= Flash, MACs <= `macs`, latency <=
+    `latency_ms`.
 
     Evolution: the first `population` trials are random feasible candidates; later ones are
     children of the best `parents` completed trials (a fraction of `population`, or a count),
@@ -94,7 +96,7 @@ class TinyNASOracle(keras_tuner.Oracle):
     """
 
     def __init__(self, space: SearchSpace, width_mult: float, resolutions=None, *, device=None,
-                 sram=None, flash=None, macs=None, stack_bytes=None, patch=None,
+                 sram=None, flash=None, macs=None, latency_ms=None, stack_bytes=None, patch=None,
                  stream_input=False, objective="val_accuracy", max_trials=100,
                  population=None, parents=0.25, mutation_prob=0.1, resolution_mutation_prob=0.5,
                  max_tries=1000, seed=None, hyperparameters=None, **kwargs):
@@ -125,6 +127,9 @@ class TinyNASOracle(keras_tuner.Oracle):
             sram, flash = self.device.sram_bytes, self.device.flash_bytes
         self.sram_bytes, self.flash_bytes = sram, flash
         self.macs = int(macs) if macs else None
+        self.latency_ms = float(latency_ms) if latency_ms else None
+        if self.latency_ms is not None and self.device is None:
+            raise ValueError("latency_ms needs a device (its core and clock give the speed)")
         self.stack_bytes = DEFAULT_STACK_BYTES if stack_bytes is None else int(stack_bytes)
         self.patch, self.stream_input = patch, bool(stream_input)
         #: candidates turned down, by reason (counted at every attempt)
@@ -176,6 +181,8 @@ class TinyNASOracle(keras_tuner.Oracle):
             out.append(f"Flash {c.flash_bytes:,} B (code included) > {self.flash_bytes:,} B")
         if self.macs is not None and c.macs > self.macs:
             out.append(f"MACs {c.macs:,} > {self.macs:,}")
+        if self.latency_ms is not None and c.latency_ms > self.latency_ms:
+            out.append(f"latency {c.latency_ms:.1f} ms > {self.latency_ms:g} ms")
         return out
 
     def feasible(self, arch: Arch) -> bool:
@@ -272,8 +279,8 @@ class TinyNASOracle(keras_tuner.Oracle):
 
     def _budget(self) -> str:
         limits = [f"{what} {value:,}" for what, value in
-                  (("SRAM", self.sram_bytes), ("Flash", self.flash_bytes), ("MACs", self.macs))
-                  if value is not None]
+                  (("SRAM", self.sram_bytes), ("Flash", self.flash_bytes), ("MACs", self.macs),
+                   ("ms", self.latency_ms)) if value is not None]
         return "budget: " + (", ".join(limits) or "none")
 
     def _smallest_violations(self):

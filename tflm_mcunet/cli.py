@@ -10,8 +10,9 @@ from importlib import resources
 from pathlib import Path
 
 DESCRIPTION = """\
-MCUNet for TensorFlow: turn int8 .tflite models into standalone C that gives the same bytes
-as TensorFlow Lite Micro, with less memory."""
+MCUNet for TensorFlow: search a network that fits a microcontroller (TinyNAS), and turn int8
+.tflite models into standalone C that gives the same bytes as TensorFlow Lite Micro, with
+less memory."""
 
 EPILOG = """\
 examples:
@@ -20,6 +21,9 @@ examples:
                                                   TFLite Micro and compare the outputs
   tflm-mcunet bench model.tflite                  speed beside TFLite Micro on this machine
   tflm-mcunet bench --memory                      peak SRAM beside TFLite Micro, the zoo
+  tflm-mcunet search --sram 64K --flash 256K --minutes 15 -o found
+                                                  TinyNAS on Fashion-MNIST: the network,
+                                                  its trials, its C project
   tflm-mcunet search-space --device stm32f746 --plot cdf.png
                                                   TinyNAS stage 1: rank the search spaces
 
@@ -200,9 +204,10 @@ byte for byte.
                              common=False)
     p.set_defaults(run=_bench)
 
-    from .search.cli import add_search_space_parser
+    from .search.cli import add_search_parser, add_search_space_parser
 
     add_search_space_parser(sub)
+    add_search_parser(sub)
 
     p = sub.add_parser("demo", help="convert a model, run it beside TFLite Micro, compare",
                        description="Convert a model (default: the bundled example), build it for "

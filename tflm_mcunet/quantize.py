@@ -24,11 +24,12 @@ import re
 import sys
 import tempfile
 import warnings
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["quantize_keras", "quantize_tf_function", "QuantizationError"]
+__all__ = ["quantize_keras", "quantize_tf_function", "quantize_input", "QuantizationError"]
 
 
 # absl/TF informational lines that carry no information about a conversion failure
@@ -316,3 +317,18 @@ def quantize_tf_function(
     except ImportError:  # pragma: no cover - keras is a dependency of tensorflow
         pass
     return _convert(fn, track, shapes, representative_data, float_io)
+
+
+def quantize_input(model: bytes | str | Path, values: Any, index: int = 0) -> np.ndarray:
+    """Float `values` as the int8 model's input `index` takes them: divided by its scale,
+    its zero point added, rounded half away from zero and saturated (TFLite's QUANTIZE)."""
+    from .converter.reader import read_tflite
+
+    tensor = read_tflite(model).inputs[index]
+    if tensor.dtype != "int8" or tensor.quant is None:
+        raise ValueError(f"input {index} ({tensor.name!r}) is {tensor.dtype}, not quantized "
+                         "int8: feed it as it is")
+    scaled = np.asarray(values, np.float32) / np.float32(tensor.quant.scale0)
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)
+    return np.clip(rounded + tensor.quant.zp0, -128, 127).astype(np.int8)
+
