@@ -54,7 +54,7 @@ publishes for the same networks); a Cortex-M4 issues one instruction a cycle at 
 Only the Cortex-M7 is measured (QEMU's Cortex-M4 board, mps2-an386, would need its own
 firmware): other cores take its table, an approximation (the same C built for a Cortex-M4 runs
 nearly the same instructions; its cycles are more). Measured on the held-out networks: within
-5% per network (`MEASURED`; the README's docs/latency.md has the table).
+5% per network (`MEASURED`; docs/latency.md has the table).
 """
 from __future__ import annotations
 
