@@ -1,6 +1,7 @@
 """Benchmark of the TinyNAS cost model and of stage 1.
 
-`python -m tflm_mcunet.benchmarks.search_space [--stage1] [--plot cdf.png] [--code-size]`
+`python -m tflm_mcunet.benchmarks.search_space [--stage1] [--plot cdf.png] [--code-size]
+[--latency]`
 
 1. Speed: milliseconds per architecture of `search.cost` (the fast path: the converter's
    planner, its placement trials in C),
@@ -9,6 +10,9 @@
 2. Exactness on the same subset: the fast path's peak SRAM and MACs against the converter's.
 3. With --stage1: TinyNAS stage 1 for a device (the table, and a CDF plot with --plot).
 4. With --code-size: the code-size table of `search.codesize` measured again (arm-none-eabi-gcc).
+5. With --latency: the speed model of `search.latency` measured again (arm-none-eabi-gcc and
+   QEMU, about a minute): per kind of layer its coefficients, and per held-out network the
+   measured and predicted instructions; then the `MEASURED` literal to paste into the module.
 
 Wall-clock times depend on the machine and its load: they are printed with the machine, never
 asserted in tests.
@@ -76,6 +80,41 @@ def speed(count: int = 1000, check: int = 50, seed: int = 0) -> dict:
                 checked=len(subset), mismatches=mismatches, compiled=compiled)
 
 
+def latency(core: str = "cortex-m7") -> dict:
+    """Measure `search.latency`'s table again and print it with the errors on HELD_OUT."""
+    import datetime
+    import pprint
+
+    from tflm_mcunet.benchmarks import mcu
+    from tflm_mcunet.devices import DEVICES
+    from tflm_mcunet.search import latency as model
+
+    device = next(d for d in DEVICES.values() if d.core == core)
+    print(f"\nSpeed model ({core}): {len(model.TRAINING)} training networks, "
+          f"{len(model.HELD_OUT)} held out")
+    print("\n".join(mcu.machine_info(device)[:2]))
+    result = model.measure(core, log=print)
+    table = result["table"]
+    print(f"\n| kind | coefficients (instructions per feature) |\n|---|---|")
+    for kind_, coef in table["kinds"].items():
+        print(f"| {kind_} | " + ", ".join(f"{name} {c:g}" for name, c in coef.items()) + " |")
+    print(f"| invoke outside the layers | {table['invoke']} |")
+    print("\n| held-out network | measured | predicted (cost model) | error | "
+          "predicted (converter's depthwise kernels) | error |\n|---|---:|---:|---:|---:|---:|")
+    errors = []
+    for label, measured, predicted, own in result["held_out"]:
+        errors.append(100 * (predicted - measured) / measured)
+        print(f"| {label} | {measured:,} | {predicted:,} | {errors[-1]:+.1f}% | {own:,} | "
+              f"{100 * (own - measured) / measured:+.1f}% |")
+    train = [abs(100 * (p - m) / m) for _, m, p, _ in result["training"]]
+    print(f"\nHeld out: mean |error| {sum(map(abs, errors)) / len(errors):.1f}%, max "
+          f"{max(map(abs, errors)):.1f}%; training networks: mean {sum(train) / len(train):.1f}%, "
+          f"max {max(train):.1f}%.")
+    print(f"\n# measured {datetime.date.today()}: python -m tflm_mcunet.benchmarks.search_space "
+          f"--latency\nMEASURED = {pprint.pformat({core: table}, sort_dicts=False, width=96)}")
+    return result
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,6 +128,8 @@ def main(argv=None) -> int:
     parser.add_argument("--plot", metavar="PNG", help="stage 1 CDF plot")
     parser.add_argument("--code-size", action="store_true",
                         help="measure the kernel and per-layer code size again")
+    parser.add_argument("--latency", action="store_true",
+                        help="measure the speed model (instructions per layer) again")
     args = parser.parse_args(argv)
 
     print(f"Machine: {machine()}\n")
@@ -109,6 +150,8 @@ def main(argv=None) -> int:
 
         for core in MEASURED:
             print(f"\nCode size ({core}): table {MEASURED[core]}, measured now {measure(core)}")
+    if args.latency:
+        latency()
     if args.stage1:
         from tflm_mcunet.tinynas import optimize_space
 

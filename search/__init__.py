@@ -1,16 +1,19 @@
 """TinyNAS for tflm-mcunet: the MCUNet search space and a cost model co-designed with the
-converter (the converter's own passes and memory planner give peak SRAM, Flash and MACs).
+converter (the converter's own passes and memory planner give peak SRAM, Flash and MACs; a
+speed model fitted on the generated code's instruction counts gives its latency).
 
     >>> from tflm_mcunet.search import Arch, SearchSpace, cost
     >>> arch = SearchSpace().sample(0.5, 144)
     >>> c = cost(arch, device="stm32f746")
     >>> c.peak_sram_bytes, c.flash_bytes, c.macs, c.fits          # doctest: +SKIP
+    >>> c.instructions, c.latency_ms                               # doctest: +SKIP
 
 - `Arch`: an architecture (stages of inverted-residual blocks); `to_json` / `from_json`, which
   also reads `benchmarks/archs/*.json`.
 - `SearchSpace`: width multipliers x resolutions, depths, kernels, expansion ratios; `sample`.
 - `cost(arch, device=None, patch=None)`: peak SRAM, Flash, MACs of the generated code (with
-  patch-based inference of the first layers when `patch` is given).
+  patch-based inference of the first layers when `patch` is given), its predicted
+  instructions and milliseconds at the device's clock (`search.latency`).
 - `build_keras(arch)`: the Keras model (needs TensorFlow).
 - `optimize_space(device)`: TinyNAS stage 1 (`search.stage1`; also `tflm_mcunet.tinynas`).
 - `Supernet`, `train_supernet`: TinyNAS stage 2's weight-sharing supernet (`search.supernet`;

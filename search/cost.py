@@ -15,6 +15,12 @@ Two paths give the same numbers (tests check it on random architectures):
   runs in C. Nothing of the planning is written again here. About 1.3 ms (1.6 ms while the
   cache of layer shapes fills).
 
+Speed: `Cost.instructions` predicts the instructions of the generated code's invoke on the
+device's core, layer by layer from the layers' shapes (`search.latency`: a linear model per kind
+of kernel fitted on QEMU counts of the generated firmware, within a few % per network on the
+networks it was not fitted on); `Cost.latency_ms` turns them into milliseconds at the device's
+clock. About 0.15 ms of the fast path's time.
+
 Flash is the constant data the converter emits for the model (int8 weights, int32 biases: exact;
 per-channel requantization multipliers and shifts: 5 bytes per output channel, an upper bound,
 as the emitter stores identical arrays once) plus an estimate of the code (`search.codesize`).
@@ -31,6 +37,7 @@ from ..converter.passes.legalize import legalize
 from ..converter.planner import plan_memory
 from .codesize import code_bytes as _code_bytes
 from .graph import Layer, arch_graph, arch_layers, input_shape, layer_graph
+from .latency import graph_instructions
 from .space import Arch
 
 __all__ = ["Cost", "cost", "converter_graph", "fused_graph"]
@@ -47,6 +54,10 @@ class Cost:
     requant_bytes: int  # per-channel int32 multipliers, int8 shifts (upper bound: before dedup)
     code_bytes: int  # kernels + per-layer calls and parameter structs (measured estimate)
     params: int  # number of weights and biases
+    #: predicted instructions of the invoke on the device's core (`search.latency`; Cortex-M7
+    #: when no device is given); None for patch-based inference, which the model does not know.
+    #: Not compared: the fast path predicts the depthwise kernels the converter picks
+    instructions: int | None = field(default=None, compare=False)
     fit: object = field(default=None, compare=False)  # devices.Fit when a device was given
 
     @property
@@ -59,6 +70,17 @@ class Cost:
     def fits(self) -> bool | None:
         return None if self.fit is None else self.fit.fits
 
+    @property
+    def latency_ms(self) -> float | None:
+        """Predicted milliseconds of one inference at the device's clock (`clock_mhz`), taking
+        one instruction a cycle: close on a Cortex-M7 (dual issue against stalls and Flash wait
+        states), optimistic on a Cortex-M4, which takes 2 cycles for most loads (its count is
+        predicted with the Cortex-M7 table: the same code, built for the M4, runs nearly the
+        same instructions). None without a device, its clock or `instructions`."""
+        if self.fit is None or self.instructions is None or not self.fit.device.clock_mhz:
+            return None
+        return self.instructions / self.fit.device.clock_mhz / 1000
+
 
 def _device(device):
     """A device from the catalogue (`tflm_mcunet.devices`), by name, spec or Device."""
@@ -69,20 +91,23 @@ def _device(device):
 
 def cost(arch: Arch, device=None, patch=None, *, stream_input: bool = False,
          method: str = "fast") -> Cost:
-    """Peak SRAM, Flash and MACs of `arch` as converted by tflm-mcunet.
+    """Peak SRAM, Flash, MACs and predicted instructions of `arch` as converted by tflm-mcunet.
 
     `device` (a name such as "stm32f746", a spec or a `Device`) selects the core the code size
-    is measured for and fills `Cost.fit` (the arena plus the firmware's stack reserve against
+    and the instructions are predicted for and fills `Cost.fit` (the arena plus the firmware's stack reserve against
     the SRAM; model data plus code against the Flash). `patch` and `stream_input` are
     `convert()`'s: None (layer by layer), "auto" or {"split": L, "patches": n} (or a list) for
     patch-based inference (MCUNetV2); then the converter's own passes choose and plan the patch
     stages (method "converter"), and MACs include the halos recomputed. `method`:
     "fast" (default, layer by layer only) or "converter" (the converter's passes and planner on
-    the IR; same numbers, ~20x slower).
+    the IR; same memory and MACs, ~20x slower; its instructions follow the converter's own
+    choice of depthwise kernels where the fast path predicts it).
     """
     dev = _device(device) if device is not None else None
+    core = dev.core if dev is not None else None
     layers = arch_layers(arch)
     extra_layers = 0
+    instructions = None
     if patch is not None or stream_input:
         from ..converter.passes.patch import apply_patches
 
@@ -94,12 +119,17 @@ def cost(arch: Arch, device=None, patch=None, *, stream_input: bool = False,
             extra_layers += _patch_functions(stage) - len(stage.ops)
     elif method == "fast":
         graph = fused_graph(arch, layers)
-        _, sram = choose_inplace_for_memory(graph, inplace_candidates(graph))
+        candidates = inplace_candidates(graph)
+        _, sram = choose_inplace_for_memory(graph, candidates)
         macs = _macs(graph)
+        # the speed half of the in-place choice is predicted per op (predict_inplace)
+        instructions = graph_instructions(graph, core, candidates)
     elif method == "converter":
-        graph, plan = converter_graph(arch)
+        # dsp=True: the converter's kernels for a Cortex-M core (the arena is the same)
+        graph, plan = converter_graph(arch, dsp=True)
         sram = plan.arena_bytes
         macs = _macs(graph)
+        instructions = graph_instructions(graph, core)
     else:
         raise ValueError(f"method must be 'fast' or 'converter', not {method!r}")
     weights, requant, params, layer_count, residuals = _flash(arch, layers)
@@ -110,7 +140,8 @@ def cost(arch: Arch, device=None, patch=None, *, stream_input: bool = False,
         from ..converter.targets import DEFAULT_STACK_BYTES
 
         fit = dev.fit(sram, weights + requant, stack_bytes=DEFAULT_STACK_BYTES, code_bytes=code)
-    return Cost(sram, weights + requant + code, macs, weights, requant, code, params, fit)
+    return Cost(sram, weights + requant + code, macs, weights, requant, code, params,
+                instructions=instructions, fit=fit)
 
 
 # ---------------------------------------------------------------------------------------------
