@@ -57,6 +57,8 @@ def test_training_follows_keras_conventions(trained):
     for key in ("loss", "accuracy", "subnet_loss", "val_loss", "val_accuracy"):
         assert len(history.history[key]) == 3 and np.isfinite(history.history[key]).all()
     assert history.history["loss"][2] < history.history["loss"][0]
+    # scored after recalibration: the moving averages alone give about chance (measured)
+    assert history.history["val_accuracy"][2] > 0.3
     assert net.traces["train_step"] == 1  # traced once for 48 steps of different subnets
     assert int(net.optimizer.iterations) == 48
 
@@ -185,17 +187,19 @@ def test_distributed_training_on_two_devices(tmp_path):
         space = SearchSpace(strides=(2, 2), base_widths=(8, 8, 16, 24), depths=(1, 2),
                             kernels=(3, 5, 7), expands=(3, 6), last_depth=2, classes=10,
                             input_channels=1)
-        (x, y), _ = datasets.fashion_mnist()
+        (x, y), (xt, yt) = datasets.fashion_mnist()
         keras.utils.set_random_seed(0)
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         with strategy.scope():
             net = Supernet(space, 0.5, 28)
-        history = train_supernet(net, (x[:1024], y[:1024]), epochs=2, verbose=0)
+        history = train_supernet(net, (x[:1024], y[:1024]), (xt[:256], yt[:256]), epochs=2,
+                                 verbose=0)
         kernel = net.first.kernel.value
         replicas = [v.numpy() for v in strategy.experimental_local_results(kernel)]
         print(json.dumps({"replicas": strategy.num_replicas_in_sync,
                           "same": all(np.array_equal(replicas[0], r) for r in replicas),
                           "loss": history.history["loss"],
+                          "val_accuracy": history.history["val_accuracy"],
                           "steps": int(net.optimizer.iterations.numpy())}))
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -204,6 +208,7 @@ def test_distributed_training_on_two_devices(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2 and result["same"] and result["steps"] == 16
     assert np.isfinite(result["loss"]).all() and result["loss"][1] < result["loss"][0]
+    assert result["val_accuracy"][1] > 0.2  # recalibrated across the replicas, then scored
 
 
 def test_images_are_prepared_for_the_network():

@@ -28,7 +28,8 @@ import time
 from ..data import image_dataset
 from .layers import graph_options, keras, tf
 
-__all__ = ["train_supernet", "SandwichTraining", "CosineDecayToEnd", "TimeBudget"]
+__all__ = ["train_supernet", "SandwichTraining", "CosineDecayToEnd", "TimeBudget",
+           "RecalibrateForValidation"]
 
 
 class CosineDecayToEnd(keras.optimizers.schedules.LearningRateSchedule):
@@ -71,6 +72,22 @@ class TimeBudget(keras.callbacks.Callback):
             self.schedule.steps.assign(min(self.planned, step + left))
         if now - self.start >= self.seconds:
             self.model.stop_training = True
+
+
+class RecalibrateForValidation(keras.callbacks.Callback):
+    """Before `fit` scores the validation data: the active subnet's batch-norm statistics
+    recalibrated on `batches` batches of `images` (a dataset of training batches). The moving
+    averages kept while training lag the shared weights far behind (measured after 46 steps:
+    the depthwise layers' variances 5-20x too large, 9% validation accuracy against 72%
+    recalibrated), so, as OFA and MCUNet do, every evaluation recalibrates first."""
+
+    def __init__(self, images, batches: int = 20):
+        super().__init__()
+        self.images, self.batches = images, batches
+
+    def on_test_begin(self, logs=None):
+        net = self.model
+        net.recalibrate(net.decode(net.active.numpy()), self.images, batches=self.batches)
 
 
 class SandwichTraining:
@@ -205,7 +222,8 @@ def train_supernet(supernet, train_data, validation_data=None, *, epochs: int = 
     `augment`: a function of a batch of images in [0, 1] (a Keras preprocessing layer, e.g.
     `keras.layers.RandomFlip("horizontal")`), applied to the training images only.
     `subnets`: per step (>= 2: the largest, the smallest, then random ones).
-    `validation_data` is scored on the largest subnet (val_loss, val_accuracy).
+    `validation_data` is scored on the largest subnet (val_loss, val_accuracy), its batch
+    norm recalibrated first (`RecalibrateForValidation`).
     `time_budget`: seconds; training stops when they are spent (`epochs` is then the most it
     runs) and the learning rate reaches zero there (`TimeBudget`).
     """
@@ -227,6 +245,9 @@ def train_supernet(supernet, train_data, validation_data=None, *, epochs: int = 
         user_callbacks.insert(0, TimeBudget(time_budget, schedule))
     if backup_dir is not None:
         user_callbacks.insert(0, keras.callbacks.BackupAndRestore(str(backup_dir)))
+    if val is not None:
+        user_callbacks.insert(0, RecalibrateForValidation(image_dataset(
+            train_data, r, c, batch_size=batch_size, shuffle=True, seed=seed)))
     supernet.set_active(supernet.largest())
     return supernet.fit(train, validation_data=val, epochs=epochs,
                         steps_per_epoch=steps_per_epoch, callbacks=user_callbacks,
