@@ -120,6 +120,8 @@ def add_search_parser(subparsers) -> argparse.ArgumentParser:
                    "device's)")
     p.add_argument("--flash", help="Flash for the model and its code, e.g. 256K")
     p.add_argument("--macs", type=int, help="at most this many multiply-accumulates")
+    p.add_argument("--latency-ms", type=float, help="at most this many milliseconds per "
+                   "inference at the device's clock (the Cortex-M speed model)")
     p.add_argument("--patch", choices=("auto",), help="patch-based inference (MCUNetV2)")
     p.add_argument("--minutes", type=float, help="time budget of the whole search")
     p.add_argument("--epochs", type=int, default=30, help="supernet epochs (30; the most "
@@ -160,7 +162,7 @@ def run_search(args) -> int:
     out = Path(args.output)
     train, val = _load_data(args.data)
     result = search(train, val, device=args.device, sram=args.sram, flash=args.flash,
-                    macs=args.macs, patch=args.patch, epochs=args.epochs,
+                    macs=args.macs, latency_ms=args.latency_ms, patch=args.patch, epochs=args.epochs,
                     time_budget=args.minutes * 60 if args.minutes else None,
                     max_trials=args.trials, finetune_epochs=args.finetune_epochs,
                     directory=args.directory or out / "tuner", project_name="search",

@@ -40,7 +40,8 @@ from .result import SearchResult
 from .space import SearchSpace, WIDTHS
 from .stage1 import optimize_space
 
-__all__ = ["search", "train", "default_resolutions", "budget_device"]
+__all__ = ["search", "train", "plan_search", "evaluation_arrays", "default_resolutions",
+           "budget_device"]
 
 #: shares of a time budget: supernet training, then fine-tuning; the trials get what is left
 SUPERNET_SHARE, FINETUNE_SHARE = 0.75, 0.12
@@ -124,14 +125,18 @@ def train(train_data, validation_data=None, *, device=None, sram=None, flash=Non
     """TinyNAS's first half: stage 1, then the supernet trained and saved in the project
     directory (`supernet.weights.h5`, `supernet.json`). Returns the Supernet. A saved
     supernet of the same space is loaded instead of trained again, unless `overwrite`."""
-    plan = _plan(train_data, validation_data, device, sram, flash, space, resolutions,
+    plan = plan_search(train_data, validation_data, device, sram, flash, space, resolutions,
                  validation_split, seed, verbose)
     return _supernet(plan, epochs, time_budget, learning_rate, batch_size, subnets, augment,
                      _project(directory, project_name), overwrite, seed, verbose)
 
 
-def _plan(train_data, validation_data, device, sram, flash, space, resolutions,
-          validation_split, seed, verbose):
+def plan_search(train_data, validation_data=None, device=None, sram=None, flash=None,
+                space=None, resolutions=None, validation_split: float = 0.1, seed: int = 0,
+                verbose="auto") -> dict:
+    """What `search` and `train` start from (arguments as theirs), as a dict: "train" and
+    "validation" data (the split held out), the budget "device", the "space" and the "width"
+    and "resolution" stage 1 chose in it, "stage1" (its result, or None)."""
     train_data, validation_data, size, channels, classes = _data(
         train_data, validation_data, validation_split, seed)
     dev = budget_device(device, sram, flash)
@@ -193,22 +198,18 @@ def search(train_data, validation_data=None, *, device=None, sram=None, flash=No
 
     start = time.monotonic()
     share = (lambda part: None if time_budget is None else part * time_budget)  # noqa: E731
-    plan = _plan(train_data, validation_data, device, sram, flash, space, resolutions,
+    plan = plan_search(train_data, validation_data, device, sram, flash, space, resolutions,
                  validation_split, seed, verbose)
+    r = plan["resolution"]
+    oracle = TinyNASOracle(plan["space"], plan["width"], r, device=plan["device"], macs=macs,
+                           latency_ms=latency_ms, patch=patch, stream_input=stream_input,
+                           max_trials=max_trials, seed=seed)  # checks the budget before training
     folder = _project(directory, project_name)
     chief = dist_utils.has_chief_oracle() and dist_utils.is_chief_oracle()
     net = None if chief else _supernet(plan, epochs, share(SUPERNET_SHARE), learning_rate,
                                        batch_size, subnets, augment, folder, overwrite, seed,
                                        verbose)
-    from .data import as_arrays
-
-    r = plan["resolution"]
-    channels = plan["space"].input_channels
-    calibration = as_arrays(plan["train"], r, channels, limit=20 * batch_size)[0]
-    validation = as_arrays(plan["validation"], r, channels)
-    oracle = TinyNASOracle(plan["space"], plan["width"], r, device=plan["device"], macs=macs,
-                           latency_ms=latency_ms, patch=patch, stream_input=stream_input,
-                           max_trials=max_trials, seed=seed)
+    calibration, validation = evaluation_arrays(plan, batch_size)
     tuner = SupernetTuner(oracle, net, calibration, validation, batch_size=batch_size,
                           directory=directory, project_name=project_name,
                           overwrite=overwrite and not chief)
@@ -239,6 +240,17 @@ def search(train_data, validation_data=None, *, device=None, sram=None, flash=No
                         calibration=calibration[:256], stage1=plan["stage1"],
                         patch=patch, stream_input=stream_input,
                         minutes=(time.monotonic() - start) / 60)
+
+
+def evaluation_arrays(plan: dict, batch_size: int = 128):
+    """What a SupernetTuner scores subnets with: the calibration images (20 batches of the
+    training images) and the validation (images, labels), prepared for the plan's
+    resolution."""
+    from .data import as_arrays
+
+    r, channels = plan["resolution"], plan["space"].input_channels
+    calibration = as_arrays(plan["train"], r, channels, limit=20 * batch_size)[0]
+    return calibration, as_arrays(plan["validation"], r, channels)
 
 
 def _finetune(model, plan, epochs, learning_rate, batch_size, augment, time_budget, seed,

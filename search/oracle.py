@@ -128,8 +128,13 @@ class TinyNASOracle(keras_tuner.Oracle):
         self.sram_bytes, self.flash_bytes = sram, flash
         self.macs = int(macs) if macs else None
         self.latency_ms = float(latency_ms) if latency_ms else None
-        if self.latency_ms is not None and self.device is None:
-            raise ValueError("latency_ms needs a device (its core and clock give the speed)")
+        if self.latency_ms is not None:  # the speed model needs a clock and whole layers
+            if self.device is None or not self.device.clock_mhz:
+                raise ValueError("latency_ms needs a device with a clock (a catalogue device, "
+                                 "or a spec with clock_mhz=...)")
+            if patch:
+                raise ValueError("latency_ms is not modelled for patch-based inference: give "
+                                 "one or the other")
         self.stack_bytes = DEFAULT_STACK_BYTES if stack_bytes is None else int(stack_bytes)
         self.patch, self.stream_input = patch, bool(stream_input)
         #: candidates turned down, by reason (counted at every attempt)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cost import Cost
+from .cost import Cost, cost as arch_cost
 from .space import Arch
 
 __all__ = ["SearchResult", "pareto_front"]
@@ -172,11 +172,13 @@ class SearchResult:
 
         folder = Path(folder)
         data = json.loads((folder / "result.json").read_text())
-        cost = Cost(**data["cost"])
-        return cls(arch=Arch.from_dict(data["arch"]),
-                   model=keras.models.load_model(folder / "model.keras", compile=False), cost=cost,
-                   device=Device(**{**data["device"],
-                                    "aliases": tuple(data["device"]["aliases"])}),
+        arch = Arch.from_dict(data["arch"])
+        device = Device(**{**data["device"], "aliases": tuple(data["device"]["aliases"])})
+        # the cost again (milliseconds): with its fit to the device, which JSON does not keep
+        cost = arch_cost(arch, device, data["patch"], stream_input=data["stream_input"])
+        return cls(arch=arch,
+                   model=keras.models.load_model(folder / "model.keras", compile=False),
+                   cost=cost, device=device,
                    trials=data["trials"], accuracy=data["accuracy"],
                    calibration=np.load(folder / "calibration.npy"), patch=data["patch"],
                    stream_input=data["stream_input"], minutes=data["minutes"],
@@ -185,4 +187,5 @@ class SearchResult:
 
 def _cost_dict(c: Cost) -> dict:
     return {k: getattr(c, k) for k in ("peak_sram_bytes", "flash_bytes", "macs", "weight_bytes",
-                                       "requant_bytes", "code_bytes", "params")}
+                                       "requant_bytes", "code_bytes", "params",
+                                       "instructions")}

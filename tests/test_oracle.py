@@ -135,6 +135,25 @@ def test_infeasible_candidates_never_become_trials(tmp_path):
     assert len(set(archs)) == len(archs)
 
 
+def test_a_latency_limit_rejects_slow_candidates(tmp_path):
+    """At most 65 ms on an nRF52840 (64 MHz) by the Cortex-M speed model: about half of the
+    w0.3-r48 networks are slower (48 to 96 ms), none of them becomes a trial."""
+    oracle = make_oracle(tmp_path, space=MCUNET, width=0.3, resolutions=48, device="nrf52840",
+                         latency_ms=65, max_trials=20, population=10)
+    run(oracle, target_score(oracle.genes, 4), 20)
+    assert len(oracle.trials) == 20 and oracle.rejected["infeasible"] > 0
+    for trial in oracle.trials.values():
+        assert cost(oracle.arch(trial), "nrf52840").latency_ms <= 65
+    slow = [g for g in (oracle.genes.random(random.Random(k)) for k in range(50))
+            if cost(oracle.genes.arch(g), "nrf52840").latency_ms > 65]
+    assert slow and all(any("latency" in v for v in oracle.violations(oracle.cost(
+        oracle.genes.arch(g)))) for g in slow)
+    with pytest.raises(ValueError, match="clock"):
+        make_oracle(tmp_path, sram="64K", flash="256K", latency_ms=10)
+    with pytest.raises(ValueError, match="patch"):
+        make_oracle(tmp_path, device="stm32f746", patch="auto", latency_ms=10)
+
+
 def test_evolution_beats_random_search(tmp_path):
     """The same trials budget: evolution (population 20) against random search (a population
     as large as the budget), on 6 hidden targets; feasible under 64 kB / 256 kB."""
