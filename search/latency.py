@@ -47,7 +47,7 @@ library functions it calls (memcpy, tme_mean_hw_s8). Per kind, a least-squares f
 
 Instructions are not cycles: QEMU counts instructions and models no timing. On a Cortex-M7 the
 two are close for this code (dual issue on one side, load-use stalls and Flash wait states on
-the other: the README's table puts our instruction counts at 0.5-0.8x the cycles TinyEngine
+the other: docs/cortex-m.md's table puts our instruction counts at 0.5-0.8x the cycles TinyEngine
 publishes for the same networks); a Cortex-M4 issues one instruction a cycle at best and takes
 2 cycles for most loads, so there the count is a lower bound of the cycles.
 

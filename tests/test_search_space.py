@@ -92,7 +92,7 @@ def test_json_round_trip_and_errors():
 # --------------------------------------------------------------------------------------------
 
 def test_published_archs_cost():
-    """The zoo's MCUNet networks: the converter's arena (the README's memory table), the
+    """The zoo's MCUNet networks: the converter's arena (docs/memory.md's table), the
     published MACs and parameter counts."""
     expected = {"mcunet-in1": (73_776, 12.8, 0.64), "mcunet-in3": (186_976, 81.8, 0.74),
                 "mbv2-w0.35-r144": (248_896, 23.5, 0.75),
