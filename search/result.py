@@ -4,7 +4,8 @@
     print(result.to_markdown())                     # every trial, the Pareto front marked
     result.plot("pareto.png")                       # accuracy against peak SRAM
     tflite = result.to_tflite()                     # int8, calibrated on training images
-    result.convert("model_c")                       # the C project for the device
+    tflite = result.quantize((x, y))                # int8 by quantization-aware training
+    result.convert("model_c", tflite=tflite)        # the C project for the device
     result.save("found"); SearchResult.load("found")
 """
 from __future__ import annotations
@@ -138,12 +139,31 @@ class SearchResult:
 
         return quantize_keras(self.model, self.calibration)
 
-    def convert(self, out_dir, *, device=None, patch=None, **options):
-        """The C project of the int8 model (`tflm_mcunet.convert`), for the search's device
-        and patch setting unless others are given."""
+    def quantize(self, train_data, validation_data=None, *, epochs: int = 2,
+                 learning_rate: float = 1e-4, batch_size: int = 128, seed: int = 0,
+                 verbose="auto") -> bytes:
+        """Quantization-aware training of the model (tensorflow-model-optimization, through
+        `quantize.quantize_aware`) on `train_data` (images and labels as given to `search`),
+        then full int8 `.tflite` bytes; `convert(..., tflite=...)` takes them."""
+        from ..quantize import quantize_aware
+        from .data import image_dataset
+
+        r, c = self.arch.resolution, self.arch.input_channels
+        train = image_dataset(train_data, r, c, batch_size=batch_size, shuffle=True, seed=seed)
+        val = None if validation_data is None else image_dataset(validation_data, r, c,
+                                                                  batch_size=500)
+        return quantize_aware(self.model, train, epochs=epochs, learning_rate=learning_rate,
+                              validation_data=val, verbose=verbose)
+
+    def convert(self, out_dir, *, tflite: bytes | None = None, device=None, patch=None,
+                **options):
+        """The C project of the int8 model `tflite` (default: `to_tflite()`, post-training
+        quantization; or `quantize(...)`'s), for the search's device and patch setting unless
+        others are given (`tflm_mcunet.convert`)."""
         from ..converter import convert
 
-        return convert(self.to_tflite(), out_dir, device=device or self.device,
+        model = self.to_tflite() if tflite is None else tflite
+        return convert(model, out_dir, device=device or self.device,
                        patch=self.patch if patch is None else patch,
                        stream_input=options.pop("stream_input", self.stream_input), **options)
 

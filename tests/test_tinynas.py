@@ -89,6 +89,17 @@ def test_chosen_network_converts_bit_exact_at_the_searched_cost(found, fashion, 
     assert result.cost.weight_bytes <= conversion.report.flash_bytes <= result.cost.model_data_bytes
 
 
+def test_quantization_aware_training_gives_a_bit_exact_int8_model(found, fashion, tmp_path):
+    """QAT (tensorflow-model-optimization on the tf-keras rebuild), one epoch: the int8 model
+    converts, runs bit-exact with TFLite Micro and peaks at the searched SRAM."""
+    result, _ = found
+    model = result.quantize(fashion[0], epochs=1, verbose=0)
+    images = [[x] for x in _int8_images(model, fashion[1][0][:8], result.arch.resolution)]
+    conversion = compare_with_tflm(model, tmp_path / "qat", images, device=result.device)
+    assert conversion.report.peak_sram_bytes == result.cost.peak_sram_bytes
+    assert (result.convert(tmp_path / "c", tflite=model).out_dir / "model.c").is_file()
+
+
 def test_firmware_links_for_the_device(found, tools, tmp_path):
     from tflm_mcunet.benchmarks import mcu
 
