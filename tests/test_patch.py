@@ -409,7 +409,7 @@ def test_random_stages_are_bit_exact(recipe):
 def test_demo_shows_the_model_with_and_without_patches(tmp_path, capsys):
     from tflm_mcunet.cli import main
 
-    assert main(["demo", "--samples", "2", "-o", str(tmp_path / "d")]) == 0
+    assert main(["demo", "--example", "--samples", "2", "-o", str(tmp_path / "d")]) == 0
     out = capsys.readouterr().out
     assert "Outputs identical to TFLite Micro: 2/2 random inputs" in out
     assert "tflm-mcunet --patch auto (ops #" in out and "outputs identical: 2/2" in out
