@@ -54,7 +54,10 @@ def budget_device(device=None, sram=None, flash=None):
     if device is None:
         if sram is None or flash is None:
             raise ValueError("give a device (e.g. device='stm32f746') or both sram= and flash=")
-        return custom_device("budget", sram=sram, flash=flash, core="cortex-m7")
+        kb = [(v if isinstance(v, int) else parse_size(v, what)) // 1024
+              for v, what in ((sram, "sram"), (flash, "flash"))]
+        return custom_device(f"cortex-m7-{kb[0]}k-{kb[1]}k", sram=sram, flash=flash,
+                             core="cortex-m7")
     size = lambda v, what: v if v is None or isinstance(v, int) else parse_size(v, what)  # noqa
     return with_memory(get_device(device), sram_bytes=size(sram, "sram"),
                        flash_bytes=size(flash, "flash"))

@@ -125,7 +125,7 @@ def run_pipeline(output="tflm-mcunet-demo", *, minutes: float = 10.0, quick: boo
     ptq_dir = out / "build" / "ptq_c"
     convert(ptq, ptq_dir, device=result.device)
     files["model_c"] = str(conversion.out_dir)
-    files["memory"] = str(plot_memory(conversion, qat, out / "memory.png"))
+    files["memory"] = str(plot_memory(conversion, out / "model_qat.tflite", out / "memory.png"))
 
     _log(f"4. {len(xt):,} test images through our C and TFLite Micro")
     images = quantize_input(qat, test_x)
