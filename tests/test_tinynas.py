@@ -1,7 +1,7 @@
 """`tinynas.search(...)` end to end on a tiny budget: stage 1, the supernet, the evolution with
 keras-tuner, fine-tuning, and the way to firmware.
 
-One search on 2,000 Fashion-MNIST images (one supernet epoch, 6 trials, one fine-tuning epoch)
+One search on 2,000 Fashion-MNIST images (3 supernet epochs, 6 trials, one fine-tuning epoch)
 serves the tests: every trial must fit the budget by the converter's exact cost, the chosen
 network's cost must be what the generated C declares, the int8 model must run bit-exact with
 TFLite Micro, the firmware must link for the device, and a second call must resume the search.
@@ -28,7 +28,7 @@ from tflm_mcunet.search.nas import budget_device, default_resolutions  # noqa: E
 from conftest import compare_with_tflm  # noqa: E402
 
 BUDGET = dict(sram="64K", flash="256K")
-EFFORT = dict(epochs=1, finetune_epochs=1, batch_size=128, seed=0, verbose=0)
+EFFORT = dict(epochs=3, finetune_epochs=1, batch_size=128, seed=0, verbose=0)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,7 @@ def test_every_trial_fits_by_the_exact_cost(found):
 
 def test_the_search_learned_and_reports(found, tmp_path):
     result, _ = found
+    # 42 steps of supernet training: well above chance (10%; measured 28-42% after 14 steps)
     assert result.accuracy["supernet"] > 0.3 and result.accuracy["finetuned"] > 0.3
     front = result.pareto
     assert front and all(a["peak_sram_bytes"] < b["peak_sram_bytes"] and
