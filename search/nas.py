@@ -51,16 +51,13 @@ def budget_device(device=None, sram=None, flash=None):
     """The device whose memory the network must fit: a catalogue name, a spec or a Device,
     with `sram` / `flash` (bytes or "64K") replacing its sizes; without a device, a
     Cortex-M7 with just those sizes."""
+    sram, flash = parse_size(sram, "sram"), parse_size(flash, "flash")
     if device is None:
         if sram is None or flash is None:
             raise ValueError("give a device (e.g. device='stm32f746') or both sram= and flash=")
-        kb = [(v if isinstance(v, int) else parse_size(v, what)) // 1024
-              for v, what in ((sram, "sram"), (flash, "flash"))]
-        return custom_device(f"cortex-m7-{kb[0]}k-{kb[1]}k", sram=sram, flash=flash,
-                             core="cortex-m7")
-    size = lambda v, what: v if v is None or isinstance(v, int) else parse_size(v, what)  # noqa
-    return with_memory(get_device(device), sram_bytes=size(sram, "sram"),
-                       flash_bytes=size(flash, "flash"))
+        return custom_device(f"cortex-m7-{sram // 1024}k-{flash // 1024}k", sram=sram,
+                             flash=flash, core="cortex-m7")
+    return with_memory(get_device(device), sram_bytes=sram, flash_bytes=flash)
 
 
 def default_resolutions(image_size: int) -> tuple[int, ...]:
@@ -129,7 +126,7 @@ def train(train_data, validation_data=None, *, device=None, sram=None, flash=Non
     directory (`supernet.weights.h5`, `supernet.json`). Returns the Supernet. A saved
     supernet of the same space is loaded instead of trained again, unless `overwrite`."""
     plan = plan_search(train_data, validation_data, device, sram, flash, space, resolutions,
-                 validation_split, seed, verbose)
+                       validation_split, seed, verbose)
     return _supernet(plan, epochs, time_budget, learning_rate, batch_size, subnets, augment,
                      _project(directory, project_name), overwrite, seed, verbose)
 
@@ -202,7 +199,7 @@ def search(train_data, validation_data=None, *, device=None, sram=None, flash=No
     start = time.monotonic()
     share = (lambda part: None if time_budget is None else part * time_budget)  # noqa: E731
     plan = plan_search(train_data, validation_data, device, sram, flash, space, resolutions,
-                 validation_split, seed, verbose)
+                       validation_split, seed, verbose)
     r = plan["resolution"]
     oracle = TinyNASOracle(plan["space"], plan["width"], r, device=plan["device"], macs=macs,
                            latency_ms=latency_ms, patch=patch, stream_input=stream_input,
@@ -232,7 +229,7 @@ def search(train_data, validation_data=None, *, device=None, sram=None, flash=No
     best = max(trials, key=lambda t: t["val_accuracy"])
     arch = oracle.arch(best["values"])
     model = tuner.load_model_for(arch)
-    before = tuner.score(arch)["val_accuracy"]
+    before = best["val_accuracy"]  # scored inside the supernet as a trial
     after = _finetune(model, plan, finetune_epochs, learning_rate / 10, batch_size, augment,
                       share(FINETUNE_SHARE), seed, verbose)
     return SearchResult(arch=arch, model=model, cost=arch_cost(arch, plan["device"],

@@ -59,12 +59,6 @@ ENUMERATE_LIMIT = 20_000
 CACHE_SIZE = 100_000
 
 
-def _size(value, what):
-    if value is None or isinstance(value, int):
-        return value
-    return parse_size(str(value), what)
-
-
 def _objective(objective):
     """keras-tuner's objective, the cost figures' names understood (minimised)."""
     if isinstance(objective, list):
@@ -81,8 +75,9 @@ class TinyNASOracle(keras_tuner.Oracle):
     Budget: `device` (a catalogue name, a "NAME:sram=..,flash=.." spec or a Device), with
     `sram` / `flash` (bytes or "64K"-style) overriding its memory, or alone; `macs` a MACs
     limit; `latency_ms` a limit of the invoke's time on the device (`Cost.latency_ms`: the
-    Cortex-M speed model of `search.latency` at the device's clock); `stack_bytes` the stack reserved beside the arena (the firmware's default); `patch`
-    and `stream_input` as `search.cost` (patch-based inference: the peak of the patch plan).
+    Cortex-M speed model of `search.latency` at the device's clock); `stack_bytes` the stack
+    reserved beside the arena (the firmware's default); `patch` and `stream_input` as
+    `search.cost` (patch-based inference: the peak of the patch plan).
     Feasible: arena + stack <= SRAM, model data + code <= Flash, MACs <= `macs`, latency <=
     `latency_ms`.
 
@@ -103,8 +98,8 @@ class TinyNASOracle(keras_tuner.Oracle):
         self.genes = Genes(narrow_space(space, width_mult, resolutions))
         hp = hyperparameters if hyperparameters is not None else keras_tuner.HyperParameters()
         self.genes.declare(hp)
-        super().__init__(objective=_objective(objective), max_trials=max_trials, hyperparameters=hp,
-                         seed=seed, **kwargs)
+        super().__init__(objective=_objective(objective), max_trials=max_trials,
+                         hyperparameters=hp, seed=seed, **kwargs)
         if seed is not None:
             self.seed = self._seed_state = int(seed)  # (keras-tuner draws one for seed=0)
         for name, p in (("mutation_prob", mutation_prob),
@@ -121,7 +116,7 @@ class TinyNASOracle(keras_tuner.Oracle):
         self.mutation_prob, self.resolution_mutation_prob = mutation_prob, resolution_mutation_prob
         self.max_tries = max(1, int(max_tries))
         self.device = get_device(device) if device is not None else None
-        sram, flash = _size(sram, "sram"), _size(flash, "flash")
+        sram, flash = parse_size(sram, "sram"), parse_size(flash, "flash")
         if self.device is not None:
             self.device = with_memory(self.device, sram_bytes=sram, flash_bytes=flash)
             sram, flash = self.device.sram_bytes, self.device.flash_bytes
@@ -289,7 +284,8 @@ class TinyNASOracle(keras_tuner.Oracle):
         return "budget: " + (", ".join(limits) or "none")
 
     def _smallest_violations(self):
-        smallest = self.genes.space.smallest(self.genes.width_mult, self.genes.space.resolutions[0])
+        space = self.genes.space
+        smallest = space.smallest(self.genes.width_mult, space.resolutions[0])
         return self.violations(self.cost(smallest))
 
     # -- keras-tuner's calls, made safe ---------------------------------------------------------

@@ -190,8 +190,12 @@ def device_names() -> list[str]:
 _SIZE = re.compile(r"^\s*(0x[0-9a-fA-F]+|\d+)\s*([kKmM]?)[bB]?\s*$")
 
 
-def parse_size(text: str, what: str) -> int:
-    m = _SIZE.match(text)
+def parse_size(text: str | int | None, what: str) -> int | None:
+    """Bytes from "256K", "1M", "0x10000" or "65536"; an int is bytes already; None stays
+    None (no limit)."""
+    if text is None or isinstance(text, int):
+        return text
+    m = _SIZE.match(str(text))
     if not m:
         raise ValueError(f"{what}: {text!r} is not a size (e.g. 256K, 1M, 65536)")
     value = int(m.group(1), 0)
@@ -202,8 +206,7 @@ def custom_device(name: str, *, sram: int | str, flash: int | str, core: str = "
                   fpu: str | None | bool = True, **kwargs) -> Device:
     """A user-defined device. Sizes are bytes or strings like "256K"; `fpu=True` takes the
     core's usual FPU, None/False none."""
-    sram_bytes = sram if isinstance(sram, int) else parse_size(sram, "sram")
-    flash_bytes = flash if isinstance(flash, int) else parse_size(flash, "flash")
+    sram_bytes, flash_bytes = parse_size(sram, "sram"), parse_size(flash, "flash")
     if core not in CORES:
         raise ValueError(f"device {name}: core {core!r} is not supported; supported: "
                          f"{', '.join(CORES)}")
