@@ -239,17 +239,18 @@ def _convert(
         else:
             error = None
     if error is not None:
-        lines = [
-            line
-            for line in "".join(log).splitlines()
-            if line.strip() and not _NOISE.match(line)
-        ]
-        tail = "\n".join(lines[-25:])
-        raise QuantizationError(
-            f"int8 conversion failed: {type(error).__name__}: {error}"
-            + (f"\n--- converter log (last lines) ---\n{tail}" if tail else "")
-        ) from error
+        raise _conversion_error("int8 conversion", error, log) from error
     return bytes(result)
+
+
+def _conversion_error(what: str, error: Exception, log: list[str]) -> QuantizationError:
+    """The converter's failure with the last lines of its log that say something."""
+    lines = [line for line in "".join(log).splitlines()
+             if line.strip() and not _NOISE.match(line)]
+    tail = "\n".join(lines[-25:])
+    return QuantizationError(
+        f"{what} failed: {type(error).__name__}: {error}"
+        + (f"\n--- converter log (last lines) ---\n{tail}" if tail else ""))
 
 
 def quantize_keras(model: Any, representative_data: Any, float_io: bool = False) -> bytes:
@@ -336,11 +337,8 @@ def quantize_aware(model: Any, train_data: Any, *, epochs: int = 2,
             converter.inference_output_type = tf.int8
             result = converter.convert()
         except Exception as exc:  # noqa: BLE001 - re-raised with the converter log
-            lines = [line for line in "".join(log).splitlines()
-                     if line.strip() and not _NOISE.match(line)]
-            raise QuantizationError(f"int8 conversion of the quantization-aware model failed: "
-                                    f"{type(exc).__name__}: {exc}\n" + "\n".join(lines[-25:])
-                                    ) from exc
+            raise _conversion_error("int8 conversion of the quantization-aware model", exc,
+                                    log) from exc
     return bytes(result)
 
 
