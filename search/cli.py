@@ -162,7 +162,8 @@ def run_search(args) -> int:
     out = Path(args.output)
     train, val = _load_data(args.data)
     result = search(train, val, device=args.device, sram=args.sram, flash=args.flash,
-                    macs=args.macs, latency_ms=args.latency_ms, patch=args.patch, epochs=args.epochs,
+                    macs=args.macs, latency_ms=args.latency_ms, patch=args.patch,
+                    epochs=args.epochs,
                     time_budget=args.minutes * 60 if args.minutes else None,
                     max_trials=args.trials, finetune_epochs=args.finetune_epochs,
                     directory=args.directory or out / "tuner", project_name="search",

@@ -4,12 +4,13 @@ A trial takes the architecture the oracle proposes (`TinyNASOracle`), recalibrat
 supernet's batch-norm statistics for it on a few training batches, and scores it on the
 validation images: seconds per trial, no training. It reports `val_accuracy` and `val_loss`
 (the objective, by default); the oracle adds the subnet's exact cost as further metrics
-(`peak_sram_bytes`, `flash_bytes`, `macs`), so keras-tuner's `results_summary()`, `get_best_hyperparameters()`
-and `get_best_models()` (the extracted Keras model of a subnet, recalibrated) work as usual.
+(`peak_sram_bytes`, `flash_bytes`, `macs`), so keras-tuner's `results_summary()`,
+`get_best_hyperparameters()` and `get_best_models()` (the extracted Keras model of a subnet,
+recalibrated) work as usual.
 
 Distributed (keras-tuner's chief/worker mode): every worker builds the same tuner around the
-same trained supernet, e.g. by loading its weights (`supernet_weights=`) from the shared
-project directory; the chief only serves the oracle.
+same trained supernet (`tinynas.search` loads it from the shared project directory); the
+chief only serves the oracle.
 """
 from __future__ import annotations
 

@@ -37,8 +37,8 @@ class PipelineResult:
     test_images: int
     accuracy: dict  # float, ptq (our C), qat (our C), qat_tflm (TFLite Micro)
     identical: bool  # every output byte of the QAT model equal in both runtimes
-    ours: dict  # peak_sram_bytes, flash_bytes, code_bytes, host_ms, m7_instructions
-    tflm: dict
+    ours: dict  # peak_sram_bytes, model_bytes, firmware_flash_bytes, host_ms, m7_instructions
+    tflm: dict  # peak_sram_bytes (smallest working arena), model_bytes (.tflite), host_ms
     files: dict = field(default_factory=dict)
 
     def to_markdown(self) -> str:
