@@ -18,7 +18,7 @@ import re
 
 from .space import Arch
 
-__all__ = ["build_keras", "conv_bn_act", "import_keras"]
+__all__ = ["build_keras", "conv_bn_act", "import_keras", "recalibrate_batch_norm"]
 
 
 def import_keras():
@@ -80,3 +80,32 @@ def build_keras(arch: Arch, *, seed: int | None = None):
     x = L.GlobalAveragePooling2D(name="global_pool")(x)
     x = L.Dense(arch.classes, name="classifier")(x)
     return keras.Model(inp, x, name=re.sub(r"[^0-9A-Za-z_]", "_", arch.label()) or "arch")
+
+
+def recalibrate_batch_norm(model, images, *, batches: int = 20, batch_size: int = 128) -> int:
+    """Set every batch-norm layer's moving statistics to their exact average over `batches`
+    batches of `images` (an array prepared for the model), as a supernet's subnets are
+    recalibrated. A network trained from scratch needs it too: at the end of a short
+    training the moving averages lag the weights (measured: MobileNetV2 0.25 after 5 epochs of
+    Fashion-MNIST, 81% accuracy in training mode and 10% in inference mode). Returns the
+    number of batches used."""
+    keras = import_keras()
+    def walk(layer):  # nested models included
+        yield layer
+        for inner in getattr(layer, "layers", ()):
+            yield from walk(inner)
+    norms = [layer for layer in walk(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [layer.momentum for layer in norms]
+    count = 0
+    try:
+        for start in range(0, min(len(images), batches * batch_size), batch_size):
+            for layer in norms:  # momentum k / (k + 1): the mean of the k + 1 batches seen
+                layer.momentum = count / (count + 1)
+            model(images[start:start + batch_size], training=True)
+            count += 1
+    finally:
+        for layer, momentum in zip(norms, saved):
+            layer.momentum = momentum
+    if count == 0:
+        raise ValueError("recalibrate_batch_norm: no images given")
+    return count

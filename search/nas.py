@@ -40,8 +40,8 @@ from .result import SearchResult
 from .space import SearchSpace, WIDTHS
 from .stage1 import optimize_space
 
-__all__ = ["search", "train", "plan_search", "evaluation_arrays", "default_resolutions",
-           "budget_device"]
+__all__ = ["search", "train", "train_model", "plan_search", "evaluation_arrays",
+           "default_resolutions", "budget_device"]
 
 #: shares of a time budget: supernet training, then fine-tuning; the trials get what is left
 SUPERNET_SHARE, FINETUNE_SHARE = 0.75, 0.12
@@ -230,8 +230,9 @@ def search(train_data, validation_data=None, *, device=None, sram=None, flash=No
     arch = oracle.arch(best["values"])
     model = tuner.load_model_for(arch)
     before = best["val_accuracy"]  # scored inside the supernet as a trial
-    after = _finetune(model, plan, finetune_epochs, learning_rate / 10, batch_size, augment,
-                      share(FINETUNE_SHARE), seed, verbose)
+    after = train_model(model, plan, epochs=finetune_epochs, learning_rate=learning_rate / 10,
+                        batch_size=batch_size, augment=augment,
+                        time_budget=share(FINETUNE_SHARE), seed=seed, verbose=verbose)
     return SearchResult(arch=arch, model=model, cost=arch_cost(arch, plan["device"],
                                                                patch=patch,
                                                                stream_input=stream_input),
@@ -253,15 +254,20 @@ def evaluation_arrays(plan: dict, batch_size: int = 128):
     return calibration, as_arrays(plan["validation"], r, channels)
 
 
-def _finetune(model, plan, epochs, learning_rate, batch_size, augment, time_budget, seed,
-              verbose) -> float:
-    """Fine-tune the extracted subnet on the training images; its validation accuracy."""
+def train_model(model, plan, *, epochs: int, learning_rate: float, batch_size: int = 128,
+                augment=None, time_budget: float | None = None, seed: int = 0,
+                verbose="auto") -> float:
+    """Train a Keras classifier (a subnet to fine-tune, or a network from scratch) on the
+    plan's training images at its own input resolution: Adam, cosine decay to zero at the
+    end of `epochs` or of `time_budget` seconds, whichever comes first; then its batch norm
+    recalibrated on 20 batches of training images. Its validation accuracy."""
     import keras
 
-    from .data import image_dataset
+    from .data import as_arrays, image_dataset
+    from .keras_model import recalibrate_batch_norm
     from .supernet.train import CosineDecayToEnd, TimeBudget
 
-    r, c = plan["resolution"], plan["space"].input_channels
+    r, c = int(model.input_shape[1]), int(model.input_shape[3])
     train = image_dataset(plan["train"], r, c, batch_size=batch_size, shuffle=True, seed=seed,
                           augment=augment)
     val = image_dataset(plan["validation"], r, c, batch_size=500)
@@ -273,6 +279,8 @@ def _finetune(model, plan, epochs, learning_rate, batch_size, augment, time_budg
                       metrics=["accuracy"], jit_compile=False)
         callbacks = [TimeBudget(time_budget, schedule)] if time_budget else []
         model.fit(train, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
+        recalibrate_batch_norm(model, as_arrays(plan["train"], r, c,
+                                                limit=20 * batch_size)[0])
     else:
         model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"], jit_compile=False)

@@ -132,6 +132,11 @@ def _convert_demo(args) -> int:
 
 
 def _bench(args) -> int:
+    if args.nas:
+        from .benchmarks.nas import main as run_nas
+
+        return run_nas(["--seed", str(args.seed)]
+                       + (["--directory", args.workdir] if args.workdir else []))
     if args.memory:
         from .benchmarks.memory import run as run_memory
 
@@ -194,15 +199,22 @@ byte for byte.
                             (Cortex-M7): Flash, SRAM, instructions of the invoke call
   --target disco-f746       the same on an attached STM32F746G-DISCO (DWT cycles)
   --memory                  peak SRAM of both runtimes, our lower bound and the published
-                            TinyEngine / X-CUBE-AI figures over the zoo""",
+                            TinyEngine / X-CUBE-AI figures over the zoo
+  --nas                     TinyNAS against the scaled MobileNetV2 and ProxylessNAS that fit
+                            64 kB / 256 kB and 32 kB / 128 kB, on Fashion-MNIST, int8, beside
+                            TFLite Micro (about 2 hours; python -m
+                            tflm_mcunet.benchmarks.nas --help for its options)""",
                        epilog="examples:\n"
                        "  tflm-mcunet bench model_int8.tflite          host, one model\n"
                        "  tflm-mcunet bench                            host, the whole zoo\n"
                        "  tflm-mcunet bench --target qemu-m7 mcunet-in1\n"
-                       "  tflm-mcunet bench --memory",
+                       "  tflm-mcunet bench --memory\n"
+                       "  tflm-mcunet bench --nas",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--memory", action="store_true",
                    help="the peak-SRAM table over zoo models instead of a run")
+    p.add_argument("--nas", action="store_true",
+                   help="the NAS quality benchmark instead of a run (about 2 hours)")
     p.add_argument("--no-patches", dest="patches", action="store_false",
                    help="with --memory: skip the columns with patch-based inference")
     p.add_argument("--target", choices=("host", "qemu-m7", "disco-f746"), default="host",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["run_pipeline", "PipelineResult", "BUDGET"]
+__all__ = ["run_pipeline", "PipelineResult", "BUDGET", "evaluate_int8", "Int8Evaluation"]
 
 #: the demo's microcontroller budget (whole firmware)
 BUDGET = {"sram": "64K", "flash": "256K"}
@@ -79,19 +79,62 @@ def _host_outputs(host, images) -> list:
     return [host.invoke(image[None]) for image in images]
 
 
+@dataclass
+class Int8Evaluation:
+    accuracy: dict  # float (Keras), ptq (our C), qat (our C), qat_tflm (TFLite Micro)
+    identical: bool  # every output byte of the QAT model equal in both runtimes
+    ptq: bytes  # the int8 .tflite models
+    qat: bytes
+    conversion: object  # the QAT model's C project (`convert`'s result)
+
+
+def evaluate_int8(model, train, test, device, workdir, *, qat_dir=None, qat_epochs: int = 1,
+                  seed: int = 0, verbose=2) -> Int8Evaluation:
+    """A float Keras classifier made int8 both ways, post-training (calibrated on 256 training
+    images) and by quantization-aware training (`qat_epochs` on `train`), each converted
+    for `device` (into `workdir`/ptq_c and `qat_dir` or `workdir`/qat_c) and compiled for this
+    machine; the accuracy of every model on `test` (images, labels), and whether our C and
+    TFLite Micro give the same bytes for the QAT model on every test image."""
+    from . import compile_host
+    from .converter import convert
+    from .quantize import quantize_aware, quantize_input, quantize_keras
+    from .search.data import as_arrays, image_dataset
+    from .tflm import run_tflm_batch
+
+    workdir = Path(workdir)
+    r, c = int(model.input_shape[1]), int(model.input_shape[3])
+    test_x, _ = as_arrays(test, r, c)
+    yt = np.asarray(test[1]).reshape(-1)
+    float_accuracy = float((model.predict(test_x, verbose=0).argmax(-1) == yt).mean())
+    ptq = quantize_keras(model, as_arrays(train, r, c, limit=256)[0])
+    qat = quantize_aware(model, image_dataset(train, r, c, shuffle=True, seed=seed),
+                         epochs=qat_epochs, verbose=verbose)
+    conversion = convert(qat, qat_dir or workdir / "qat_c", device=device)
+    ptq_dir = workdir / "ptq_c"
+    convert(ptq, ptq_dir, device=device)
+    images = quantize_input(qat, test_x)
+    ours = _host_outputs(compile_host(conversion.out_dir), images)
+    reference = run_tflm_batch(qat, [[image[None]] for image in images])
+    identical = all(np.asarray(a).tobytes() == np.asarray(b[0]).tobytes()
+                    for a, b in zip(ours, reference))
+    ptq_outputs = _host_outputs(compile_host(ptq_dir), quantize_input(ptq, test_x))
+    accuracy = {"float": float_accuracy,
+                "ptq": float((_predictions(ptq_outputs) == yt).mean()),
+                "qat": float((_predictions(ours) == yt).mean()),
+                "qat_tflm": float((_predictions(reference) == yt).mean())}
+    return Int8Evaluation(accuracy, identical, ptq, qat, conversion)
+
+
 def run_pipeline(output="tflm-mcunet-demo", *, minutes: float = 10.0, quick: bool = False,
                  seed: int = 0, qat_epochs: int = 1) -> PipelineResult:
     """The demo (module docstring); writes OUTPUT/{model_c, result, pareto.png, memory.png,
     model_qat.tflite, model_ptq.tflite, demo.json}."""
     import keras
 
-    from . import compile_host, datasets, tinynas
+    from . import datasets, tinynas
     from .benchmarks import host as host_bench, mcu
-    from .converter import convert
     from .plot import plot_memory
-    from .quantize import quantize_input
-    from .search.data import as_arrays
-    from .tflm import run_tflm_batch, tflm_arena_report
+    from .tflm import tflm_arena_report
 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,33 +154,17 @@ def run_pipeline(output="tflm-mcunet-demo", *, minutes: float = 10.0, quick: boo
     result.save(out / "result")
     files = {"result": str(out / "result"), "pareto": str(result.plot(out / "pareto.png"))}
 
-    _log("2. int8: post-training quantization, then quantization-aware training")
-    r = result.arch.resolution
-    test_x, _ = as_arrays((xt, yt), r, 1)
-    float_accuracy = float((result.model.predict(test_x, verbose=0).argmax(-1) == yt).mean())
-    ptq = result.to_tflite()
-    qat = result.quantize((x, y), epochs=qat_epochs, seed=seed, verbose=2)
-    for name, model in (("ptq", ptq), ("qat", qat)):
+    _log("2. int8: post-training quantization, then quantization-aware training; "
+         f"3. C projects compiled for this machine; 4. {len(xt):,} test images through our C "
+         "and TFLite Micro")
+    int8 = evaluate_int8(result.model, (x, y), (xt, yt), result.device, out / "build",
+                         qat_dir=out / "model_c", qat_epochs=qat_epochs, seed=seed)
+    qat, accuracy, identical, conversion = (int8.qat, int8.accuracy, int8.identical,
+                                            int8.conversion)
+    for name, model in (("ptq", int8.ptq), ("qat", qat)):
         (out / f"model_{name}.tflite").write_bytes(model)
-
-    _log("3. C projects, compiled for this machine")
-    conversion = convert(qat, out / "model_c", device=result.device)
-    ptq_dir = out / "build" / "ptq_c"
-    convert(ptq, ptq_dir, device=result.device)
     files["model_c"] = str(conversion.out_dir)
     files["memory"] = str(plot_memory(conversion, out / "model_qat.tflite", out / "memory.png"))
-
-    _log(f"4. {len(xt):,} test images through our C and TFLite Micro")
-    images = quantize_input(qat, test_x)
-    ours = _host_outputs(compile_host(conversion.out_dir), images)
-    reference = run_tflm_batch(qat, [[image[None]] for image in images])
-    identical = all(np.asarray(a).tobytes() == np.asarray(b[0]).tobytes()
-                    for a, b in zip(ours, reference))
-    ptq_outputs = _host_outputs(compile_host(ptq_dir), quantize_input(ptq, test_x))
-    accuracy = {"float": float_accuracy,
-                "ptq": float((_predictions(ptq_outputs) == yt).mean()),
-                "qat": float((_predictions(ours) == yt).mean()),
-                "qat_tflm": float((_predictions(reference) == yt).mean())}
 
     _log("5. memory, latency and Cortex-M7 instructions")
     tflm_report = tflm_arena_report(qat)
