@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from ..devices import get_device
-from .mcu import (ARM_PREFIX, MCUError, load_model, make_target, output_specs, published_anchor,
-                  random_samples, read_sections)
+from .toolchain import (ARM_PREFIX, MCUError, make_target, output_specs, random_samples,
+                        read_sections)
+from .zoo import ARCHS, load_model, published_anchor
 
 BOARD_DEVICE = "stm32f746"
 _CYCLES = re.compile(r"tme-board cycles=(\d+) calibration=(\d+) stack_peak=(\d+) "
@@ -102,8 +103,11 @@ def read_board(port: str, timeout: float = 120.0) -> dict:
 
 def run_board(args) -> int:
     from ..tflm import run_tflm_batch
-    from .zoo import ARCHS
 
+    if getattr(args, "patch", None) not in (None, "none") or getattr(args, "stream_input",
+                                                                      False):
+        raise MCUError("--patch and --stream-input are for --target qemu-m7; the board "
+                       "runner measures the layer-by-layer firmware")
     if shutil.which(f"{ARM_PREFIX}gcc") is None:
         raise MCUError(f"{ARM_PREFIX}gcc not found; on Debian: apt-get install gcc-arm-none-eabi "
                        "libnewlib-arm-none-eabi")

@@ -108,16 +108,12 @@ def run_ours(exe: Path, inputs: Path, specs: list[tuple], count: int) -> list[li
                             text=True)
     if result.returncode != 0:
         raise HostBenchError(f"{exe} run failed: {result.stderr[-2000:]}")
-    raw = out.read_bytes()
-    outputs, offset = [], 0
-    for _ in range(count):
-        outs = []
-        for dtype, shape in specs:
-            n = int(np.prod(shape)) * np.dtype(dtype).itemsize
-            outs.append(np.frombuffer(raw[offset:offset + n], dtype=dtype).reshape(shape))
-            offset += n
-        outputs.append(outs)
-    return outputs
+    from .toolchain import unpack_outputs
+
+    try:
+        return unpack_outputs(out.read_bytes(), specs, count)
+    except ValueError as e:
+        raise HostBenchError(f"{exe} {e}") from None
 
 
 def time_ours(exe: Path, inputs: Path, seconds: float) -> list[float]:
@@ -297,7 +293,8 @@ def bench_model(name: str, model: bytes, *, workdir: Path, cflags: str, count_cf
                 xnnpack: XnnpackTimer | None, profile: bool = False) -> Row:
     from ..converter import convert
     from ..tflm import default_arena_size, run_tflm_batch
-    from .mcu import layer_profile, output_specs, random_samples
+    from .mcu import layer_profile
+    from .toolchain import output_specs, random_samples
 
     project = workdir / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     conv = convert(model, project / "c", force=True)
@@ -473,7 +470,8 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from . import zoo
-    from .mcu import format_profile, load_model
+    from .mcu import format_profile
+    from .zoo import load_model
 
     if getattr(args, "instructions", True) and not callgrind_available():
         print("valgrind not found: instruction counts skipped (apt-get install valgrind)",

@@ -35,370 +35,26 @@ architecture of archs/*.json (the ones with published TinyEngine numbers).
 from __future__ import annotations
 
 import argparse
-import bisect
-import hashlib
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from ..devices import BUILDS, Device, get_device
+from .toolchain import (ARM_PREFIX, QEMU, QEMU_MACHINE, FirmwareTooBig, MCUError, build_flags,
+                        build_plugin, build_qemu_firmware, function_instructions,
+                        link_for_device, output_specs, random_samples, read_sections,
+                        require_tools, run_qemu, tool_version)
+from .zoo import load_model, published_anchor
 
-ARM_PREFIX = os.environ.get("ARM_PREFIX", "arm-none-eabi-")
-QEMU = os.environ.get("QEMU_SYSTEM_ARM", "qemu-system-arm")
-QEMU_MACHINE = "mps2-an500"
-APT_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 #: the goals of the benchmark
 GOAL_CYCLES_RATIO = 0.8
 GOAL_CODE_BYTES = 64 * 1024
-
-
-class MCUError(RuntimeError):
-    """Building or running the firmware failed."""
-
-
-class FirmwareTooBig(MCUError):
-    """The firmware does not fit the device: `overflows` maps region (SRAM, FLASH) to bytes."""
-
-    def __init__(self, message: str, overflows: dict[str, int]):
-        super().__init__(message)
-        self.overflows = overflows
-
-
-# --------------------------------------------------------------------------------------------
-# tools
-# --------------------------------------------------------------------------------------------
-
-def missing_tools() -> list[str]:
-    """The programs the emulated benchmark needs that are not on PATH."""
-    tools = [f"{ARM_PREFIX}gcc", f"{ARM_PREFIX}size", f"{ARM_PREFIX}nm", QEMU, "make", "cc"]
-    return [t for t in tools if shutil.which(t) is None]
-
-
-def require_tools() -> None:
-    missing = missing_tools()
-    if missing:
-        raise MCUError(f"missing {', '.join(missing)}; on Debian: apt-get install {APT_PACKAGES} "
-                       "build-essential")
-
-
-def _version(cmd: list[str]) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return "not found"
-    return out.splitlines()[0].strip() if out else "unknown"
-
-
-def cache_dir() -> Path:
-    """Where built plugins and zoo models are kept: $TFLM_MCUNET_CACHE, else
-    $XDG_CACHE_HOME/tflm-mcunet, else ~/.cache/tflm-mcunet."""
-    if os.environ.get("TFLM_MCUNET_CACHE"):
-        return Path(os.environ["TFLM_MCUNET_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tflm-mcunet"
-
-
-def build_plugin(cache: Path | None = None) -> Path:
-    """The instruction-counting QEMU plugin, compiled with the host's `cc` (cached by source
-    hash; safe when several processes build it at once)."""
-    source = (resources.files("tflm_mcunet.benchmarks") / "qemu_plugin" / "insn_count.c")
-    text = source.read_bytes()
-    folder = Path(cache or cache_dir()) / "qemu-plugin"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"insn_count-{hashlib.sha256(text).hexdigest()[:12]}.so"
-    if target.exists():
-        return target
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        src = Path(tmp) / "insn_count.c"
-        src.write_bytes(text)
-        so = Path(tmp) / "insn_count.so"
-        result = subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror",
-                                 "-fvisibility=hidden", "-o", str(so), str(src)],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise MCUError(f"building the QEMU plugin failed:\n{result.stderr}")
-        os.replace(so, target)
-    return target
-
-
-# --------------------------------------------------------------------------------------------
-# building
-# --------------------------------------------------------------------------------------------
-
-_OVERFLOW = re.compile(r"region `?'?(\w+)'? overflowed by (\d+) bytes")
-
-
-def make_target(project: Path, target: str, *, build_dir: Path, arch_flags: list[str],
-                variables: dict[str, str] | None = None, jobs: int = 2) -> str:
-    """`make -C project target` with the firmware variables; returns the output. A memory
-    region overflow raises FirmwareTooBig naming the region and the bytes."""
-    cmd = ["make", "-C", str(project), f"-j{jobs}", target, f"MCU_BUILD={build_dir}",
-           f"MCU_ARCH={' '.join(arch_flags)}", f"ARM_PREFIX={ARM_PREFIX}"]
-    cmd += [f"{k}={v}" for k, v in (variables or {}).items()]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        overflows = {m.group(1): int(m.group(2)) for m in _OVERFLOW.finditer(output)}
-        if overflows:
-            told = [line for line in output.splitlines()
-                    if line.startswith("error: the firmware does not fit")]
-            raise FirmwareTooBig(told[0] if told else ", ".join(
-                f"{r} overflowed by {n:,} bytes" for r, n in overflows.items()), overflows)
-        raise MCUError(f"`make {target}` in {project} failed:\n{output[-4000:]}")
-    return output
-
-
-@dataclass
-class Sections:
-    """Section sizes of a firmware ELF (bytes)."""
-
-    sizes: dict[str, int]
-
-    def _sum(self, *names: str) -> int:
-        return sum(self.sizes.get(n, 0) for n in names)
-
-    @property
-    def code_bytes(self) -> int:
-        """Flash without the weights and .data: vector table, code, other constants."""
-        return self._sum(".isr_vector", ".text", ".rodata", ".ARM.extab", ".ARM.exidx",
-                         ".init_array")
-
-    @property
-    def weights_bytes(self) -> int:
-        return self._sum(".weights")
-
-    @property
-    def data_bytes(self) -> int:
-        return self._sum(".data")
-
-    @property
-    def bss_bytes(self) -> int:
-        return self._sum(".bss")
-
-    @property
-    def stack_reserved_bytes(self) -> int:
-        return self._sum(".stack")
-
-    @property
-    def flash_bytes(self) -> int:
-        """text + data: everything stored in Flash."""
-        return self.code_bytes + self.weights_bytes + self.data_bytes
-
-
-def read_sections(elf: Path) -> Sections:
-    out = subprocess.run([f"{ARM_PREFIX}size", "-A", "-d", str(elf)], capture_output=True,
-                         text=True, check=True).stdout
-    sizes = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
-            sizes[parts[0]] = int(parts[1])
-    return Sections(sizes)
-
-
-def symbol_address(elf: Path, name: str) -> int:
-    out = subprocess.run([f"{ARM_PREFIX}nm", str(elf)], capture_output=True, text=True,
-                         check=True).stdout
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[2] == name:
-            return int(parts[0], 16) & ~1
-    raise MCUError(f"{elf} has no symbol {name}")
-
-
-def build_flags(device: Device, build: str) -> list[str]:
-    return device.cflags(build)
-
-
-def build_qemu_firmware(project: Path, build_dir: Path, arch_flags: list[str]) -> Path:
-    """The semihosting benchmark firmware of a converted project, for mps2-an500."""
-    make_target(project, "qemu-firmware", build_dir=build_dir, arch_flags=arch_flags)
-    return build_dir / "qemu.elf"
-
-
-def link_for_device(project: Path, build_dir: Path, arch_flags: list[str]) -> Sections:
-    """`make firmware`: the example application linked with the device's linker script.
-    Raises FirmwareTooBig when it does not fit."""
-    make_target(project, "firmware", build_dir=build_dir, arch_flags=arch_flags)
-    return read_sections(build_dir / "firmware.elf")
-
-
-# --------------------------------------------------------------------------------------------
-# running
-# --------------------------------------------------------------------------------------------
-
-@dataclass
-class QemuRun:
-    outputs: list[list[np.ndarray]]  # per sample, every output
-    invoke_instructions: list[int]  # per sample: instructions of the invoke call
-    calibration_instructions: int  # the empty marker pair, subtracted from every interval
-    stack_peak_bytes: int
-    stack_size_bytes: int
-    total_instructions: int
-    console: str = ""  # what the firmware printed
-    blocks: list[tuple[int, int, int]] = field(default_factory=list)  # (address, insns, runs)
-
-
-_BENCH_LINE = re.compile(r"tme-bench samples=(\d+) stack_peak=(\d+) stack_size=(\d+)")
-
-
-def run_qemu(elf: Path, samples: list[list[np.ndarray]], output_specs: list[tuple],
-             *, plugin: Path | None = None, mode: str = "tb", blocks: bool = False,
-             timeout: float = 1800) -> QemuRun:
-    """Run a benchmark firmware on every sample (a list of input arrays each).
-
-    output_specs: (numpy dtype, shape) of every model output. With `plugin` (build_plugin()),
-    the instructions of every invoke are counted; with `blocks` too, the executions of every
-    translation block of the whole run (for function_instructions).
-    """
-    with tempfile.TemporaryDirectory(prefix="tflm-mcunet-qemu-") as tmp:
-        work = Path(tmp)
-        with open(work / "in.bin", "wb") as f:
-            for sample in samples:
-                for x in sample:
-                    f.write(np.ascontiguousarray(x).tobytes())
-        cmd = [QEMU, "-M", QEMU_MACHINE, "-display", "none", "-serial", "null", "-monitor",
-               "none", "-semihosting-config",
-               "enable=on,target=native,arg=firmware,arg=in.bin,arg=out.bin",
-               "-kernel", str(Path(elf).resolve())]
-        if plugin is not None:
-            begin = symbol_address(elf, "tme_bench_begin")
-            end = symbol_address(elf, "tme_bench_end")
-            cmd += ["-plugin", f"{Path(plugin).resolve()},begin={begin:#x},end={end:#x},"
-                    f"out={work / 'counts.txt'},mode={mode}"
-                    + (f",blocks={work / 'blocks.txt'}" if blocks else "")]
-        try:
-            result = subprocess.run(cmd, cwd=work, capture_output=True, text=True,
-                                    timeout=timeout)
-        except subprocess.TimeoutExpired as e:
-            raise MCUError(f"QEMU did not finish within {timeout:.0f} s running {elf}") from e
-        # QEMU writes the semihosting console to stderr (stdout in some versions)
-        match = _BENCH_LINE.search(result.stdout + result.stderr)
-        if result.returncode != 0 or not match:
-            raise MCUError(f"the firmware {elf} failed under QEMU (exit {result.returncode}):\n"
-                           f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
-        if int(match.group(1)) != len(samples):
-            raise MCUError(f"the firmware ran {match.group(1)} samples of {len(samples)}")
-        raw = (work / "out.bin").read_bytes()
-        outputs, offset = [], 0
-        for _ in samples:
-            outs = []
-            for dtype, shape in output_specs:
-                n = int(np.prod(shape)) * np.dtype(dtype).itemsize
-                outs.append(np.frombuffer(raw[offset:offset + n], dtype=dtype).reshape(shape))
-                offset += n
-            outputs.append(outs)
-        if offset != len(raw):
-            raise MCUError(f"the firmware wrote {len(raw)} output bytes, expected {offset}")
-        intervals, total = [], 0
-        if plugin is not None:
-            for line in (work / "counts.txt").read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "interval":
-                    intervals.append(int(value))
-                elif key == "total":
-                    total = int(value)
-            if len(intervals) != len(samples) + 1:
-                raise MCUError(f"the plugin counted {len(intervals)} intervals, expected "
-                               f"{len(samples) + 1}")
-        block_counts = []
-        if plugin is not None and blocks:
-            for line in (work / "blocks.txt").read_text().splitlines():
-                _, address, insns, runs = line.split()
-                block_counts.append((int(address, 16), int(insns), int(runs)))
-        calibration = intervals[0] if intervals else 0
-        return QemuRun(outputs, [n - calibration for n in intervals[1:]], calibration,
-                       int(match.group(2)), int(match.group(3)), total,
-                       result.stdout + result.stderr, block_counts)
-
-
-def function_instructions(elf: Path, blocks: list[tuple[int, int, int]]) -> dict[str, int]:
-    """Executed instructions per function of the ELF, from QemuRun.blocks (a block is
-    counted in the function its first instruction belongs to: blocks end at branches, so they
-    do not run across a function's end)."""
-    out = subprocess.run([f"{ARM_PREFIX}nm", "-S", "-n", str(elf)], capture_output=True,
-                         text=True, check=True).stdout
-    functions = []  # (start, end, name)
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[2] in "tTwW":
-            start = int(parts[0], 16) & ~1
-            functions.append((start, start + int(parts[1], 16), parts[3]))
-    starts = [f[0] for f in functions]
-    counts: dict[str, int] = {}
-    for address, insns, runs in blocks:
-        i = bisect.bisect_right(starts, address) - 1
-        name = functions[i][2] if i >= 0 and address < functions[i][1] else "(other)"
-        counts[name] = counts.get(name, 0) + insns * runs
-    return counts
-
-
-# --------------------------------------------------------------------------------------------
-# the benchmark
-# --------------------------------------------------------------------------------------------
-
-def random_samples(graph, count: int, seed: int) -> list[list[np.ndarray]]:
-    """Seeded random inputs for every model input (int8: the full range; float: [-1, 1))."""
-    rng = np.random.default_rng(seed)
-    samples = []
-    for _ in range(count):
-        sample = []
-        for t in graph.inputs:
-            shape = tuple(t.shape)
-            if t.dtype == "float32":
-                sample.append(rng.uniform(-1, 1, shape).astype(np.float32))
-            else:
-                sample.append(rng.integers(-128, 128, shape, dtype=np.int8))
-        samples.append(sample)
-    return samples
-
-
-def output_specs(graph) -> list[tuple]:
-    return [(np.dtype(t.dtype), tuple(t.shape)) for t in graph.outputs]
-
-
-def published_anchor(name: str) -> dict | None:
-    """TinyEngine's published numbers for an archs/*.json architecture: the board whose
-    latency implies the fewest cycles (latency x clock), with that board's Flash and SRAM."""
-    from .zoo import ARCHS
-
-    pub = ARCHS.get(name, {}).get("published") or {}
-    best = None
-    for board, runtimes in pub.items():
-        m = re.search(r"(\d+)mhz", board)
-        te = runtimes.get("tinyengine") if isinstance(runtimes, dict) else None
-        if not m or not te or te.get("latency_ms") is None:
-            continue
-        cycles = te["latency_ms"] * 1e-3 * int(m.group(1)) * 1e6
-        if best is None or cycles < best["cycles"]:
-            best = dict(board=board, cycles=cycles, latency_ms=te["latency_ms"],
-                        mhz=int(m.group(1)), flash_kB=te.get("flash_kB"),
-                        peak_sram_kB=te.get("peak_sram_kB"))
-    if best is not None:
-        best["macs_M"] = pub.get("macs_M")
-    return best
-
-
-def load_model(spec: str, zoo_cache: Path | None = None) -> tuple[str, bytes]:
-    """(name, .tflite bytes) of a zoo name or a .tflite path."""
-    path = Path(spec)
-    if path.suffix == ".tflite" or path.exists():
-        return path.stem, path.read_bytes()
-    from . import zoo
-
-    if spec not in zoo.ZOO:
-        raise MCUError(f"{spec!r} is neither a .tflite file nor a zoo model "
-                       f"({', '.join(zoo.zoo_names())})")
-    return spec, zoo.cached_zoo_tflite(spec, zoo_cache or cache_dir() / "zoo")
 
 
 @dataclass
@@ -464,9 +120,6 @@ def bench_model(name: str, model: bytes, *, device: Device, builds=BUILDS, sampl
         elf = build_qemu_firmware(project, build_dir, flags)
         sections = read_sections(elf)
         run = run_qemu(elf, inputs, specs, plugin=plugin, blocks=profile)
-        exact = all(len(a) == len(b) and all(
-            np.asarray(x).tobytes() == np.asarray(y).tobytes() for x, y in zip(a, b))
-            for a, b in zip(run.outputs, reference))
         fits = "-"
         if build == "dsp":
             try:
@@ -475,35 +128,53 @@ def bench_model(name: str, model: bytes, *, device: Device, builds=BUILDS, sampl
             except FirmwareTooBig as e:
                 fits = "no: " + ", ".join(f"{r} overflowed by {n:,} B"
                                           for r, n in e.overflows.items())
-        insns = max(run.invoke_instructions) if run.invoke_instructions else 0
-        macs = conv.report.macs
-        row = Row(
-            model=name + _patch_label(conv.report), build=build, flags=" ".join(flags), bit_exact=exact, samples=samples,
-            macs=macs, invoke_instructions=insns,
-            invoke_instructions_per_sample=run.invoke_instructions,
-            instructions_per_mac=insns / macs if macs else 0.0,
-            flash_bytes=sections.flash_bytes, code_bytes=sections.code_bytes,
-            weights_bytes=sections.weights_bytes, data_bytes=sections.data_bytes,
-            bss_bytes=sections.bss_bytes, stack_peak_bytes=run.stack_peak_bytes,
-            sram_bytes=sections.data_bytes + sections.bss_bytes + run.stack_peak_bytes,
-            arena_bytes=conv.report.peak_sram_bytes, device=device.name, fits_device=fits,
-            published=anchor)
-        row.goals = _goals(row, anchor)
+        row = make_row(name + _patch_label(conv.report), build, " ".join(flags), run,
+                       reference, sections, macs=conv.report.macs,
+                       sram_bytes=sections.data_bytes + sections.bss_bytes
+                       + run.stack_peak_bytes, arena_bytes=conv.report.peak_sram_bytes,
+                       device=device, fits=fits, anchor=anchor)
         if profile and plugin is not None:
             row.profile = layer_profile(function_instructions(elf, run.blocks), conv.report,
                                         "model")
         rows.append(row)
     if tflm_root:
-        from .mcu_tflm import bench_tflm
+        from .mcu_tflm import run_tflm_firmware
 
         try:
-            rows.append(bench_tflm(name, model, tflm_root=Path(tflm_root), device=device,
-                                   inputs=inputs, reference=reference, specs=specs,
-                                   workdir=project / "tflm", plugin=plugin, anchor=anchor,
-                                   macs=conv.report.macs, log=log))
+            tflm = run_tflm_firmware(name, model, tflm_root=Path(tflm_root), inputs=inputs,
+                                     specs=specs, workdir=project / "tflm", plugin=plugin,
+                                     log=log)
+            rows.append(make_row(name, "tflm", tflm.flags, tflm.run, reference, tflm.sections,
+                                 macs=conv.report.macs, sram_bytes=tflm.sram_bytes,
+                                 arena_bytes=tflm.arena_used_bytes, device=device, fits="-",
+                                 anchor=anchor))
         except MCUError as e:
             log(f"  {name}: TFLite Micro firmware failed: {e}")
     return rows
+
+
+def make_row(model: str, build: str, flags: str, run, reference, sections, *, macs: int,
+             sram_bytes: int, arena_bytes: int | None, device: Device, fits: str,
+             anchor: dict | None) -> Row:
+    """The row of one firmware run (`run`: a QemuRun) checked against TFLite Micro's outputs on
+    the host (`reference`), with its goals."""
+    exact = len(run.outputs) == len(reference) and all(
+        len(a) == len(b) and all(np.asarray(x).tobytes() == np.asarray(y).tobytes()
+                                 for x, y in zip(a, b))
+        for a, b in zip(run.outputs, reference))
+    insns = max(run.invoke_instructions) if run.invoke_instructions else 0
+    row = Row(
+        model=model, build=build, flags=flags, bit_exact=exact, samples=len(reference),
+        macs=macs, invoke_instructions=insns,
+        invoke_instructions_per_sample=run.invoke_instructions,
+        instructions_per_mac=insns / macs if macs else 0.0,
+        flash_bytes=sections.flash_bytes, code_bytes=sections.code_bytes,
+        weights_bytes=sections.weights_bytes, data_bytes=sections.data_bytes,
+        bss_bytes=sections.bss_bytes, stack_peak_bytes=run.stack_peak_bytes,
+        sram_bytes=sram_bytes, arena_bytes=arena_bytes, device=device.name, fits_device=fits,
+        published=anchor)
+    row.goals = _goals(row, anchor)
+    return row
 
 
 def layer_profile(functions: dict[str, int], report, prefix: str, *, others: int = 8) -> list[dict]:
@@ -588,9 +259,9 @@ def machine_info(device: Device) -> list[str]:
     except metadata.PackageNotFoundError:  # pragma: no cover
         tflm_version = "?"
     return [
-        f"Target: QEMU {QEMU_MACHINE} (Cortex-M7), {_version([QEMU, '--version'])}; "
+        f"Target: QEMU {QEMU_MACHINE} (Cortex-M7), {tool_version([QEMU, '--version'])}; "
         "instructions counted by the insn_count TCG plugin (exact; QEMU models no cycles)",
-        f"Compiler: {_version([f'{ARM_PREFIX}gcc', '--version'])}, -O2 -fno-schedule-insns, newlib-nano; "
+        f"Compiler: {tool_version([f'{ARM_PREFIX}gcc', '--version'])}, -O2 -fno-schedule-insns, newlib-nano; "
         + "; ".join(f"{b}: {' '.join(device.cflags(b))}" for b in BUILDS),
         f"Device linker script: {device.describe()}",
         f"Oracle: tflite-micro {tflm_version} on the host, same inputs",
@@ -643,15 +314,7 @@ def _patch_label(report) -> str:
 
 
 def run(args) -> int:
-    target = getattr(args, "target", "qemu-m7")
     patch, stream_input = getattr(args, "patch", None), getattr(args, "stream_input", False)
-    if target == "disco-f746":
-        from .board import run_board
-
-        if patch not in (None, "none") or stream_input:
-            raise MCUError("--patch and --stream-input are for --target qemu-m7; the board "
-                           "runner measures the layer-by-layer firmware")
-        return run_board(args)
     require_tools()
     from .zoo import ARCHS
 

@@ -11,16 +11,18 @@ SRAM reported counts the arena bytes TFLM actually used (`arena_used_bytes()`).
 """
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..converter.targets import QEMU_STACK_BYTES, linker_script, runtime_file
 from ..devices import EMULATORS
-from .mcu import ARM_PREFIX, MCUError, Row, _goals, read_sections, run_qemu
+from .toolchain import ARM_PREFIX, MCUError, QemuRun, Sections, read_sections, run_qemu
 
 TFLM_ARENA_BYTES = 2 * 1024 * 1024
 #: harness flags: the hard-float Cortex-M7 ABI of TARGET_ARCH=cortex-m7+fp
@@ -153,8 +155,26 @@ def build_tflm_library(root: Path) -> tuple[Path, list[str]]:
     return libs[-1], extra
 
 
-def bench_tflm(name: str, model: bytes, *, tflm_root: Path, device, inputs, reference, specs,
-               workdir: Path, plugin, anchor, macs: int, log=print) -> Row:
+@dataclass
+class TflmFirmware:
+    """TFLite Micro's benchmark firmware of one model, run on QEMU."""
+
+    flags: str
+    sections: Sections
+    run: QemuRun
+    arena_used_bytes: int  # of the harness's TFLM_ARENA_BYTES
+
+    @property
+    def sram_bytes(self) -> int:
+        """data + bss with the arena TFLM used (not the harness's whole arena) + stack peak."""
+        return (self.sections.data_bytes + self.sections.bss_bytes - TFLM_ARENA_BYTES
+                + self.arena_used_bytes + self.run.stack_peak_bytes)
+
+
+def run_tflm_firmware(name: str, model: bytes, *, tflm_root: Path, inputs, specs,
+                      workdir: Path, plugin, log=print) -> TflmFirmware:
+    """Build TFLite Micro's firmware of `model` in `workdir` and run it on `inputs` under
+    QEMU (`specs`: the outputs' dtypes and shapes)."""
     from ..tflm import model_op_names
 
     log(f"  {name}: TFLite Micro firmware ({tflm_root})")
@@ -198,26 +218,7 @@ def bench_tflm(name: str, model: bytes, *, tflm_root: Path, device, inputs, refe
         "-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-T",
         str(workdir / "mps2_an500.ld"), "-o", str(elf)] + [str(o) for o in objs]
         + [str(lib), "-lm"], what="linking the TFLite Micro firmware")
-    sections = read_sections(elf)
     run = run_qemu(elf, inputs, specs, plugin=plugin)
-    exact = all(len(a) == len(b) and all(
-        np.asarray(x).tobytes() == np.asarray(y).tobytes() for x, y in zip(a, b))
-        for a, b in zip(run.outputs, reference))
-    import re
-
     m = re.search(r"tflm arena_used=(\d+)", run.console)
-    arena_used = int(m.group(1)) if m else TFLM_ARENA_BYTES
-    insns = max(run.invoke_instructions) if run.invoke_instructions else 0
-    sram = sections.data_bytes + sections.bss_bytes - TFLM_ARENA_BYTES + arena_used \
-        + run.stack_peak_bytes
-    row = Row(model=name, build="tflm", flags=" ".join(TFLM_ARCH_FLAGS + extra),
-              bit_exact=exact, samples=len(inputs), macs=macs, invoke_instructions=insns,
-              invoke_instructions_per_sample=run.invoke_instructions,
-              instructions_per_mac=insns / macs if macs else 0.0,
-              flash_bytes=sections.flash_bytes, code_bytes=sections.code_bytes,
-              weights_bytes=sections.weights_bytes, data_bytes=sections.data_bytes,
-              bss_bytes=sections.bss_bytes, stack_peak_bytes=run.stack_peak_bytes,
-              sram_bytes=sram, arena_bytes=arena_used, device=device.name, fits_device="-",
-              published=anchor)
-    row.goals = _goals(row, anchor)
-    return row
+    return TflmFirmware(" ".join(TFLM_ARCH_FLAGS + extra), read_sections(elf), run,
+                        int(m.group(1)) if m else TFLM_ARENA_BYTES)

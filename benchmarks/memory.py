@@ -21,7 +21,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from tqdm import tqdm

@@ -85,17 +85,16 @@ def latency(core: str = "cortex-m7") -> dict:
     import datetime
     import pprint
 
-    from tflm_mcunet.benchmarks import mcu
+    from tflm_mcunet.benchmarks import cost_model, mcu
     from tflm_mcunet.devices import DEVICES
-    from tflm_mcunet.search import latency as model
 
     device = next(d for d in DEVICES.values() if d.core == core)
-    print(f"\nSpeed model ({core}): {len(model.TRAINING)} training networks, "
-          f"{len(model.HELD_OUT)} held out")
+    print(f"\nSpeed model ({core}): {len(cost_model.TRAINING)} training networks, "
+          f"{len(cost_model.HELD_OUT)} held out")
     print("\n".join(mcu.machine_info(device)[:2]))
-    result = model.measure(core, log=print)
+    result = cost_model.measure_latency(core, log=print)
     table = result["table"]
-    print(f"\n| kind | coefficients (instructions per feature) |\n|---|---|")
+    print("\n| kind | coefficients (instructions per feature) |\n|---|---|")
     for kind_, coef in table["kinds"].items():
         print(f"| {kind_} | " + ", ".join(f"{name} {c:g}" for name, c in coef.items()) + " |")
     print(f"| invoke outside the layers | {table['invoke']} |")
@@ -146,10 +145,12 @@ def main(argv=None) -> int:
                                                    if s['mismatches'] else "."))
     status = 1 if s["mismatches"] else 0
     if args.code_size:
-        from tflm_mcunet.search.codesize import MEASURED, measure
+        from tflm_mcunet.benchmarks.cost_model import measure_code_size
+        from tflm_mcunet.search.codesize import MEASURED
 
         for core in MEASURED:
-            print(f"\nCode size ({core}): table {MEASURED[core]}, measured now {measure(core)}")
+            print(f"\nCode size ({core}): table {MEASURED[core]}, measured now "
+                  f"{measure_code_size(core)}")
     if args.latency:
         latency()
     if args.stage1:

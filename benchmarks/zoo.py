@@ -24,6 +24,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import tempfile
 from glob import escape as glob_escape
 from pathlib import Path
@@ -309,6 +310,39 @@ def cached_zoo_tflite(name: str, cache_dir: str | os.PathLike, seed: int = 0) ->
 
 
 #: the zoo model shipped with the package as `tflm_mcunet/data/example_int8.tflite`
+def published_anchor(name: str) -> dict | None:
+    """TinyEngine's published numbers for an archs/*.json architecture: the board whose
+    latency implies the fewest cycles (latency x clock), with that board's Flash and SRAM."""
+    pub = ARCHS.get(name, {}).get("published") or {}
+    best = None
+    for board, runtimes in pub.items():
+        m = re.search(r"(\d+)mhz", board)
+        te = runtimes.get("tinyengine") if isinstance(runtimes, dict) else None
+        if not m or not te or te.get("latency_ms") is None:
+            continue
+        cycles = te["latency_ms"] * 1e-3 * int(m.group(1)) * 1e6
+        if best is None or cycles < best["cycles"]:
+            best = dict(board=board, cycles=cycles, latency_ms=te["latency_ms"],
+                        mhz=int(m.group(1)), flash_kB=te.get("flash_kB"),
+                        peak_sram_kB=te.get("peak_sram_kB"))
+    if best is not None:
+        best["macs_M"] = pub.get("macs_M")
+    return best
+
+
+def load_model(spec: str, zoo_cache: Path | None = None) -> tuple[str, bytes]:
+    """(name, .tflite bytes) of a zoo name or a .tflite path."""
+    path = Path(spec)
+    if path.suffix == ".tflite" or path.exists():
+        return path.stem, path.read_bytes()
+    from .toolchain import cache_dir
+
+    if spec not in ZOO:
+        raise ValueError(f"{spec!r} is neither a .tflite file nor a zoo model "
+                         f"({', '.join(zoo_names())})")
+    return spec, cached_zoo_tflite(spec, zoo_cache or cache_dir() / "zoo")
+
+
 EXAMPLE_MODEL = "mobilenet_v1_0.25_96"
 
 

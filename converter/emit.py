@@ -58,7 +58,7 @@ def _initializer(value) -> str:
     return str(int(value))
 
 
-def _format_values(values: np.ndarray, per_line: int = 16) -> str:
+def format_values(values: np.ndarray, per_line: int = 16) -> str:
     flat = values.reshape(-1)
     if flat.dtype == np.float32:
         items = [f"{float(v)!r}f" for v in flat]
@@ -173,7 +173,7 @@ class EmitContext:
             return self._array_by_content[key]
         name = f"{self.prefix}_{c_identifier(hint)}"
         self.arrays.append(dict(name=name, ctype=ctype, size=max(values.size, 1),
-                                about=c_comment(about), body=_format_values(values) or "0",
+                                about=c_comment(about), body=format_values(values) or "0",
                                 nbytes=values.nbytes))
         self._array_by_content[key] = name
         return name
@@ -187,7 +187,7 @@ def _tensor_info(t: Tensor) -> dict:
                 ctype=_CTYPES[t.dtype])
 
 
-_ENV = jinja2.Environment(
+TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
     undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
     lstrip_blocks=True)
@@ -233,5 +233,5 @@ def emit_project(graph: Graph, plan: MemoryPlan,
         source=c_comment(Path(graph.source).name),
         weight_bytes=sum(a["nbytes"] for a in ctx.arrays))
     for name in ("model.h", "model.c", "model_weights.h", "model_weights.c", "Makefile"):
-        files[name] = _ENV.get_template(f"{name}.j2").render(**context)
+        files[name] = TEMPLATES.get_template(f"{name}.j2").render(**context)
     return files, context["weight_bytes"]

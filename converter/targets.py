@@ -14,7 +14,7 @@ from importlib import resources
 import numpy as np
 
 from ..devices import EMULATORS, Device, get_device
-from .emit import _ENV, _format_values, c_comment
+from .emit import TEMPLATES, format_values, c_comment
 
 #: stack bytes the device linker script reserves unless `make firmware MCU_STACK=...` says
 #: otherwise (the generated code uses well under 1 kB; the benchmark measures it)
@@ -34,7 +34,7 @@ def runtime_file(name: str) -> str:
 def linker_script(device: Device, *, stack_bytes: int = DEFAULT_STACK_BYTES,
                   title: str | None = None) -> str:
     """A GNU ld script with the device's FLASH and SRAM regions (see cortexm.ld.j2)."""
-    return _ENV.get_template("cortexm.ld.j2").render(
+    return TEMPLATES.get_template("cortexm.ld.j2").render(
         title=c_comment(title or device.name), about=c_comment(device.describe()),
         flash_origin=f"0x{device.flash_origin:08X}", flash_bytes=device.flash_bytes,
         sram_origin=f"0x{device.sram_origin:08X}", sram_bytes=device.sram_bytes,
@@ -44,9 +44,9 @@ def linker_script(device: Device, *, stack_bytes: int = DEFAULT_STACK_BYTES,
 def board_input_c(data: bytes, about: str = "the benchmark input") -> str:
     """tme_board_input.c holding `data` (the bytes of every model input, in order)."""
     values = np.frombuffer(bytes(data), dtype=np.uint8)
-    return _ENV.get_template("tme_board_input.c.j2").render(
+    return TEMPLATES.get_template("tme_board_input.c.j2").render(
         about=c_comment(about), nbytes=values.size, size=max(values.size, 1),
-        body=_format_values(values) if values.size else "0")
+        body=format_values(values) if values.size else "0")
 
 
 def target_files(device: "Device | str", *, prefix: str, source: str,
@@ -67,7 +67,7 @@ def target_files(device: "Device | str", *, prefix: str, source: str,
                    board=device.board, board_title=(device.board or "").upper().replace("_", "-"),
                    pyocd_target=device.pyocd_target or "", qemu_stack_bytes=QEMU_STACK_BYTES)
     for name in ("firmware.mk", "mcu_main.c", "tme_target_model.h"):
-        files[name] = _ENV.get_template(f"{name}.j2").render(**context)
+        files[name] = TEMPLATES.get_template(f"{name}.j2").render(**context)
     if device.board:
         files[f"tme_board_{device.board}.c"] = runtime_file(f"tme_board_{device.board}.c")
         files["tme_board_input.c"] = board_input_c(

@@ -10,8 +10,8 @@ The generated code of a search-space network consists of
   inlined and specialised to the layer), its `static const` parameter structs, and the API
   functions.
 
-How the numbers below were measured (`measure()` repeats it; `python -m
-tflm_mcunet.benchmarks.search_space --code-size` prints both):
+How the numbers below were measured (`benchmarks.cost_model.measure_code_size()` repeats it;
+`python -m tflm_mcunet.benchmarks.search_space --code-size` prints both):
 
 - kernels: each `engine_c/src/tme_<family>.c` compiled with the firmware's flags
   (`arm-none-eabi-gcc -std=c99 -O2 <device cflags> -ffunction-sections -fdata-sections`), the
@@ -31,16 +31,7 @@ reserve (`converter.targets.DEFAULT_STACK_BYTES`), checked against SRAM, not Fla
 """
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-import tempfile
-from importlib import resources
-from pathlib import Path
-
-import numpy as np
-
-__all__ = ["code_bytes", "MEASURED", "measure", "KERNEL_ENTRY_POINTS"]
+__all__ = ["code_bytes", "MEASURED", "KERNEL_FAMILIES", "KERNEL_ENTRY_POINTS"]
 
 KERNEL_FAMILIES = ("conv", "add", "mean", "fully_connected")
 KERNEL_ENTRY_POINTS = ("tme_conv2d_s8", "tme_depthwise_conv2d_s8",
@@ -63,89 +54,3 @@ def code_bytes(layers: int, residuals: int, core: str | None = None) -> int:
     m = MEASURED.get(core or DEFAULT_CORE, MEASURED[DEFAULT_CORE])
     return (m["kernels"] + m["model_fixed"] + m["per_layer"] * layers
             + m["per_residual"] * residuals)
-
-
-# ---------------------------------------------------------------------------------------------
-# measuring (needs arm-none-eabi-gcc; not used by the cost model itself)
-# ---------------------------------------------------------------------------------------------
-
-def _sections(path: Path, size_tool: str) -> int:
-    """Bytes of code and constant/initialised data (.text*, .rodata*, .data*) in an object."""
-    out = subprocess.run([size_tool, "-A", "-d", str(path)], check=True, capture_output=True,
-                         text=True).stdout
-    total = 0
-    for line in out.splitlines():
-        m = re.match(r"^(\.(?:text|rodata|data)\S*)\s+(\d+)", line)
-        if m:
-            total += int(m.group(2))
-    return total
-
-
-def measure(core: str = DEFAULT_CORE, prefix: str = "arm-none-eabi-") -> dict:
-    """Measure `MEASURED[core]` again with the installed Arm toolchain."""
-    from ..devices import DEVICES
-
-    gcc, ld, size = (shutil.which(prefix + t) for t in ("gcc", "ld", "size"))
-    if not (gcc and ld and size):
-        raise FileNotFoundError(f"{prefix}gcc, ld and size are needed to measure code size")
-    device = next(d for d in DEVICES.values() if d.core == core)
-    engine = resources.files("tflm_mcunet.engine_c")
-    flags = ["-std=c99", "-O2", *device.cflags("dsp"), "-ffunction-sections",
-             "-fdata-sections"]
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        objs = []
-        for fam in KERNEL_FAMILIES:
-            obj = tmp / f"tme_{fam}.o"
-            subprocess.run([gcc, *flags, "-I", str(engine / "include"), "-c",
-                            str(engine / "src" / f"tme_{fam}.c"), "-o", str(obj)], check=True)
-            objs.append(str(obj))
-        roots = [a for e in KERNEL_ENTRY_POINTS for a in ("-u", e)]
-        linked = tmp / "kernels.o"
-        subprocess.run([ld, "-r", "--gc-sections", *roots, "-e", KERNEL_ENTRY_POINTS[0],
-                        "-o", str(linked), *objs], check=True)
-        kernels = _sections(linked, size)
-        points = []
-        for k, arch in enumerate(_reference_archs()):
-            folder = tmp / f"model{k}"
-            folder.mkdir()
-            layers, residuals = _write_model(arch, folder)
-            obj = folder / "model.o"
-            subprocess.run([gcc, *flags, "-I", str(folder), "-c", str(folder / "model.c"),
-                            "-o", str(obj)], check=True)
-            points.append((layers, residuals, _sections(obj, size)))
-    a = np.array([[1, lay, res] for lay, res, _ in points], float)
-    b = np.array([s for _, _, s in points], float)
-    fixed, per_layer, per_residual = (int(round(v)) for v in np.linalg.lstsq(a, b, rcond=None)[0])
-    worst = max(abs(fixed + per_layer * lay + per_residual * res - s) for lay, res, s in points)
-    return {"kernels": kernels, "model_fixed": fixed, "per_layer": per_layer,
-            "per_residual": per_residual, "fit_error_bytes": int(worst)}
-
-
-def _reference_archs():
-    import random
-
-    from .space import SearchSpace
-
-    space = SearchSpace(classes=10)
-    rng = random.Random(7)
-    return [space.smallest(0.3, 48), space.largest(0.3, 48),
-            *(space.sample(0.3, 48, rng) for _ in range(3))]
-
-
-def _write_model(arch, folder: Path) -> int:
-    """Emit the converter's C project of `arch` into `folder`; returns its layer count."""
-    from ..converter.emit import emit_project
-    from .cost import converter_graph
-
-    graph, plan = converter_graph(arch, dsp=True)  # as converted for a device
-    files, _ = emit_project(graph, plan, "model")
-    for name, text in files.items():
-        (folder / name).write_text(text)
-    return len(graph.ops), sum("residual" in op.params for op in graph.ops)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    for c in MEASURED:
-        print(c, measure(c))
-    raise SystemExit(0)

@@ -35,6 +35,7 @@ from ..converter.passes.fuse import fuse, fuse_pad_into_conv, fuse_residual_add
 from ..converter.passes.inplace import choose_inplace_for_memory, inplace_candidates
 from ..converter.passes.legalize import legalize
 from ..converter.planner import plan_memory
+from ..devices import get_device
 from .codesize import code_bytes as _code_bytes
 from .graph import Layer, arch_graph, arch_layers, input_shape, layer_graph
 from .latency import graph_instructions
@@ -82,13 +83,6 @@ class Cost:
         return self.instructions / self.fit.device.clock_mhz / 1000
 
 
-def _device(device):
-    """A device from the catalogue (`tflm_mcunet.devices`), by name, spec or Device."""
-    from ..devices import get_device  # imported lazily: the catalogue is another module's
-
-    return get_device(device)
-
-
 def cost(arch: Arch, device=None, patch=None, *, stream_input: bool = False,
          method: str = "fast") -> Cost:
     """Peak SRAM, Flash, MACs and predicted instructions of `arch` as converted by tflm-mcunet.
@@ -103,7 +97,7 @@ def cost(arch: Arch, device=None, patch=None, *, stream_input: bool = False,
     the IR; same memory and MACs, ~20x slower; its instructions follow the converter's own
     choice of depthwise kernels where the fast path predicts it).
     """
-    dev = _device(device) if device is not None else None
+    dev = get_device(device) if device is not None else None
     core = dev.core if dev is not None else None
     layers = arch_layers(arch)
     extra_layers = 0

@@ -16,7 +16,7 @@ __all__ = ["preprocess", "image_dataset", "as_arrays"]
 
 
 def _tf():
-    from ..quantize import import_tf
+    from ..quiet_tf import import_tf
 
     return import_tf()
 

@@ -20,7 +20,7 @@ several resolutions, resize them in the data pipeline (`HyperModel.fit` can be o
 """
 from __future__ import annotations
 
-from ..quantize import import_tf
+from ..quiet_tf import import_tf
 from .evolution import Genes, narrow_space
 from .keras_model import build_keras
 from .space import Arch, SearchSpace

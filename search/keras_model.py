@@ -23,7 +23,7 @@ __all__ = ["build_keras", "conv_bn_act", "import_keras", "recalibrate_batch_norm
 
 def import_keras():
     """Keras 3 on TensorFlow, with TensorFlow's start-up noise silenced."""
-    from ..quantize import import_tf
+    from ..quiet_tf import import_tf
 
     import_tf()
     import keras

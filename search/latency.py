@@ -34,16 +34,17 @@ arena stays the same); `predict_inplace` is its speed rule alone (`inplace_is_fa
 which agrees with the converter's choice on 97% of the depthwise layers of random
 architectures (2490 of 2553 over 150) (the others: a stride-2 layer at the arena's peak, kept raster).
 
-How the table was measured (`measure()` repeats it; `python -m
-tflm_mcunet.benchmarks.search_space --latency` prints the table and the errors): the
-architectures of `TRAINING` and `HELD_OUT` are converted as for a device with the core (the
-converter's passes and planner, zero weights, one random input: the kernels' loops do not
-depend on the values), built as the QEMU benchmark firmware with the core's
-DSP flags (`tflm-mcunet bench --target qemu-m7 --builds dsp`: `Device.cflags("dsp")`, -O2
+How the table was measured (`benchmarks.cost_model.measure_latency()` repeats it;
+`python -m tflm_mcunet.benchmarks.search_space --latency` prints the table and the errors):
+the architectures of `cost_model.TRAINING` and `HELD_OUT` are converted as for a device with
+the core (the converter's passes and planner, zero weights, one random input: the kernels'
+loops do not depend on the values), built as the QEMU benchmark firmware with the core's DSP
+flags (`tflm-mcunet bench --target qemu-m7 --builds dsp`: `Device.cflags("dsp")`, -O2
 -fno-schedule-insns), run once on QEMU's mps2-an500, every translation block counted by the
-benchmark's plugin (`benchmarks.mcu`); a layer's count is its function's plus its share of the
-library functions it calls (memcpy, tme_mean_hw_s8). Per kind, a least-squares fit on the
-`TRAINING` networks' layers (weighted by 1 / sqrt(count), so that small layers count too).
+benchmarks' plugin (`benchmarks.toolchain`); a layer's count is its function's plus its share
+of the library functions it calls (memcpy, tme_mean_hw_s8). Per kind, a least-squares fit
+(`fit`) on the `TRAINING` networks' layers (weighted by 1 / sqrt(count), so that small layers
+count too).
 
 Instructions are not cycles: QEMU counts instructions and models no timing. On a Cortex-M7 the
 two are close for this code (dual issue on one side, load-use stalls and Flash wait states on
@@ -58,18 +59,12 @@ nearly the same instructions; its cycles are more). Measured on the held-out net
 """
 from __future__ import annotations
 
-import bisect
-import random
-import re
-import subprocess
-import tempfile
-from pathlib import Path
+from contextlib import contextmanager
 
 import numpy as np
 
 __all__ = ["MEASURED", "DEFAULT_CORE", "KINDS", "kind", "features", "op_instructions",
-           "graph_instructions", "arch_instructions", "predict_inplace", "measure", "TRAINING",
-           "HELD_OUT"]
+           "graph_instructions", "predict_inplace", "fit", "table_in_use"]
 
 DEFAULT_CORE = "cortex-m7"
 
@@ -249,121 +244,6 @@ def graph_instructions(graph, core: str | None = None, candidates=None) -> int:
     return int(round(total))
 
 
-# ---------------------------------------------------------------------------------------------
-# measuring (needs arm-none-eabi-gcc and qemu-system-arm; not used by the cost model itself)
-# ---------------------------------------------------------------------------------------------
-
-def _call_sites(elf: Path, prefix: str) -> tuple[list[int], list[tuple[int, str, str]]]:
-    """(every instruction address of the ELF, sorted; the calls: (address, caller, callee),
-    sorted), from its disassembly: `bl` and tail-call `b.w`/`b` to a function symbol."""
-    text = subprocess.run([f"{prefix}objdump", "-d", "--no-show-raw-insn", str(elf)],
-                          check=True, capture_output=True, text=True).stdout
-    addresses, calls, caller = [], [], None
-    for line in text.splitlines():
-        head = re.match(r"^[0-9a-f]+ <([^>]+)>:$", line)
-        if head:
-            caller = head.group(1)
-            continue
-        m = re.match(r"^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$", line)
-        if not m or m.group(2).startswith("."):  # data in the code (.word): never executed
-            continue
-        address = int(m.group(1), 16)
-        addresses.append(address)
-        target = re.match(r"^[0-9a-f]+ <([^>+]+)>$", m.group(3).strip())
-        if target and re.fullmatch(r"bl|b\.w|b", m.group(2)) and target.group(1) != caller:
-            calls.append((address, caller, target.group(1)))
-    return sorted(set(addresses)), sorted(calls)
-
-
-def attribute_calls(elf: Path, blocks: list[tuple[int, int, int]], functions: dict[str, int],
-                    keep: set[str], prefix: str) -> dict[str, int]:
-    """Instructions per function of `keep` (`functions`: `benchmarks.mcu.function_instructions`)
-    with the functions it calls included, and theirs in turn: a callee's count is shared among
-    its call sites by how often each ran (a site's executions: those of the translation blocks
-    that hold it). Exact for a callee with one caller; memcpy, called from several layers, goes
-    to them by calls, not by bytes copied."""
-    addresses, calls = _call_sites(elf, prefix)
-    sites = [a for a, _, _ in calls]
-    runs = [0] * len(calls)
-    for pc, n, count in blocks:
-        i = bisect.bisect_left(addresses, pc)
-        if i == len(addresses) or addresses[i] != pc:
-            continue
-        last = addresses[min(i + n, len(addresses)) - 1]
-        for j in range(bisect.bisect_left(sites, pc), bisect.bisect_right(sites, last)):
-            runs[j] += count
-    callers: dict[str, list[tuple[str, int]]] = {}  # callee -> (caller, calls)
-    for (_, caller, callee), r in zip(calls, runs):
-        if r and caller is not None:
-            callers.setdefault(callee, []).append((caller, r))
-    result = {f: float(n) for f, n in functions.items()}
-    pending = {f for f in callers if f not in keep}
-    while pending:  # a callee after everything it calls has been added to it
-        ready = [f for f in pending if not any(c in pending and f in (x for x, _ in sites_)
-                                               for c, sites_ in callers.items())] or list(pending)
-        for f in ready:
-            pending.discard(f)
-            total, whole = result.pop(f, 0.0), sum(r for _, r in callers[f])
-            for caller, r in callers[f]:
-                result[caller] = result.get(caller, 0.0) + total * r / whole
-    return {f: int(round(n)) for f, n in result.items() if f in keep}
-
-
-def measure_network(arch, core: str = DEFAULT_CORE, *, workdir: Path, plugin: Path,
-                    seed: int = 0) -> dict:
-    """Convert `arch` as for a device with `core` (the converter's passes, its in-place choice
-    for DSP cores, zero weights), build the QEMU benchmark firmware with that core's DSP flags,
-    run it once and count: {"invoke": instructions of the invoke call, "layers": [(op, its
-    instructions with the library functions it called)], "fixed": the rest of the invoke}."""
-    from ..benchmarks import mcu
-    from ..converter.emit import emit_project
-    from ..converter.targets import target_files
-    from ..devices import DEVICES
-    from .cost import converter_graph
-
-    device = next(d for d in DEVICES.values() if d.core == core)
-    graph, plan = converter_graph(arch, dsp=True)
-    files, _ = emit_project(graph, plan, "model")
-    files.update(target_files(device, prefix="model", source=arch.label()))
-    folder = Path(workdir) / f"{arch.label()}-{core}"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text)
-    elf = mcu.build_qemu_firmware(folder, folder / "build", device.cflags("dsp"))
-    run = mcu.run_qemu(elf, mcu.random_samples(graph, 1, seed), mcu.output_specs(graph),
-                       plugin=plugin, blocks=True)
-    functions = mcu.function_instructions(elf, run.blocks)
-    names = {op: f"model_op{op.index}" for op in graph.ops}
-    keep = {n for n in names.values() if n in functions} | {"model_invoke"}
-    counts = attribute_calls(elf, run.blocks, functions, keep, mcu.ARM_PREFIX)
-    # an op without a function of its own (MEAN) is a library call of model_invoke
-    bare = [op for op, n in names.items() if n not in functions]
-    if len(bare) > 1:
-        raise RuntimeError(f"{arch.label()}: ops {[op.index for op in bare]} have no function "
-                           "of their own: their instructions cannot be told apart")
-    layers = [(op, counts[n] if op not in bare else
-               counts["model_invoke"] - functions["model_invoke"]) for op, n in names.items()]
-    invoke = run.invoke_instructions[0]
-    return {"invoke": invoke, "layers": layers, "fixed": invoke - sum(n for _, n in layers)}
-
-
-#: the networks measured: (width multiplier, resolution, classes, seed) of
-#: `SearchSpace(classes=...).sample(width, resolution, random.Random(seed))`; the fit sees only
-#: TRAINING (classes vary there, so that the classifier's per-output cost is told apart)
-TRAINING = ((0.2, 32, 10, 100), (0.3, 48, 10, 101), (0.4, 64, 2, 102), (0.5, 96, 10, 103),
-            (0.3, 80, 100, 104), (0.5, 48, 10, 105), (0.2, 96, 10, 106), (0.4, 32, 10, 107),
-            (0.2, 64, 1000, 108), (0.5, 32, 10, 109), (0.4, 80, 10, 120), (0.5, 64, 10, 121))
-HELD_OUT = ((0.2, 48, 10, 110), (0.3, 64, 10, 111), (0.4, 96, 10, 112), (0.5, 80, 10, 113),
-            (0.3, 32, 10, 114), (0.4, 48, 10, 115), (0.3, 96, 10, 116), (0.5, 64, 10, 117))
-
-
-def reference_arch(spec):
-    from .space import SearchSpace
-
-    width, resolution, classes, seed = spec
-    return SearchSpace(classes=classes).sample(width, resolution, random.Random(seed))
-
-
 def fit(samples: list[tuple[str, tuple, int]]) -> dict[str, dict[str, float]]:
     """Per kind, the least-squares coefficients of (kind, features, instructions) samples,
     each weighted by 1 / sqrt(instructions): relative errors of small layers count too."""
@@ -380,60 +260,17 @@ def fit(samples: list[tuple[str, tuple, int]]) -> dict[str, dict[str, float]]:
     return table
 
 
-def arch_instructions(arch, core: str | None = None) -> int:
-    """Predicted invoke instructions of a search-space architecture, as the cost model predicts
-    them: its fused graph, the depthwise kernels by `predict_inplace`."""
-    from ..converter.passes.inplace import inplace_candidates
-    from .cost import fused_graph
-
-    graph = fused_graph(arch)
-    return graph_instructions(graph, core, inplace_candidates(graph))
-
-
-def measure(core: str = DEFAULT_CORE, *, workdir: str | None = None, log=None) -> dict:
-    """Measure `MEASURED[core]` again (QEMU and the Arm toolchain; about a minute): {"table":
-    the new `MEASURED[core]`, "training" / "held_out": per network (label, measured, predicted
-    as the cost model does, predicted with the converter's own depthwise kernels)}."""
-    from ..benchmarks import mcu
-
-    mcu.require_tools()
-    plugin = mcu.build_plugin()
-    nets = {}
-    with tempfile.TemporaryDirectory(prefix="tflm-mcunet-latency-", dir=workdir) as tmp:
-        for spec in TRAINING + HELD_OUT:
-            arch = reference_arch(spec)
-            nets[spec] = (arch, measure_network(arch, core, workdir=Path(tmp), plugin=plugin))
-            if log:
-                log(f"  {_label(spec)}: {nets[spec][1]['invoke']:,} instructions")
-    samples = [(kind(op), features(op, kind(op)), n) for spec in TRAINING
-               for op, n in nets[spec][1]["layers"]]
-    # the invoke outside the layers: a few calls, the same in every network
-    invoke = int(round(np.mean([nets[s][1]["fixed"] for s in TRAINING])))
-    table = {"invoke": invoke, "kinds": fit(samples),
-             "held_out": {spec: nets[spec][1]["invoke"] for spec in HELD_OUT}}
+@contextmanager
+def table_in_use(core: str, table: dict):
+    """Predict with `table` as `MEASURED[core]` inside the block (a table just measured)."""
     saved = MEASURED.get(core)
-    MEASURED[core] = table  # predict with the new table
+    MEASURED[core] = table
     _OP_INSTRUCTIONS.clear()
     try:
-        def rows(specs):
-            return [(_label(s), nets[s][1]["invoke"], arch_instructions(nets[s][0], core),
-                     graph_instructions(_measured_graph(nets[s][1]), core)) for s in specs]
-        result = {"table": table, "training": rows(TRAINING), "held_out": rows(HELD_OUT)}
+        yield
     finally:
         if saved is None:
             del MEASURED[core]
         else:
             MEASURED[core] = saved
         _OP_INSTRUCTIONS.clear()
-    return result
-
-
-def _label(spec) -> str:
-    return f"{reference_arch(spec).label()} ({spec[2]} classes, seed {spec[3]})"
-
-
-def _measured_graph(measured: dict):
-    """A stand-in graph of the ops measure_network ran (their own in-place choice)."""
-    from ..converter.ir import Graph
-
-    return Graph([], [op for op, _ in measured["layers"]], [], [])

@@ -38,7 +38,7 @@ import random
 
 from ..converter.targets import DEFAULT_STACK_BYTES
 from ..devices import parse_size, get_device, with_memory
-from ..quantize import import_tf
+from ..quiet_tf import import_tf
 from .cost import Cost, cost as arch_cost
 from .evolution import Genes, narrow_space
 from .space import Arch, SearchSpace

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..devices import get_device
 from .cost import cost
 from .space import SearchSpace
 
@@ -188,9 +189,7 @@ def _stack_bytes() -> int:
 def evaluate_space(space: SearchSpace, width_mult: float, resolution: int, device,
                    samples: int, seed: int = 0, method: str = "fast") -> SpaceStats:
     """Sample `samples` architectures of one (W, R) and keep the MACs of those that fit."""
-    from .cost import _device
-
-    device = _device(device)
+    device = get_device(device)
     rng = random.Random(f"{seed}/{width_mult:g}/{resolution}")
     start = time.perf_counter()
     macs, min_sram, min_flash = [], None, None
@@ -216,9 +215,7 @@ def optimize_space(device="stm32f746", *, samples: int = 1000, space: SearchSpac
     random architectures each; spaces ranked by the mean MACs of the models that fit, those
     where fewer than `min_fit` of the samples fit after the others.
     `jobs` worker processes (fork); a tqdm progress bar over the spaces."""
-    from .cost import _device
-
-    device = _device(device)
+    device = get_device(device)
     space = space or SearchSpace()
     jobs = max(1, int(jobs))
     work = [(space, w, r, device, samples, seed, method) for w, r in space.pairs()]

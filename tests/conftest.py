@@ -167,10 +167,10 @@ def tools():
     .ci/run installs them; elsewhere their tests are skipped when they are missing."""
     import os
 
-    from tflm_mcunet.benchmarks import mcu
+    from tflm_mcunet.benchmarks import toolchain
 
-    missing = mcu.missing_tools()
+    missing = toolchain.missing_tools()
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"CI must have {', '.join(missing)} (.ci/run installs them)")
-        pytest.skip(f"needs {', '.join(missing)} (apt-get install {mcu.APT_PACKAGES})")
+        pytest.skip(f"needs {', '.join(missing)} (apt-get install {toolchain.APT_PACKAGES})")

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from tflm_mcunet import convert
-from tflm_mcunet.benchmarks import mcu
+from tflm_mcunet.benchmarks import toolchain
 from tflm_mcunet.devices import BUILDS, get_device
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,9 +93,9 @@ def test_dsp_and_portable_builds_give_tflite_micro_bytes_on_cortex_m7(tools, tmp
         [rng.integers(-128, 128, shape, dtype=np.int8)] for _ in range(2)]
     reference = run_tflm_batch(model, samples)
     for build in BUILDS:
-        elf = mcu.build_qemu_firmware(conv.out_dir, tmp_path / f"build-{build}",
+        elf = toolchain.build_qemu_firmware(conv.out_dir, tmp_path / f"build-{build}",
                                       device.cflags(build))
-        run = mcu.run_qemu(elf, samples, mcu.output_specs(conv.graph))
+        run = toolchain.run_qemu(elf, samples, toolchain.output_specs(conv.graph))
         for k, (ours, ref) in enumerate(zip(run.outputs, reference)):
             assert [a.tobytes() for a in ours] == [np.asarray(b).tobytes() for b in ref], \
                 (build, k)

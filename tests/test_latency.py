@@ -9,6 +9,7 @@ import pytest
 from tflm_mcunet.converter.passes.inplace import inplace_candidates
 from tflm_mcunet.devices import get_device
 from tflm_mcunet.search import SearchSpace, cost
+from tflm_mcunet.benchmarks import cost_model
 from tflm_mcunet.search import latency
 from tflm_mcunet.search.cost import converter_graph, fused_graph
 from tflm_mcunet.search.space import WIDTHS
@@ -24,12 +25,12 @@ def _random_archs(count: int, seed: int) -> list:
     return [space.sample(*pairs[rng.randrange(len(pairs))], rng) for _ in range(count)]
 
 
-@pytest.mark.parametrize("spec", latency.HELD_OUT, ids=lambda s: f"w{s[0]}-r{s[1]}-s{s[3]}")
+@pytest.mark.parametrize("spec", cost_model.HELD_OUT, ids=lambda s: f"w{s[0]}-r{s[1]}-s{s[3]}")
 def test_held_out_networks_predicted_within_tolerance(spec):
     """The networks the table was not fitted on, against their QEMU counts kept in the module:
     as the search predicts them (fast path) and with the converter's own kernels."""
     measured = latency.MEASURED["cortex-m7"]["held_out"][spec]
-    arch = latency.reference_arch(spec)
+    arch = cost_model.reference_arch(spec)
     for method in ("fast", "converter"):
         predicted = cost(arch, "stm32f746", method=method).instructions
         assert abs(predicted - measured) <= TOLERANCE * measured, (method, predicted, measured)
@@ -41,15 +42,15 @@ def test_held_out_networks_predicted_within_tolerance(spec):
 def test_live_measurement_of_a_small_network(tmp_path):
     """One small network converted, built and counted on QEMU now: the prediction holds for
     the code the converter generates today, layer by layer too."""
-    from tflm_mcunet.benchmarks import mcu
+    from tflm_mcunet.benchmarks import toolchain
 
-    arch = latency.reference_arch(latency.HELD_OUT[4])  # w0.3-r32: ~2 M instructions
-    run = latency.measure_network(arch, workdir=tmp_path, plugin=mcu.build_plugin())
+    arch = cost_model.reference_arch(cost_model.HELD_OUT[4])  # w0.3-r32: ~2 M instructions
+    run = cost_model.measure_network(arch, workdir=tmp_path, plugin=toolchain.build_plugin())
     predicted = cost(arch, "stm32f746").instructions
     assert abs(predicted - run["invoke"]) <= TOLERANCE * run["invoke"]
     assert run["invoke"] == sum(n for _, n in run["layers"]) + run["fixed"]
     assert 0 <= run["fixed"] < 1000  # the invoke outside the layers: a few calls
-    own = latency.graph_instructions(latency._measured_graph(run), "cortex-m7")
+    own = latency.graph_instructions(cost_model.measured_graph(run), "cortex-m7")
     assert abs(own - run["invoke"]) <= TOLERANCE * run["invoke"]
 
 
@@ -59,7 +60,7 @@ def test_kind_covers_every_op_of_random_architectures():
     networks too: one output pixel at the end takes a resolution below the space's)."""
     table = latency.MEASURED["cortex-m7"]["kinds"]
     seen = set()
-    measured = [latency.reference_arch(spec) for spec in latency.TRAINING[:1]]
+    measured = [cost_model.reference_arch(spec) for spec in cost_model.TRAINING[:1]]
     for arch in _random_archs(40, seed=3) + measured:
         for graph in (fused_graph(arch), converter_graph(arch, dsp=True)[0]):
             for op in graph.ops:
@@ -98,7 +99,7 @@ def test_latency_is_monotone_in_macs_over_widths():
 
 
 def test_latency_ms_uses_the_device_clock():
-    arch = latency.reference_arch(latency.HELD_OUT[0])
+    arch = cost_model.reference_arch(cost_model.HELD_OUT[0])
     f746, h743 = cost(arch, "stm32f746"), cost(arch, "stm32h743")
     assert f746.instructions == h743.instructions  # both Cortex-M7
     assert f746.latency_ms == pytest.approx(f746.instructions / 216e3)
@@ -114,7 +115,7 @@ def test_fit_recovers_known_coefficients():
     """Layers made up from the table: the fit finds the table again."""
     table = latency.MEASURED["cortex-m7"]["kinds"]
     samples = []
-    measured = [latency.reference_arch(spec) for spec in latency.TRAINING[:3]]
+    measured = [cost_model.reference_arch(spec) for spec in cost_model.TRAINING[:3]]
     for arch in _random_archs(30, seed=11) + measured:
         graph = converter_graph(arch, dsp=True)[0]
         for op in graph.ops:

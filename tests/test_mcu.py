@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tflm_mcunet import convert
-from tflm_mcunet.benchmarks import mcu
+from tflm_mcunet.benchmarks import mcu, toolchain, zoo
 from tflm_mcunet.devices import BUILDS, Device, custom_device, device_names, get_device
 
 # --------------------------------------------------------------------------------------------
@@ -88,12 +88,12 @@ def test_convert_for_a_device_writes_the_firmware_files(zoo_tflite, tmp_path):
 
 @pytest.fixture(scope="module")
 def plugin(tools, tmp_path_factory):
-    return mcu.build_plugin(tmp_path_factory.mktemp("plugin"))
+    return toolchain.build_plugin(tmp_path_factory.mktemp("plugin"))
 
 
 def _extreme_and_random(graph, seed=1):
     """all -128, all 127, a random sample, and the random sample again."""
-    x = mcu.random_samples(graph, 1, seed)[0]
+    x = toolchain.random_samples(graph, 1, seed)[0]
     lo = [np.full(t.shape, -128, np.int8) for t in graph.inputs]
     hi = [np.full(t.shape, 127, np.int8) for t in graph.inputs]
     return [lo, hi, x, [a.copy() for a in x]]
@@ -105,10 +105,10 @@ def test_ds_cnn_on_qemu_cortex_m7_gives_tflite_micro_bytes(tools, plugin, zoo_tf
     model = zoo_tflite("ds_cnn")
     device = get_device("stm32f746")
     conv = convert(model, tmp_path / "ds_cnn", device=device)
-    elf = mcu.build_qemu_firmware(conv.out_dir, tmp_path / "ds_cnn" / "build-dsp",
+    elf = toolchain.build_qemu_firmware(conv.out_dir, tmp_path / "ds_cnn" / "build-dsp",
                                   device.cflags("dsp"))
     samples = _extreme_and_random(conv.graph)
-    run = mcu.run_qemu(elf, samples, mcu.output_specs(conv.graph), plugin=plugin)
+    run = toolchain.run_qemu(elf, samples, toolchain.output_specs(conv.graph), plugin=plugin)
     reference = run_tflm_batch(model, samples)
     for k, (ours, ref) in enumerate(zip(run.outputs, reference)):
         assert [a.tobytes() for a in ours] == [np.asarray(b).tobytes() for b in ref], k
@@ -119,15 +119,15 @@ def test_ds_cnn_on_qemu_cortex_m7_gives_tflite_micro_bytes(tools, plugin, zoo_tf
     assert conv.report.macs / 2 < counts[2] < 50 * conv.report.macs
     assert 0 < run.stack_peak_bytes < run.stack_size_bytes
     # counting per block and per instruction agree exactly
-    slow = mcu.run_qemu(elf, samples[2:3], mcu.output_specs(conv.graph), plugin=plugin,
+    slow = toolchain.run_qemu(elf, samples[2:3], toolchain.output_specs(conv.graph), plugin=plugin,
                         mode="insn")
     assert slow.invoke_instructions == [counts[2]]
     assert slow.calibration_instructions == run.calibration_instructions
     # the per-function counts of the profile add up to every instruction of the run, and the
     # layers' functions to the invoke call less the call itself and the layer dispatch
-    profiled = mcu.run_qemu(elf, samples[2:3], mcu.output_specs(conv.graph), plugin=plugin,
+    profiled = toolchain.run_qemu(elf, samples[2:3], toolchain.output_specs(conv.graph), plugin=plugin,
                             blocks=True)
-    functions = mcu.function_instructions(elf, profiled.blocks)
+    functions = toolchain.function_instructions(elf, profiled.blocks)
     assert sum(functions.values()) == profiled.total_instructions
     rows = mcu.layer_profile(functions, conv.report, "model")
     assert sum(r["instructions"] for r in rows) == profiled.total_instructions
@@ -138,7 +138,7 @@ def test_ds_cnn_on_qemu_cortex_m7_gives_tflite_micro_bytes(tools, plugin, zoo_tf
     assert len(pool) == 1 and pool[0]["instructions"] > 0
     in_layers = sum(r["instructions"] for r in layers)
     assert 0.9 * counts[2] < in_layers < counts[2]
-    sections = mcu.read_sections(elf)
+    sections = toolchain.read_sections(elf)
     assert sections.weights_bytes >= conv.report.flash_bytes
     assert sections.bss_bytes >= conv.report.peak_sram_bytes
     assert sections.code_bytes < mcu.GOAL_CODE_BYTES
@@ -150,14 +150,14 @@ def test_firmware_builds_for_cortex_m4_and_a_model_too_big_fails_at_link_time(to
     # fits: STM32F412 (Cortex-M4)
     f412 = get_device("stm32f412")
     conv = convert(model, tmp_path / "f412", device=f412)
-    sections = mcu.link_for_device(conv.out_dir, tmp_path / "f412" / "b", f412.cflags("dsp"))
+    sections = toolchain.link_for_device(conv.out_dir, tmp_path / "f412" / "b", f412.cflags("dsp"))
     need_sram = sections.stack_reserved_bytes + sections.data_bytes + sections.bss_bytes
     need_flash = sections.flash_bytes
     # does not fit: a user-defined Cortex-M4 with 8 kB SRAM and 16 kB Flash
     tiny = get_device("tiny:sram=8K,flash=16K,core=cortex-m4")
     conv = convert(model, tmp_path / "tiny", device=tiny)
-    with pytest.raises(mcu.FirmwareTooBig) as err:
-        mcu.link_for_device(conv.out_dir, tmp_path / "tiny" / "b", tiny.cflags("dsp"))
+    with pytest.raises(toolchain.FirmwareTooBig) as err:
+        toolchain.link_for_device(conv.out_dir, tmp_path / "tiny" / "b", tiny.cflags("dsp"))
     assert err.value.overflows == {"SRAM": need_sram - 8192, "FLASH": need_flash - 16384}
     assert re.search(r"does not fit tiny \(SRAM 8192 B, FLASH 16384 B\): \w+ overflowed by "
                      r"\d+ bytes", str(err.value))
@@ -182,36 +182,36 @@ def test_streamed_input_on_qemu_cortex_m7(tools, plugin, zoo_tflite, tmp_path):
     patch = "5:24rows,5-10:3"
     conv = convert(model, tmp_path / "s", device=device, patch=patch, stream_input=True)
     assert conv.report.input_streamed
-    elf = mcu.build_qemu_firmware(conv.out_dir, tmp_path / "s" / "build-dsp", flags)
+    elf = toolchain.build_qemu_firmware(conv.out_dir, tmp_path / "s" / "build-dsp", flags)
     samples = _extreme_and_random(conv.graph)[1:3]
-    run = mcu.run_qemu(elf, samples, mcu.output_specs(conv.graph), plugin=plugin)
+    run = toolchain.run_qemu(elf, samples, toolchain.output_specs(conv.graph), plugin=plugin)
     reference = run_tflm_batch(model, samples)
     for k, (ours, ref) in enumerate(zip(run.outputs, reference)):
         assert [a.tobytes() for a in ours] == [np.asarray(b).tobytes() for b in ref], k
-    streamed = mcu.link_for_device(conv.out_dir, tmp_path / "s" / "build-fw", flags)
+    streamed = toolchain.link_for_device(conv.out_dir, tmp_path / "s" / "build-fw", flags)
     whole = convert(model, tmp_path / "w", device=device, patch=patch)
-    in_sram = mcu.link_for_device(whole.out_dir, tmp_path / "w" / "build-fw", flags)
+    in_sram = toolchain.link_for_device(whole.out_dir, tmp_path / "w" / "build-fw", flags)
     # the arena is what changes, by the peaks the reports give
     saved = whole.report.peak_sram_bytes - conv.report.peak_sram_bytes
     assert saved > 0 and in_sram.bss_bytes - streamed.bss_bytes == saved
     # the board firmware (its sample in Flash, handed over region by region) builds too
     board_dir = tmp_path / "s" / "build-board"
     board_dir.mkdir()
-    mcu.make_target(conv.out_dir, "board", build_dir=board_dir, arch_flags=flags)
-    assert mcu.read_sections(board_dir / "board.elf").flash_bytes < device.flash_bytes
+    toolchain.make_target(conv.out_dir, "board", build_dir=board_dir, arch_flags=flags)
+    assert toolchain.read_sections(board_dir / "board.elf").flash_bytes < device.flash_bytes
 
 
 def test_board_firmware_for_stm32f746g_disco_builds(tools, zoo_tflite, tmp_path):
     from tflm_mcunet.benchmarks.board import build_board_firmware
 
     elf, conv, inputs = build_board_firmware("ds_cnn", zoo_tflite("ds_cnn"), tmp_path)
-    sections = mcu.read_sections(elf)
+    sections = toolchain.read_sections(elf)
     assert sections.flash_bytes < conv.device.flash_bytes
-    symbols = subprocess.run([f"{mcu.ARM_PREFIX}nm", str(elf)], capture_output=True,
+    symbols = subprocess.run([f"{toolchain.ARM_PREFIX}nm", str(elf)], capture_output=True,
                              text=True).stdout
     assert re.search(r" T tme_board_init\n", symbols)
     assert re.search(r" R tme_board_input\n", symbols)
-    assert mcu.symbol_address(elf, "tme_vectors") == conv.device.flash_origin
+    assert toolchain.symbol_address(elf, "tme_vectors") == conv.device.flash_origin
 
 
 def test_bench_command_prints_json_rows(tools, zoo_tflite, tmp_path, capsys):
@@ -253,10 +253,10 @@ def test_bench_runs_patch_stages_with_the_input_streamed(tools, zoo_tflite, tmp_
 
 
 def test_anchors_come_from_the_published_numbers():
-    a = mcu.published_anchor("mcunet-in3")
+    a = zoo.published_anchor("mcunet-in3")
     assert a["board"] == "h743_480mhz" and round(a["cycles"] / 1e6, 1) == 161.3
     assert a["flash_kB"] == 835
-    assert mcu.published_anchor("ds_cnn") is None
+    assert zoo.published_anchor("ds_cnn") is None
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")

@@ -311,9 +311,10 @@ def test_search_space_cli(tmp_path, capsys):
 def test_code_size_table_is_current():
     """The code-size estimate is measured (arm-none-eabi-gcc); it stays within 15% of a
     fresh measurement for a typical model (kernels change under us)."""
-    from tflm_mcunet.search.codesize import MEASURED, code_bytes, measure
+    from tflm_mcunet.benchmarks.cost_model import measure_code_size
+    from tflm_mcunet.search.codesize import MEASURED, code_bytes
 
-    now = measure("cortex-m7")
+    now = measure_code_size("cortex-m7")
     layers, residuals = 50, 10
     table = code_bytes(layers, residuals, "cortex-m7")
     fresh = (now["kernels"] + now["model_fixed"] + now["per_layer"] * layers

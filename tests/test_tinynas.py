@@ -102,11 +102,11 @@ def test_quantization_aware_training_gives_a_bit_exact_int8_model(found, fashion
 
 
 def test_firmware_links_for_the_device(found, tools, tmp_path):
-    from tflm_mcunet.benchmarks import mcu
+    from tflm_mcunet.benchmarks import toolchain
 
     result, _ = found
     conversion = result.convert(tmp_path / "fw")
-    sections = mcu.link_for_device(conversion.out_dir, tmp_path / "fw" / "build",
+    sections = toolchain.link_for_device(conversion.out_dir, tmp_path / "fw" / "build",
                                    result.device.cflags("dsp"))
     assert sections.flash_bytes <= result.device.flash_bytes
     assert sections.bss_bytes >= result.cost.peak_sram_bytes

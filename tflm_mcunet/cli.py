@@ -145,6 +145,10 @@ def _bench(args) -> int:
         from .benchmarks.host import run as run_host
 
         return run_host(args)
+    if args.target == "disco-f746":
+        from .benchmarks.board import run_board
+
+        return run_board(args)
     from .benchmarks.mcu import run as run_mcu
 
     return run_mcu(args)

@@ -64,7 +64,7 @@ def fashion_mnist(dirs=None, *, download: bool = True):
     tried = ", ".join(str(f) for f in folders)
     if download:
         try:
-            from .quantize import import_tf
+            from .quiet_tf import import_tf
 
             import_tf()
             import keras

@@ -132,7 +132,7 @@ def run_pipeline(output="tflm-mcunet-demo", *, minutes: float = 10.0, quick: boo
     import keras
 
     from . import datasets, tinynas
-    from .benchmarks import host as host_bench, mcu
+    from .benchmarks import host as host_bench, mcu, toolchain
     from .plot import plot_memory
     from .tflm import tflm_arena_report
 
@@ -173,15 +173,16 @@ def run_pipeline(output="tflm-mcunet-demo", *, minutes: float = 10.0, quick: boo
         count_cflags=host_bench.DEFAULT_COUNT_CFLAGS, samples=1, seed=seed, seconds=1.0,
         instructions=False, xnnpack=None)
     m7_instructions = firmware_flash = None
-    if not mcu.missing_tools():
+    if not toolchain.missing_tools():
         row = mcu.bench_model("demo", qat, device=result.device, builds=("dsp",),
-                              workdir=out / "build" / "cortex-m", plugin=mcu.build_plugin(),
+                              workdir=out / "build" / "cortex-m",
+                              plugin=toolchain.build_plugin(),
                               log=_log)[0]
         identical = identical and row.bit_exact
         m7_instructions, firmware_flash = row.invoke_instructions, row.flash_bytes
     else:
-        _log(f"   Cortex-M7 skipped: {', '.join(mcu.missing_tools())} not installed "
-             f"(apt-get install {mcu.APT_PACKAGES})")
+        _log(f"   Cortex-M7 skipped: {', '.join(toolchain.missing_tools())} not installed "
+             f"(apt-get install {toolchain.APT_PACKAGES})")
     summary = PipelineResult(
         arch=result.arch.label(), minutes=(time.monotonic() - start) / 60,
         test_images=len(xt), accuracy=accuracy, identical=identical,

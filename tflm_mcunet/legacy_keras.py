@@ -22,7 +22,7 @@ TOLERANCE = 1e-4
 
 def import_tf_keras():
     """tf_keras, with TensorFlow's start-up noise silenced; a clear error without it."""
-    from .quantize import import_tf
+    from .quiet_tf import import_tf
 
     import_tf()
     try:

@@ -18,16 +18,14 @@ TensorFlow is imported lazily: importing this module does not import TensorFlow.
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import sys
 import tempfile
-import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from .quiet_tf import import_tf, quiet_tf
 
 __all__ = ["quantize_keras", "quantize_aware", "quantize_tf_function", "quantize_input",
            "QuantizationError"]
@@ -39,77 +37,6 @@ _NOISE = re.compile(r"^([IW]\d{4} |WARNING: All log messages|To enable the follo
 
 class QuantizationError(RuntimeError):
     """The TFLite converter failed; the message carries the converter's own log."""
-
-
-# --------------------------------------------------------------------------------------------
-# quiet TensorFlow
-# --------------------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _captured_output() -> Iterator[list[str]]:
-    """Send the C-level stdout/stderr (fd 1 and 2) to a temporary file for the duration.
-
-    TensorFlow's C++ converter and absl print straight to the file descriptors, so redirecting
-    ``sys.stdout`` is not enough. The captured text is appended to the yielded list on exit,
-    so that callers can attach it to an error.
-    """
-    log: list[str] = []
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:  # pragma: no cover - exotic streams
-            pass
-    try:
-        saved = [os.dup(1), os.dup(2)]
-    except OSError:  # pragma: no cover - no usable file descriptors (embedded interpreters)
-        yield log
-        return
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        try:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-            yield log
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except Exception:  # pragma: no cover
-                    pass
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-            sink.seek(0)
-            log.append(sink.read().decode("utf-8", errors="replace"))
-
-
-@contextlib.contextmanager
-def _quiet_tf() -> Iterator[list[str]]:
-    """Silence TensorFlow's Python warnings, its logger and its C++ output."""
-    with warnings.catch_warnings(), _captured_output() as log:
-        warnings.simplefilter("ignore")
-        yield log
-
-
-def import_tf():
-    """Import TensorFlow (and Keras) with their start-up noise silenced."""
-    if "tensorflow" not in sys.modules:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with _quiet_tf():
-            import tensorflow  # noqa: F401  (the first import prints the noise)
-    import tensorflow as tf
-
-    try:
-        tf.get_logger().setLevel("ERROR")
-    except Exception:  # pragma: no cover
-        pass
-    try:  # absl warnings such as "Found untraced functions"
-        from absl import logging as absl_logging
-
-        absl_logging.set_verbosity(absl_logging.ERROR)
-    except Exception:  # pragma: no cover
-        pass
-    return tf
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,7 +141,7 @@ def _convert(
         for sample in samples:
             yield dict(zip(names, sample))
 
-    with _quiet_tf() as log, tempfile.TemporaryDirectory(prefix="tflm_mcunet_q_") as tmp:
+    with quiet_tf() as log, tempfile.TemporaryDirectory(prefix="tflm_mcunet_q_") as tmp:
         try:
             archive = keras.export.ExportArchive()
             for obj in track:
@@ -307,7 +234,7 @@ def quantize_aware(model: Any, train_data: Any, *, epochs: int = 2,
 
     tf_keras = import_tf_keras()
     tf = import_tf()
-    with _quiet_tf():
+    with quiet_tf():
         import tensorflow_model_optimization as tfmot
     legacy = to_tf_keras(model)
     qat = tfmot.quantization.keras.quantize_model(legacy)
@@ -327,7 +254,7 @@ def quantize_aware(model: Any, train_data: Any, *, epochs: int = 2,
     if isinstance(validation_data, list):
         validation_data = tuple(validation_data)
     qat.fit(epochs=epochs, validation_data=validation_data, verbose=verbose, **fit)
-    with _quiet_tf() as log:
+    with quiet_tf() as log:
         try:
             converter = tf.lite.TFLiteConverter.from_keras_model(qat)
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
