@@ -136,6 +136,22 @@ def expect_unary_int8(op: Op) -> tuple[Tensor, Tensor]:
     return x, y
 
 
+def expect_weighted_int8(op: Op) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
+    """(input, constant weights, optional bias, output) of an int8 layer with weights."""
+    expect_inputs(op, 2, const=(1,), optional=1)
+    x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    bias = op.inputs[2] if len(op.inputs) > 2 else None
+    expect_int8_activation(op, x, "input")
+    expect_int8_activation(op, y, "output")
+    return x, w, bias, y
+
+
+def expect_window_padding(op: Op) -> None:
+    """A window op's padding: the two TFLite Micro runs."""
+    if op.options["padding"] not in ("SAME", "VALID"):
+        raise fail(op, f"padding {op.options['padding']} is not supported (SAME, VALID)")
+
+
 def expect_binary_int8(op: Op):
     """(a, b, out, dims, strides_a, strides_b) of an int8 op broadcasting two inputs (<= 4-D)."""
     expect_inputs(op, 2)

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..quant import f32, requant_multiplier
 from .base import (PADDING_NAMES, OpDef, elementwise_slack, expect_batch1, expect_dtype,
-                   expect_inputs, expect_int8_activation, expect_rank, fail,
+                   expect_rank, expect_weighted_int8, expect_window_padding, fail,
                    fused_activation_range, nhwc, raster_window_slack, same_padding,
                    window_output_size)
 
@@ -128,17 +128,12 @@ class _ConvBase(OpDef):
         return opts
 
     def prepare(self, op) -> None:
-        expect_inputs(op, 2, const=(1,), optional=1)
-        x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
-        bias = op.inputs[2] if len(op.inputs) > 2 else None
-        expect_int8_activation(op, x, "input")
-        expect_int8_activation(op, y, "output")
+        x, w, bias, y = expect_weighted_int8(op)
         expect_rank(op, x, (4,), "input")
         expect_rank(op, w, (4,), "weights")
         expect_batch1(op, x, "input")
         o = op.options
-        if o["padding"] not in ("SAME", "VALID"):
-            raise fail(op, f"padding {o['padding']} is not supported (SAME, VALID)")
+        expect_window_padding(op)
         if min(o["stride_h"], o["stride_w"], o["dil_h"], o["dil_w"]) < 1:
             raise fail(op, "strides and dilations must be >= 1")
         _, in_h, in_w, in_c = nhwc(x)

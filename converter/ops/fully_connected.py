@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import (OpDef, expect_inputs, expect_int8_activation, fail, fused_activation_range)
+from .base import OpDef, expect_weighted_int8, fail, fused_activation_range
 from .conv import (channel_multipliers, check_weights, gemm_constants, gemm_scratch,
                    gemm_scratch_bytes, requant_shifts)
 
@@ -20,11 +20,7 @@ class FullyConnected(OpDef):
                 "keep_num_dims": bool(o.KeepNumDims())}
 
     def prepare(self, op) -> None:
-        expect_inputs(op, 2, const=(1,), optional=1)
-        x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
-        bias = op.inputs[2] if len(op.inputs) > 2 else None
-        expect_int8_activation(op, x, "input")
-        expect_int8_activation(op, y, "output")
+        x, w, bias, y = expect_weighted_int8(op)
         if op.options["weights_format"] != 0:
             raise fail(op, "shuffled weights format is not supported (DEFAULT only)")
         if len(w.shape) != 2:

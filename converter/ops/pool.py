@@ -1,9 +1,9 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D: int8, SAME/VALID, fused activation; quantization unchanged."""
 from __future__ import annotations
 
-from .base import (PADDING_NAMES, OpDef, raster_window_slack, expect_batch1, expect_inputs, expect_int8_activation,
-                   expect_rank, fail, fused_activation_range, nhwc, same_padding,
-                   window_output_size)
+from .base import (PADDING_NAMES, OpDef, expect_batch1, expect_inputs, expect_int8_activation,
+                   expect_rank, expect_window_padding, fail, fused_activation_range, nhwc,
+                   raster_window_slack, same_padding, window_output_size)
 
 
 class _Pool(OpDef):
@@ -25,8 +25,7 @@ class _Pool(OpDef):
         if x.scale != y.scale or x.zero_point != y.zero_point:
             raise fail(op, "input and output quantization must be equal (as TFLite Micro requires)")
         o = op.options
-        if o["padding"] not in ("SAME", "VALID"):
-            raise fail(op, f"padding {o['padding']} is not supported (SAME, VALID)")
+        expect_window_padding(op)
         if min(o["stride_h"], o["stride_w"], o["k_h"], o["k_w"]) < 1:
             raise fail(op, "filter sizes and strides must be >= 1")
         _, in_h, in_w, ch = nhwc(x)
