@@ -1,8 +1,22 @@
-"""Shared test helpers: the oracle comparison against TFLite Micro."""
+"""Shared test helpers: the oracle comparison against TFLite Micro, and the test tiers.
+
+Tiers (markers; CI runs them all):
+- `tf`: needs TensorFlow / Keras (builds, quantizes or trains models);
+- `tflm`: compares with the TFLite Micro runtime (the oracle);
+- `cortex_m`: needs the Arm toolchain and QEMU (the `tools` fixture marks its tests);
+- `fast`: every other test, marked here at collection: `pytest -m fast` runs in under two
+  minutes. A fast test that imports TensorFlow, runs TFLite Micro or QEMU fails and says
+  which marker it needs, so the tier stays honest.
+"""
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
 import itertools
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +63,24 @@ def host_has_avx2() -> bool:
 
 #: the kernel paths besides the portable one that this machine can run: (name, flags)
 OTHER_PATHS = [("dsp", DSP_EMULATION_CFLAGS)] + ([("avx2", AVX2_CFLAGS)] if host_has_avx2() else [])
+
+
+def static_data_bytes(out_dir) -> int:
+    """Writable .data + .bss of every object of the generated project, as the compiler laid
+    them out (.data.rel.ro holds constants with relocations: read-only, Flash on an MCU)."""
+    total = 0
+    for source in sorted(out_dir.glob("*.c")):
+        obj = source.with_suffix(".o")
+        subprocess.run(["cc", "-std=c99", "-O2", "-c", str(source), "-o", str(obj)],
+                       cwd=out_dir, check=True)
+        sizes = subprocess.run(["size", "-A", str(obj)], capture_output=True, text=True,
+                               check=True).stdout
+        for line in sizes.splitlines():
+            parts = line.split()
+            if parts and parts[0].startswith((".data", ".bss")) and \
+                    not parts[0].startswith(".data.rel.ro"):
+                total += int(parts[1])
+    return total
 
 
 def compare_with_tflm(model: bytes, out_dir, batches, *, all_paths: bool = False,
@@ -174,3 +206,78 @@ def tools():
         if os.environ.get("CI"):
             pytest.fail(f"CI must have {', '.join(missing)} (.ci/run installs them)")
         pytest.skip(f"needs {', '.join(missing)} (apt-get install {toolchain.APT_PACKAGES})")
+
+
+# --------------------------------------------------------------------------------------------
+# tiers
+# --------------------------------------------------------------------------------------------
+
+TIERS = ("tf", "tflm", "cortex_m")
+#: what only a test of the tier may import
+_TF_MODULES = ("tensorflow", "keras", "tf_keras", "tensorflow_model_optimization", "keras_tuner")
+
+
+def pytest_ignore_collect(collection_path, config):
+    """`-m fast` skips the modules whose every test is in the tf tier (module `pytestmark`):
+    importing them loads TensorFlow, and then the fast tier's import guard could not tell."""
+    if (config.getoption("markexpr") or "").strip() != "fast" or collection_path.suffix != ".py":
+        return None
+    text = collection_path.read_text(encoding="utf-8")
+    return True if re.search(r"^pytestmark = .*pytest\.mark\.tf\b", text, re.M) else None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tools" in item.fixturenames:
+            item.add_marker("cortex_m")
+        if "zoo_tflite" in item.fixturenames or "bit_exact" in item.fixturenames:
+            item.add_marker("tflm")
+        if "zoo_tflite" in item.fixturenames:
+            item.add_marker("tf")
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker("fast")
+
+
+class TierViolation(AssertionError):
+    pass
+
+
+class _BlockTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in _TF_MODULES:
+            raise TierViolation(f"this fast-tier test imports {name}: mark it "
+                                "@pytest.mark.tf")
+        return None
+
+
+@contextlib.contextmanager
+def _fast_tier_guard(monkeypatch):
+    """TensorFlow's import, TFLite Micro's child process and QEMU raise TierViolation."""
+    def refuse(marker, what):
+        def call(*args, **kwargs):
+            raise TierViolation(f"this fast-tier test {what}: mark it @pytest.mark.{marker}")
+        return call
+
+    from tflm_mcunet import tflm
+    from tflm_mcunet.benchmarks import toolchain
+
+    monkeypatch.setattr(tflm, "_spawn", refuse("tflm", "runs TFLite Micro"))
+    monkeypatch.setattr(toolchain, "run_qemu", refuse("cortex_m", "runs QEMU"))
+    blocker = _BlockTensorFlow()
+    loaded = any(name in sys.modules for name in _TF_MODULES)
+    if not loaded:  # once another tier imported TensorFlow, imports cannot be told apart
+        sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        if blocker in sys.meta_path:
+            sys.meta_path.remove(blocker)
+
+
+@pytest.fixture(autouse=True)
+def _tier_guard(request, monkeypatch):
+    if request.node.get_closest_marker("fast") is None:
+        yield
+        return
+    with _fast_tier_guard(monkeypatch):
+        yield

@@ -55,6 +55,7 @@ def test_largest_fitting_says_when_nothing_fits():
         largest_fitting("proxylessnas", device, (32, 40), classes=10, input_channels=1)
 
 
+@pytest.mark.tf
 def test_recalibrate_batch_norm_sets_the_exact_average():
     from tflm_mcunet.search.keras_model import import_keras, recalibrate_batch_norm
 

@@ -11,6 +11,7 @@ import pytest
 from tflm_mcunet import convert
 
 pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf]  # the tiers: tests/conftest.py
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 

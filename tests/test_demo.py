@@ -8,7 +8,7 @@ import json
 import pytest
 
 pytest.importorskip("tensorflow_model_optimization")
-pytestmark = pytest.mark.xdist_group("demo")
+pytestmark = [pytest.mark.xdist_group("demo"), pytest.mark.tf, pytest.mark.tflm]
 
 
 def test_quick_demo_runs_the_whole_pipeline(tmp_path, capsys):

@@ -10,6 +10,7 @@ from tflm_mcunet import ConversionError, convert
 from tflm_mcunet.cli import main
 
 pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf]  # the tiers: tests/conftest.py
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402

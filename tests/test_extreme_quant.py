@@ -14,6 +14,7 @@ import itertools
 import zlib
 
 import numpy as np
+import pytest
 
 from flatbuffer_models import ACT, PADDING, ModelBuilder
 from sanitize import build_sanitized, run_sanitized
@@ -160,6 +161,7 @@ def samples(roles, seed=0) -> list[list[np.ndarray]]:
     return batches
 
 
+@pytest.mark.tflm
 def test_extreme_quantization_gives_tflm_bytes_or_a_clear_error(tmp_path, record_property):
     accepted, rejected = [], []
     for case in CASES:

@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -144,6 +145,7 @@ def run_mutant(data, seeds: Seeds) -> bytes:
     return (numeric_mutant if data.draw(st.booleans()) else structured_mutant)(data, seeds)
 
 
+@pytest.mark.tflm
 def test_mutants_that_convert_run_clean_and_match_tflm(tmp_path, record_property):
     """The mutants that convert are correct conversions: built with ASan and UBSan, they run
     clean and give TFLite Micro's bytes (TFLite Micro must then accept them too)."""

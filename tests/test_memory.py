@@ -2,32 +2,15 @@
 TFLite Micro's; the plot and the benchmark work."""
 from __future__ import annotations
 
-import subprocess
-
 import pytest
+
+from conftest import static_data_bytes
 
 from tflm_mcunet import convert
 from tflm_mcunet.benchmarks import memory, zoo
 
 pytest.importorskip("tensorflow")
-
-
-def static_data_bytes(out_dir) -> int:
-    """Writable .data + .bss of every object of the generated project, as the compiler laid
-    them out (.data.rel.ro holds constants with relocations: read-only, Flash on an MCU)."""
-    total = 0
-    for source in sorted(out_dir.glob("*.c")):
-        obj = source.with_suffix(".o")
-        subprocess.run(["cc", "-std=c99", "-O2", "-c", str(source), "-o", str(obj)],
-                       cwd=out_dir, check=True)
-        sizes = subprocess.run(["size", "-A", str(obj)], capture_output=True, text=True,
-                               check=True).stdout
-        for line in sizes.splitlines():
-            parts = line.split()
-            if parts and parts[0].startswith((".data", ".bss")) and \
-                    not parts[0].startswith(".data.rel.ro"):
-                total += int(parts[1])
-    return total
+pytestmark = [pytest.mark.tf]  # the tiers: tests/conftest.py
 
 
 @pytest.mark.parametrize("name", ["ds_cnn", "mobilenet_v1_0.25_96", "resnet8"])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf, pytest.mark.tflm]  # the tiers: tests/conftest.py
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402

@@ -105,6 +105,7 @@ def out_dir(tmp_path):
     return lambda: tmp_path / f"c{next(_dirs)}"
 
 
+@pytest.mark.tflm
 def test_logistic_every_value_many_scales(out_dir):
     rng = np.random.default_rng(1)
     scales = list(log_uniform(rng, 1e-3, 2.0, 26)) + [1 / 16, 0.1, 8 / 255, 0.5, 1.0, 4.0, 60.0,
@@ -118,6 +119,7 @@ def test_logistic_every_value_many_scales(out_dir):
     compare_with_tflm(parallel_model("LOGISTIC", ops), out_dir(), every_int8(len(ops)))
 
 
+@pytest.mark.tflm
 def test_hard_swish_every_value_many_scales(out_dir):
     rng = np.random.default_rng(2)
     ops = []
@@ -134,6 +136,7 @@ def test_hard_swish_every_value_many_scales(out_dir):
     compare_with_tflm(parallel_model("HARD_SWISH", ops), out_dir(), every_int8(len(ops)))
 
 
+@pytest.mark.tflm
 def test_relu_every_value_many_scales(out_dir):
     rng = np.random.default_rng(3)
     ops = []
@@ -146,6 +149,7 @@ def test_relu_every_value_many_scales(out_dir):
     compare_with_tflm(parallel_model("RELU", ops), out_dir(), every_int8(len(ops)))
 
 
+@pytest.mark.tflm
 def test_relu6_every_value_many_scales(out_dir):
     rng = np.random.default_rng(4)
     ops = []
@@ -156,6 +160,7 @@ def test_relu6_every_value_many_scales(out_dir):
     compare_with_tflm(parallel_model("RELU6", ops), out_dir(), every_int8(len(ops)))
 
 
+@pytest.mark.tflm
 def test_mul_every_pair_many_scales(out_dir):
     """Each op multiplies every int8 value by every int8 value (a 256 x 256 outer product by
     broadcasting [256, 1] with [1, 256]), with its own scales, zero points and activation."""
@@ -181,6 +186,7 @@ def test_mul_every_pair_many_scales(out_dir):
     ((7,), (1,)),                       # one value
     ((1, 3, 6), (1, 3, 6)),             # no broadcast
 ])
+@pytest.mark.tflm
 def test_mul_broadcast_shapes(out_dir, shape_a, shape_b):
     out = np.broadcast_shapes(shape_a, shape_b)
     ops = [dict(inputs=[(shape_a, 0.02, 3), (shape_b, 0.05, -7)], output=(out, 0.004, -2)),
@@ -207,6 +213,7 @@ def softmax_batches(shape, n_inputs, seed):
     return batches
 
 
+@pytest.mark.tflm
 @pytest.mark.parametrize("shape", [(1, 10), (16, 3, 40), (1, 1, 1, 300), (2, 1), (4, 511)])
 def test_softmax_many_scales_and_betas(out_dir, shape):
     rng = np.random.default_rng(7)
@@ -218,6 +225,7 @@ def test_softmax_many_scales_and_betas(out_dir, shape):
     compare_with_tflm(parallel_model("SOFTMAX", ops), out_dir(), softmax_batches(shape, len(ops), 8))
 
 
+@pytest.mark.tflm
 def test_softmax_all_values_in_a_row(out_dir):
     """Rows holding every int8 value once: every difference to the maximum occurs."""
     ops = [dict(inputs=[((2, 256), s, 0)], output=((2, 256), 1 / 256, -128), beta=b)
@@ -242,6 +250,7 @@ def _rejected(model: bytes, out_dir, *words):
     return message
 
 
+@pytest.mark.tflm
 def test_softmax_rejects_output_quantization_tflm_rejects(out_dir):
     for scale, zp in ((1 / 256, 0), (1 / 128, -128), (1 / 256 * (1 + 1e-6), -128)):
         model = parallel_model("SOFTMAX", [dict(inputs=[((1, 8), 0.1, 0)],
@@ -251,6 +260,7 @@ def test_softmax_rejects_output_quantization_tflm_rejects(out_dir):
             run_tflm(model, np.zeros((1, 8), np.int8))
 
 
+@pytest.mark.tflm
 def test_softmax_rejects_beta_times_scale_tflm_aborts_on(out_dir):
     model = parallel_model("SOFTMAX", [dict(inputs=[((1, 8), 1e-8, 0)],
                                             output=((1, 8), 1 / 256, -128))])
@@ -259,6 +269,7 @@ def test_softmax_rejects_beta_times_scale_tflm_aborts_on(out_dir):
         run_tflm(model, np.zeros((1, 8), np.int8))
 
 
+@pytest.mark.tflm
 def test_logistic_rejects_output_zero_point(out_dir):
     model = parallel_model("LOGISTIC", [dict(inputs=[((1, 8), 0.1, 0)],
                                              output=((1, 8), 1 / 256, 0))])
@@ -267,6 +278,7 @@ def test_logistic_rejects_output_zero_point(out_dir):
         run_tflm(model, np.zeros((1, 8), np.int8))
 
 
+@pytest.mark.tflm
 def test_hard_swish_rejects_output_scale_below_input_scale_over_128(out_dir):
     model = parallel_model("HARD_SWISH", [dict(inputs=[((1, 8), 1.0, 0)],
                                                output=((1, 8), 1 / 512, 0))])

@@ -67,6 +67,7 @@ def test_a_stage_that_grows_deeper_draws_its_new_blocks():
 # -- the oracle, driven as keras-tuner drives it ----------------------------------------------
 
 kt = pytest.importorskip("keras_tuner")
+pytestmark = [pytest.mark.tf]  # the tiers: tests/conftest.py
 from tflm_mcunet.search import HyperModel, TinyNASOracle  # noqa: E402
 from tflm_mcunet.search.oracle import COST_METRICS  # noqa: E402
 

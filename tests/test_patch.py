@@ -12,8 +12,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import OTHER_PATHS, check_bit_exact
-from test_memory import static_data_bytes
+from conftest import OTHER_PATHS, check_bit_exact, static_data_bytes
 from tflm_mcunet import ConversionError, compile_host, convert
 from tflm_mcunet.converter.ir import Op
 from tflm_mcunet.converter.passes.patch import (parse_patch_option, receptive_field,
@@ -337,6 +336,8 @@ def _build(recipe):
                  "none", (0, 20, False), ((3, 1), False), False, 0))
 # row bands where the stage ends before every row of its first layers is computed (no reader
 # needs the last ones)
+@pytest.mark.tf
+@pytest.mark.tflm
 @example(recipe=((5, 5, 1), [("conv", 1, 2, "same", 1), ("pool", 1, 2, "valid", 1),
                              ("conv", 1, 1, "same", 1), ("conv", 1, 1, "same", 1)],
                  "none", (0, 1, False), ((5, 1), True), False, 0))
@@ -406,6 +407,7 @@ def test_random_stages_are_bit_exact(recipe):
               f"{'the first from the input' if first == 0 else 'none from the input'}")
 
 
+@pytest.mark.tflm
 def test_demo_shows_the_model_with_and_without_patches(tmp_path, capsys):
     from tflm_mcunet.cli import main
 

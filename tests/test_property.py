@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf, pytest.mark.tflm]  # the tiers: tests/conftest.py
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tf_keras")
+pytestmark = [pytest.mark.tf]  # the tiers: tests/conftest.py
 
 import keras  # noqa: E402
 

@@ -33,6 +33,7 @@ from tflm_mcunet.converter.emit import c_comment, c_string
 SANITIZER_EXAMPLES = int(os.environ.get("TFLM_MCUNET_SANITIZER_EXAMPLES", "10"))
 
 
+@pytest.mark.tflm
 @pytest.mark.parametrize("name", sorted(seed_models()))
 def test_seed_models_run_clean_and_bit_exact(tmp_path, name):
     sanitized_matches_tflm(seed_models()[name], tmp_path / "c",
@@ -53,6 +54,8 @@ def test_zoo_model_runs_clean_and_bit_exact(tmp_path, zoo_tflite, name):
                            extra_flags=("-mavx2",) if host_has_avx2() else ())
 
 
+@pytest.mark.tf
+@pytest.mark.tflm
 def test_property_graphs_run_clean_and_bit_exact():
     pytest.importorskip("tensorflow")
     from test_property import build, graphs
@@ -141,6 +144,7 @@ def code_only(text: str) -> str:
 _DIRECTIVE = re.compile(r"^\s*#\s*(\w+)\s*(.*)$")
 
 
+@pytest.mark.tflm
 def test_hostile_names_never_reach_the_c_unescaped(tmp_path):
     model, names = hostile_model()
     # the file name reaches the generated comments and the Makefile too

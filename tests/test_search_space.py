@@ -204,6 +204,7 @@ def small_archs(draw):
                         draw(st.sampled_from(space.resolutions)), rng)
 
 
+@pytest.mark.tf
 @settings(max_examples=3, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(arch=small_archs())

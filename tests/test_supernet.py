@@ -21,7 +21,7 @@ from tflm_mcunet import datasets
 from tflm_mcunet.search import SearchSpace, cost
 
 pytest.importorskip("tensorflow")
-pytestmark = pytest.mark.xdist_group("supernet")  # one worker trains the shared supernet
+pytestmark = [pytest.mark.xdist_group("supernet"), pytest.mark.tf]  # one worker trains the shared supernet
 
 from tflm_mcunet.search.data import as_arrays, image_dataset, preprocess  # noqa: E402
 from tflm_mcunet.search.supernet import Supernet, train_supernet  # noqa: E402

@@ -20,7 +20,7 @@ from tflm_mcunet.converter.targets import DEFAULT_STACK_BYTES
 from tflm_mcunet.search import cost
 
 pytest.importorskip("keras_tuner")
-pytestmark = pytest.mark.xdist_group("tinynas")  # one worker runs the search they share
+pytestmark = [pytest.mark.xdist_group("tinynas"), pytest.mark.tf, pytest.mark.tflm]  # one worker runs the search they share
 
 from tflm_mcunet import tinynas  # noqa: E402
 from tflm_mcunet.search.nas import budget_device, default_resolutions  # noqa: E402

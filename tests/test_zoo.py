@@ -9,6 +9,7 @@ import pytest
 from tflm_mcunet.benchmarks import zoo
 
 pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf]  # the tiers: tests/conftest.py
 
 
 @pytest.mark.slow

@@ -130,6 +130,7 @@ def test_tiny_model_is_int8(tiny_tflite):
     assert set(model_op_names(tiny_tflite)) <= ZOO_OPS
 
 
+@pytest.mark.tflm
 def test_float_io_keeps_float_edges():
     pytest.importorskip("tensorflow")
     import keras
@@ -147,6 +148,7 @@ def test_float_io_keeps_float_edges():
     assert out.dtype == np.float32 and out.shape == (1, 6, 6, 3)
 
 
+@pytest.mark.tflm
 def test_tf_function_inputs_and_outputs_keep_their_order():
     tf = pytest.importorskip("tensorflow")
 
@@ -169,6 +171,7 @@ def test_tf_function_inputs_and_outputs_keep_their_order():
     assert [o.shape for o in outs] == [(1, 4, 4, 5), (1, 2, 2, 3)]
 
 
+@pytest.mark.tflm
 def test_run_and_batch_agree_and_are_deterministic(tiny_tflite):
     inputs = _random_int8_inputs(tiny_tflite, 3, seed=5)
     batch = run_tflm_batch(tiny_tflite, inputs + [inputs[0]])
@@ -182,6 +185,7 @@ def test_run_and_batch_agree_and_are_deterministic(tiny_tflite):
     np.testing.assert_array_equal(again[0], single[0])
 
 
+@pytest.mark.tflm
 def test_model_from_path(tiny_tflite, tmp_path):
     path = tmp_path / "tiny.tflite"
     path.write_bytes(tiny_tflite)
@@ -189,6 +193,7 @@ def test_model_from_path(tiny_tflite, tmp_path):
     np.testing.assert_array_equal(run_tflm(path, x)[0], run_tflm(str(path), x)[0])
 
 
+@pytest.mark.tflm
 def test_bad_inputs_are_value_errors(tiny_tflite):
     with pytest.raises(ValueError, match="dtype"):
         run_tflm(tiny_tflite, np.zeros((1, 12, 12, 3), np.float32))
@@ -198,6 +203,7 @@ def test_bad_inputs_are_value_errors(tiny_tflite):
         run_tflm(tiny_tflite, [np.zeros((1, 12, 12, 3), np.int8)] * 2)
 
 
+@pytest.mark.tflm
 def test_crashing_child_raises_tflm_error(tiny_tflite):
     x = np.zeros((1, 12, 12, 3), np.int8)
     # An arena too small for the allocator itself makes TFLM dereference NULL: SIGSEGV.
@@ -230,6 +236,7 @@ def _check_arena_report(data: bytes, x: list[np.ndarray]) -> dict:
     return report
 
 
+@pytest.mark.tflm
 def test_arena_report_tiny(tiny_tflite):
     _check_arena_report(tiny_tflite, _random_int8_inputs(tiny_tflite, 1, seed=7)[0])
 
