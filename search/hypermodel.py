@@ -17,12 +17,15 @@ comparison of a few candidates):
 `search.build_keras` of their Arch and compiles it: Adam, sparse categorical cross-entropy on
 the logits, accuracy. The images fed to `fit` must have the architecture's resolution: with
 several resolutions, resize them in the data pipeline (`HyperModel.fit` can be overridden).
+`fit` recalibrates batch norm on the training images before each validation: after a few
+epochs the moving averages lag the weights, and the candidates would be ranked by them
+(measured: MobileNetV2 0.25 after 5 epochs, 10% validation accuracy, 78% recalibrated).
 """
 from __future__ import annotations
 
 from ..quiet_tf import import_tf
 from .evolution import Genes, narrow_space
-from .keras_model import build_keras
+from .keras_model import build_keras, recalibrating_callback
 from .space import Arch, SearchSpace
 
 import_tf()  # keras-tuner imports TensorFlow: silence its start-up noise first
@@ -58,3 +61,12 @@ class HyperModel(keras_tuner.HyperModel):
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"])
         return model
+
+    def fit(self, hp, model, *args, **kwargs):
+        """`model.fit(*args, **kwargs)` with batch norm recalibrated on the training images
+        (`x`, an array or a dataset) before every validation."""
+        x = kwargs["x"] if "x" in kwargs else args[0] if args else None
+        callbacks = list(kwargs.pop("callbacks", None) or [])
+        if x is not None:
+            callbacks.append(recalibrating_callback(x, batch_size=kwargs.get("batch_size") or 32))
+        return model.fit(*args, callbacks=callbacks, **kwargs)

@@ -18,7 +18,8 @@ import re
 
 from .space import Arch
 
-__all__ = ["build_keras", "conv_bn_act", "import_keras", "recalibrate_batch_norm"]
+__all__ = ["build_keras", "conv_bn_act", "import_keras", "recalibrate_batch_norm",
+           "recalibrating_callback"]
 
 
 def import_keras():
@@ -109,3 +110,25 @@ def recalibrate_batch_norm(model, images, *, batches: int = 20, batch_size: int 
     if count == 0:
         raise ValueError("recalibrate_batch_norm: no images given")
     return count
+
+
+def recalibrating_callback(images, *, batches: int = 20, batch_size: int = 128):
+    """A Keras callback that recalibrates the model's batch norm (`recalibrate_batch_norm`) on
+    `images` before every evaluation, so that `fit`'s validation scores (what keras-tuner
+    ranks candidates by) are not those of lagging moving averages. `images`: an array, or a
+    `tf.data.Dataset` of batches (of images or of (images, labels)): the first `batches`
+    batches are kept."""
+    keras = import_keras()
+    if not hasattr(images, "shape"):  # a dataset: keep its first batches as one array
+        import numpy as np
+
+        kept = []
+        for batch in images.take(batches):
+            kept.append(np.asarray(batch[0] if isinstance(batch, (tuple, list)) else batch))
+        images = np.concatenate(kept)
+
+    class RecalibrateBatchNorm(keras.callbacks.Callback):
+        def on_test_begin(self, logs=None):
+            recalibrate_batch_norm(self.model, images, batches=batches, batch_size=batch_size)
+
+    return RecalibrateBatchNorm()

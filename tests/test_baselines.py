@@ -75,3 +75,34 @@ def test_recalibrate_batch_norm_sets_the_exact_average():
     assert norm.momentum == 0.99  # restored
     with pytest.raises(ValueError, match="no images"):
         recalibrate_batch_norm(model, images[:0])
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("as_dataset", [False, True])
+def test_recalibrating_callback_scores_validation_with_exact_statistics(as_dataset):
+    """HyperModel.fit's callback: before a validation, the moving averages are the exact
+    average over the training images' first batches, from arrays or from a dataset."""
+    from tflm_mcunet.search.keras_model import import_keras, recalibrating_callback
+
+    keras = import_keras()
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    conv = keras.layers.Conv2D(4, 3, use_bias=False, name="conv")
+    norm = keras.layers.BatchNormalization(name="bn")
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(norm(conv(inputs))))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(1)
+    images = rng.normal(2.0, 3.0, (48, 8, 8, 1)).astype(np.float32)
+    labels = rng.integers(0, 2, 48)
+    train = tf.data.Dataset.from_tensor_slices((images, labels)).batch(16) if as_dataset \
+        else images
+    callback = recalibrating_callback(train, batches=2, batch_size=16)
+    model.fit(images, labels, batch_size=16, epochs=1, validation_data=(images, labels),
+              callbacks=[callback], verbose=0, shuffle=False)
+    features = np.asarray(conv(images[:32]))
+    mean = np.mean([features[:16].mean(axis=(0, 1, 2)), features[16:].mean(axis=(0, 1, 2))],
+                   axis=0)
+    np.testing.assert_allclose(np.asarray(norm.moving_mean), mean, rtol=1e-4, atol=1e-5)
