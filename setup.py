@@ -10,9 +10,11 @@ PACKAGES = {
     "tflm_mcunet.converter": "converter",
     "tflm_mcunet.converter.ops": "converter/ops",
     "tflm_mcunet.converter.passes": "converter/passes",
+    "tflm_mcunet.converter.passes.patch": "converter/passes/patch",
     "tflm_mcunet.engine_c": "engine_c",
     "tflm_mcunet.benchmarks": "benchmarks",
     "tflm_mcunet.search": "search",
+    "tflm_mcunet.search.supernet": "search/supernet",
 }
 
 CORE = [

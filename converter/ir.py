@@ -92,7 +92,7 @@ class Graph:
     source: str = "<graph>"  # the model file, for error messages
     description: str = ""
     #: inputs that never enter the arena: the caller streams them in, region by region, to
-    #: the patch stage (passes/patch.py)
+    #: the patch stage (passes/patch/)
     streamed: list[Tensor] = field(default_factory=list)
 
     def consumers(self, tensor: Tensor) -> list[Op]:

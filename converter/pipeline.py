@@ -83,7 +83,7 @@ def convert(model, out_dir, *, prefix: str = "model", force: bool = False, devic
     `device` (a name from `tflm_mcunet.devices`, a user-defined spec or a Device) adds the
     Cortex-M build files for it (startup, linker script, `make firmware`; see targets.py).
 
-    `patch` runs layers patch by patch (MCUNetV2; passes/patch.py): None (layer by layer),
+    `patch` runs layers patch by patch (MCUNetV2; passes/patch/): None (layer by layer),
     "auto" (the patch stages with the lowest peak SRAM whose extra MACs stay within
     `mac_budget` x the model's MACs), or {"split": L, "patches": n}: operators before #L (the
     report's # column) in n x n patches ("first": F starts the stage at operator #F;

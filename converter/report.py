@@ -28,7 +28,7 @@ class Report:
     macs: int
     lower_bound_bytes: int = 0  # no layer-by-layer plan of this op order needs less
     layers: list[LayerRow] = field(default_factory=list)
-    #: the patch stage (passes/patch.py PatchSummary), when convert() was given `patch`
+    #: the patch stage (passes/patch/options.py PatchSummary), when convert() was given `patch`
     patch: object = None
 
     @property

@@ -86,20 +86,20 @@ def test_patch_option_forms():
 def test_cheapest_cover_keeps_every_layer_under_the_limit():
     from types import SimpleNamespace
 
-    from tflm_mcunet.converter.passes.patch import _cheapest_cover
+    from tflm_mcunet.converter.passes.patch import cheapest_cover
 
     def stage(first, split, macs, tiles=4):
         return SimpleNamespace(first=first, split=split, extra_macs=macs, tiles=[0] * tiles)
     needs = [90, 100, 40, 120, 30]  # what each layer needs run whole
     a, b, c, d = stage(0, 2, 0), stage(0, 2, 5, 2), stage(2, 4, 7), stage(3, 4, 3)
     options = {0: [(a, 60), (b, 50)], 2: [(c, 45)], 3: [(d, 70)]}
-    assert _cheapest_cover(needs, options, 130, False)[:3] == (0, 0, 0)  # all layers whole
-    assert _cheapest_cover(needs, options, 100, False)[3] == [d]  # only the layer above it
-    assert _cheapest_cover(needs, options, 80, False)[3] == [a, d]  # fewest extra MACs
-    assert _cheapest_cover(needs, options, 55, False)[3] == [b, c]
-    assert _cheapest_cover(needs, options, 40, False) is None
+    assert cheapest_cover(needs, options, 130, False)[:3] == (0, 0, 0)  # all layers whole
+    assert cheapest_cover(needs, options, 100, False)[3] == [d]  # only the layer above it
+    assert cheapest_cover(needs, options, 80, False)[3] == [a, d]  # fewest extra MACs
+    assert cheapest_cover(needs, options, 55, False)[3] == [b, c]
+    assert cheapest_cover(needs, options, 40, False) is None
     # a streamed input: the first layer is in a stage, even where it needs little run whole
-    assert _cheapest_cover(needs, options, 130, True)[3] == [a]
+    assert cheapest_cover(needs, options, 130, True)[3] == [a]
 
 
 def test_repeated_bands_are_written_as_loops():

@@ -1,4 +1,4 @@
-"""The patch stage (passes/patch.py) as ops: PATCH_STAGE runs a stage of layers patch by patch;
+"""The patch stage (passes/patch/) as ops: PATCH_STAGE runs a stage of layers patch by patch;
 REGION_COPY and READ_INPUT move a patch's regions. None of them comes from a .tflite file."""
 from __future__ import annotations
 
