@@ -7,12 +7,26 @@ parameters), its cost, and the C call it emits. Adding an op touches one file.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ConversionError
 from ..ir import DTYPE_BYTES, Op, Tensor
 from ..quant import ACTIVATION_NAMES, activation_range
+
+
+@dataclass(frozen=True)
+class Window:
+    """What an output pixel of a window op (convolutions, pooling) reads of its first input,
+    as (rows, columns) pairs: kernel size, stride, dilation, the padding before the first row
+    and column, and the input's size."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pad: tuple[int, int]
+    size: tuple[int, int]
 
 
 class OpDef:
@@ -67,9 +81,37 @@ class OpDef:
             return elementwise_slack(y.size, DTYPE_BYTES[x.dtype], DTYPE_BYTES[y.dtype])
         return None
 
+    def window(self, op: Op) -> Window | None:
+        """The window an output pixel reads of input 0, for a window op; None for the others
+        (elementwise or whole-tensor ops). Patch stages grow regions by it."""
+        return None
+
+    def region_params(self, op: Op, in_region, out_region) -> dict:
+        """The params that change when the op runs on rows [top, bottom) and columns [left,
+        right) of its output (`out_region`), reading `in_region` of input 0 (patch stages):
+        a window op's sizes and the padding left inside the region; an elementwise op's count
+        of elements."""
+        h, w = out_region[1] - out_region[0], out_region[3] - out_region[2]
+        win = self.window(op)
+        if win is None:
+            return {"size": h * w * op.outputs[0].shape[3]}
+        return dict(in_h=in_region[1] - in_region[0], in_w=in_region[3] - in_region[2],
+                    out_h=h, out_w=w, pad_top=win.pad[0] - out_region[0] * win.stride[0]
+                    + in_region[0], pad_left=win.pad[1] - out_region[2] * win.stride[1]
+                    + in_region[2])
+
     def emit(self, op: Op, c) -> str:
         """The C statement(s) that run the op; `c` is the emitter's context (see emit.py)."""
         raise NotImplementedError
+
+
+def params_window(op: Op) -> Window:
+    """The Window of a window op's params (k_h, stride_h, dil_h, pad_top, in_h and the _w
+    ones; no dilation: 1), as its `prepare` or `shape_params` derived them."""
+    p = op.params
+    return Window((p["k_h"], p["k_w"]), (p["stride_h"], p["stride_w"]),
+                  (p.get("dil_h", 1), p.get("dil_w", 1)), (p["pad_top"], p["pad_left"]),
+                  (p["in_h"], p["in_w"]))
 
 
 def fail(op: Op, message: str) -> ConversionError:

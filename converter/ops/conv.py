@@ -6,10 +6,10 @@ import functools
 import numpy as np
 
 from ..quant import f32, requant_multiplier
-from .base import (PADDING_NAMES, OpDef, elementwise_slack, expect_batch1, expect_dtype,
-                   expect_rank, expect_weighted_int8, expect_window_padding, fail,
-                   fused_activation_range, nhwc, raster_window_slack, same_padding,
-                   window_output_size)
+from .base import (PADDING_NAMES, OpDef, Window, elementwise_slack, expect_batch1,
+                   expect_dtype, expect_rank, expect_weighted_int8, expect_window_padding, fail,
+                   fused_activation_range, nhwc, params_window, raster_window_slack,
+                   same_padding, window_output_size)
 
 
 def channel_multipliers(op, in_scale: float, out_scale: float, weights, channels: int):
@@ -126,6 +126,9 @@ class _ConvBase(OpDef):
         if self.depthwise:
             opts["depth_multiplier"] = o.DepthMultiplier()
         return opts
+
+    def window(self, op) -> Window:
+        return params_window(op)
 
     def prepare(self, op) -> None:
         x, w, bias, y = expect_weighted_int8(op)

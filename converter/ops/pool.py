@@ -1,9 +1,10 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D: int8, SAME/VALID, fused activation; quantization unchanged."""
 from __future__ import annotations
 
-from .base import (PADDING_NAMES, OpDef, expect_batch1, expect_inputs, expect_int8_activation,
-                   expect_rank, expect_window_padding, fail, fused_activation_range, nhwc,
-                   raster_window_slack, same_padding, window_output_size)
+from .base import (PADDING_NAMES, OpDef, Window, expect_batch1, expect_inputs,
+                   expect_int8_activation, expect_rank, expect_window_padding, fail,
+                   fused_activation_range, nhwc, params_window, raster_window_slack,
+                   same_padding, window_output_size)
 
 
 class _Pool(OpDef):
@@ -14,6 +15,9 @@ class _Pool(OpDef):
         return dict(padding=PADDING_NAMES.get(o.Padding(), o.Padding()), stride_h=o.StrideH(),
                     stride_w=o.StrideW(), k_h=o.FilterHeight(), k_w=o.FilterWidth(),
                     activation=o.FusedActivationFunction())
+
+    def window(self, op) -> Window:
+        return params_window(op)
 
     def prepare(self, op) -> None:
         expect_inputs(op, 1)

@@ -46,14 +46,14 @@ from __future__ import annotations
 from .choose import (DEFAULT_MAC_BUDGET, MAX_BANDS, MAX_PATCHES, MAX_STAGE_LAYERS, MAX_STRIPS,
                      PatchChoice, cheapest_cover, choose_patches, finish_patches, planned_peak,
                      stage_peak)
-from .geometry import WINDOW_KINDS, Region, receptive_field, requirement
+from .geometry import Region, receptive_field, requirement
 from .options import PatchSummary, apply_patches, parse_patch_option
 from .stage import (build_stage, candidate_splits, patch_graph, stage_input, stage_problem,
                     stage_starts)
 from .steps import PatchStage
 
 __all__ = ["DEFAULT_MAC_BUDGET", "MAX_BANDS", "MAX_PATCHES", "MAX_STAGE_LAYERS", "MAX_STRIPS",
-           "WINDOW_KINDS", "PatchChoice", "PatchStage", "PatchSummary", "Region",
+           "PatchChoice", "PatchStage", "PatchSummary", "Region",
            "apply_patches", "build_stage", "candidate_splits", "cheapest_cover",
            "choose_patches", "finish_patches", "parse_patch_option", "patch_graph",
            "planned_peak", "receptive_field", "requirement", "stage_input", "stage_peak",

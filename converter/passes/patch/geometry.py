@@ -1,14 +1,13 @@
-"""Regions of a patch stage's tensors: what a window op's output region reads, the receptive
-field of a chain of layers, the tiles of an output."""
+"""Regions of a patch stage's tensors: what a window op's output region reads (each op
+declares its window: `OpDef.window`), the receptive field of a chain of layers, the tiles of
+an output."""
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import NamedTuple
 
 from ...ir import Op, Tensor
-
-#: ops that read a window of their input; every other op of a stage is elementwise
-WINDOW_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D")
+from ...ops import lookup
 
 
 class Region(NamedTuple):
@@ -48,12 +47,12 @@ def window_span(lo: int, hi: int, stride: int, pad: int, kernel: int, dil: int,
 
 def requirement(op: Op, index: int, out: Region) -> Region:
     """The region of input `index` that the output region `out` of `op` reads."""
-    p = op.params
-    if op.kind in WINDOW_KINDS and index == 0:
-        return Region(*window_span(out[0], out[1], p["stride_h"], p["pad_top"], p["k_h"],
-                         p.get("dil_h", 1), p["in_h"]),
-                *window_span(out[2], out[3], p["stride_w"], p["pad_left"], p["k_w"],
-                         p.get("dil_w", 1), p["in_w"]))
+    win = lookup(op.kind).window(op)
+    if win is not None and index == 0:
+        return Region(*window_span(out[0], out[1], win.stride[0], win.pad[0], win.kernel[0],
+                                   win.dilation[0], win.size[0]),
+                      *window_span(out[2], out[3], win.stride[1], win.pad[1], win.kernel[1],
+                                   win.dilation[1], win.size[1]))
     return out  # an elementwise input, or the skip tensor of a fused residual ADD
 
 
@@ -62,10 +61,10 @@ def receptive_field(ops: list[Op]) -> tuple[int, int]:
     border): stride 1 grows it by (k - 1) d, stride s to s (rf - 1) + (k - 1) d + 1."""
     rf_h = rf_w = 1
     for op in reversed(ops):
-        if op.kind in WINDOW_KINDS:
-            p = op.params
-            rf_h = (rf_h - 1) * p["stride_h"] + (p["k_h"] - 1) * p.get("dil_h", 1) + 1
-            rf_w = (rf_w - 1) * p["stride_w"] + (p["k_w"] - 1) * p.get("dil_w", 1) + 1
+        win = lookup(op.kind).window(op)
+        if win is not None:
+            rf_h = (rf_h - 1) * win.stride[0] + (win.kernel[0] - 1) * win.dilation[0] + 1
+            rf_w = (rf_w - 1) * win.stride[1] + (win.kernel[1] - 1) * win.dilation[1] + 1
     return rf_h, rf_w
 
 

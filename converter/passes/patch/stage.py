@@ -6,7 +6,7 @@ from ...errors import ConversionError
 from ...ir import Graph, Op, Tensor
 from ...ops import lookup
 from .bands import plan_row_bands
-from .geometry import WINDOW_KINDS, Region, activation_inputs, tiles
+from .geometry import Region, activation_inputs, tiles
 from .grid import cropped_inputs, patch_steps, plan_patch_buffers, tile_regions
 from .steps import PatchStage
 
@@ -58,7 +58,7 @@ def stage_problem(graph: Graph, split: int, first: int = 0) -> str | None:
     for op in ops:
         definition = lookup(op.kind)
         y = op.outputs[0]
-        window = op.kind in WINDOW_KINDS
+        window = definition.window(op) is not None
         pointwise = (definition.elementwise and "size" in op.params
                      and len(activation_inputs(op)) == 1 and op.inputs[0].shape == y.shape)
         if not (window or pointwise):

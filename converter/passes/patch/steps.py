@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...ir import Op, Tensor
+from ...ops import lookup
 from ...planner import Buffer
-from .geometry import WINDOW_KINDS, Region
+from .geometry import Region
 
 
 def copy_op(index: int, name: str, src: Tensor | None, dst: Tensor, *, rows: int, run: int,
@@ -17,19 +18,11 @@ def copy_op(index: int, name: str, src: Tensor | None, dst: Tensor, *, rows: int
 
 
 def patched_op(op: Op, inputs: list, out: Tensor, out_region: Region,
-                in_region: Region | None) -> Op:
+               in_region: Region | None) -> Op:
     """`op` on its region: the shapes and paddings of the region (see the package doc)."""
     params = dict(op.params)
     params.pop("inplace", None)  # the patch buffers are planned apart
-    h, w = out_region[1] - out_region[0], out_region[3] - out_region[2]
-    if op.kind in WINDOW_KINDS:
-        params.update(
-            in_h=in_region[1] - in_region[0], in_w=in_region[3] - in_region[2], out_h=h, out_w=w,
-            pad_top=op.params["pad_top"] - out_region[0] * op.params["stride_h"] + in_region[0],
-            pad_left=op.params["pad_left"] - out_region[2] * op.params["stride_w"]
-            + in_region[2])
-    else:
-        params["size"] = h * w * out.shape[3]
+    params.update(lookup(op.kind).region_params(op, in_region, out_region))
     return Op(op.index, op.kind, inputs, [out], options=op.options, params=params)
 
 
