@@ -41,6 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..search.nas import TIME_SHARES
 from .search_space import machine
 
 #: the budgets of issues 19 and 20: (name, SRAM, Flash)
@@ -162,9 +163,10 @@ def run_quality_budget(name, sram, flash, data, args, directory: Path) -> list[d
     augment = keras.layers.RandomFlip("horizontal", seed=args.seed)
     start = time.monotonic()
     result = tinynas.search((x, y), sram=sram, flash=flash, time_budget=args.minutes * 60,
-                            epochs=args.epochs, max_trials=args.trials, augment=augment,
-                            directory=directory, project_name=f"quality-{sram}-{flash}",
-                            seed=args.seed, verbose=2)
+                            time_shares=args.time_shares, epochs=args.epochs,
+                            max_trials=args.trials, finetune_epochs=args.finetune_epochs,
+                            augment=augment, directory=directory,
+                            project_name=f"quality-{sram}-{flash}", seed=args.seed, verbose=2)
     minutes = (time.monotonic() - start) / 60
     print(result.to_markdown(top=5), "\n", flush=True)
     workdir = directory / f"int8-{sram}-{flash}"
@@ -228,6 +230,12 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float,
                         help="time budget of each search, and of each baseline's training "
                         "(quality: 15, --search: 18)")
+    parser.add_argument("--time-shares", type=lambda v: tuple(float(x) for x in v.split(",")),
+                        default=TIME_SHARES, metavar="SUPERNET,FINETUNE",
+                        help="quality: the search's split of its minutes (default "
+                        f"{TIME_SHARES[0]},{TIME_SHARES[1]}; the trials get the rest)")
+    parser.add_argument("--finetune-epochs", type=int, default=3,
+                        help="quality: most fine-tuning epochs of the chosen subnet (3)")
     parser.add_argument("--learning-rate", type=float, default=3e-3,
                         help="the baselines' peak learning rate (3e-3, the supernet's)")
     parser.add_argument("--epochs", type=int, default=30, help="most supernet epochs (30)")

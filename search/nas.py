@@ -43,8 +43,9 @@ from .stage1 import optimize_space
 __all__ = ["search", "train", "train_model", "plan_search", "evaluation_arrays",
            "default_resolutions", "budget_device"]
 
-#: shares of a time budget: supernet training, then fine-tuning; the trials get what is left
-SUPERNET_SHARE, FINETUNE_SHARE = 0.75, 0.12
+#: shares of a time budget (`time_shares`): supernet training, then fine-tuning; the trials
+#: get what is left
+TIME_SHARES = (0.75, 0.12)
 
 
 def budget_device(device=None, sram=None, flash=None):
@@ -171,8 +172,8 @@ def _supernet(plan, epochs, time_budget, learning_rate, batch_size, subnets, aug
 def search(train_data, validation_data=None, *, device=None, sram=None, flash=None,
            macs: int | None = None, latency_ms: float | None = None, patch=None,
            stream_input: bool = False, space=None, resolutions=None, epochs: int = 30,
-           time_budget: float | None = None, max_trials: int = 100,
-           finetune_epochs: int = 3, learning_rate: float = 3e-3, batch_size: int = 128,
+           time_budget: float | None = None, time_shares: tuple[float, float] = TIME_SHARES,
+           max_trials: int = 100, finetune_epochs: int = 3, learning_rate: float = 3e-3, batch_size: int = 128,
            subnets: int = 4, augment=None, validation_split: float = 0.1,
            directory="tinynas", project_name="search", overwrite: bool = False,
            seed: int = 0, verbose="auto"):
@@ -187,8 +188,8 @@ def search(train_data, validation_data=None, *, device=None, sram=None, flash=No
     `space`: None (stage 1 picks a width and resolution), a SearchSpace (stage 1 within it;
     one width and resolution: that space). `resolutions`: stage 1's candidates.
     Effort: `epochs` of supernet training, `max_trials` subnets scored, `finetune_epochs`; or
-    `time_budget` seconds for the whole search (75% supernet, 12% fine-tuning, the rest the
-    trials; epochs and trials are then maxima). `directory` / `project_name` / `overwrite` as
+    `time_budget` seconds for the whole search, split by `time_shares` (supernet, fine-tuning;
+    default 75% and 12%, the rest the trials; epochs and trials are then maxima). `directory` / `project_name` / `overwrite` as
     keras-tuner: a search resumes from what is there.
     """
     from keras_tuner.src.distribute import utils as dist_utils
@@ -197,6 +198,10 @@ def search(train_data, validation_data=None, *, device=None, sram=None, flash=No
     from .tuner import SupernetTuner
 
     start = time.monotonic()
+    supernet_share, finetune_share = time_shares
+    if not (0 < supernet_share and 0 <= finetune_share and supernet_share + finetune_share < 1):
+        raise ValueError(f"time_shares {time_shares}: the supernet's and fine-tuning's shares "
+                         "must be > 0 and >= 0 and leave time for the trials (sum < 1)")
     share = (lambda part: None if time_budget is None else part * time_budget)  # noqa: E731
     plan = plan_search(train_data, validation_data, device, sram, flash, space, resolutions,
                        validation_split, seed, verbose)
@@ -206,7 +211,7 @@ def search(train_data, validation_data=None, *, device=None, sram=None, flash=No
                            max_trials=max_trials, seed=seed)  # checks the budget before training
     folder = _project(directory, project_name)
     chief = dist_utils.has_chief_oracle() and dist_utils.is_chief_oracle()
-    net = None if chief else _supernet(plan, epochs, share(SUPERNET_SHARE), learning_rate,
+    net = None if chief else _supernet(plan, epochs, share(supernet_share), learning_rate,
                                        batch_size, subnets, augment, folder, overwrite, seed,
                                        verbose)
     calibration, validation = evaluation_arrays(plan, batch_size)
@@ -214,7 +219,7 @@ def search(train_data, validation_data=None, *, device=None, sram=None, flash=No
                           directory=directory, project_name=project_name,
                           overwrite=overwrite and not chief)
     if time_budget is not None:
-        tuner.deadline = start + time_budget * (1 - FINETUNE_SHARE)
+        tuner.deadline = start + time_budget * (1 - finetune_share)
     tuner.progress = verbose != 0
     tuner.search(verbose=False)  # the progress bar, not keras-tuner's table of every trial
     if dist_utils.has_chief_oracle() and not chief:
@@ -232,7 +237,7 @@ def search(train_data, validation_data=None, *, device=None, sram=None, flash=No
     before = best["val_accuracy"]  # scored inside the supernet as a trial
     after = train_model(model, plan, epochs=finetune_epochs, learning_rate=learning_rate / 10,
                         batch_size=batch_size, augment=augment,
-                        time_budget=share(FINETUNE_SHARE), seed=seed, verbose=verbose)
+                        time_budget=share(finetune_share), seed=seed, verbose=verbose)
     return SearchResult(arch=arch, model=model, cost=arch_cost(arch, plan["device"],
                                                                patch=patch,
                                                                stream_input=stream_input),

@@ -162,6 +162,9 @@ def test_budget_errors_are_clear():
         budget_device(sram="64K")
     with pytest.raises(ValueError, match="not a size"):
         budget_device("stm32f746", sram="lots")
+    images, labels = np.zeros((20, 28, 28), np.uint8), np.arange(20) % 2
+    with pytest.raises(ValueError, match=r"time_shares \(0.9, 0.2\).*sum < 1"):
+        tinynas.search((images, labels), sram="64K", flash="256K", time_shares=(0.9, 0.2))
 
 
 def test_cli_search_help_reads_well():
