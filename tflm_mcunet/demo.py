@@ -103,8 +103,7 @@ def evaluate_int8(model, train, test, device, workdir, *, qat_dir=None, qat_epoc
 
     workdir = Path(workdir)
     r, c = int(model.input_shape[1]), int(model.input_shape[3])
-    test_x, _ = as_arrays(test, r, c)
-    yt = np.asarray(test[1]).reshape(-1)
+    test_x, yt = as_arrays(test, r, c)  # labels as class indices, as in training
     float_accuracy = float((model.predict(test_x, verbose=0).argmax(-1) == yt).mean())
     ptq = quantize_keras(model, as_arrays(train, r, c, limit=256)[0])
     qat = quantize_aware(model, image_dataset(train, r, c, shuffle=True, seed=seed),
