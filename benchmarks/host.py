@@ -21,6 +21,10 @@ For every model (a zoo name or a .tflite file; default: the whole zoo), in one r
 
 Goals (issue #5): geometric-mean speedup over TFLite Micro >= 20x, and a geometric-mean
 latency within 3x of XNNPACK's single-threaded one.
+
+`--compare-cflags` times our code alone under several sets of compiler flags instead
+(CFLAGS_CANDIDATES, each build's outputs checked against TFLite Micro) and checks that
+`compile_host`'s default (`host_cflags()`) is within 10% of the fastest (issue #24).
 """
 from __future__ import annotations
 
@@ -41,7 +45,14 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_CFLAGS = "-O3 -march=native"
+from ..host import HOST_CFLAGS, host_cflags
+
+DEFAULT_CFLAGS = HOST_CFLAGS
+#: the flags --compare-cflags times: the portable default of the projects' Makefile (-O2),
+#: compile_host's (HOST_CFLAGS) and the nearby choices a user might try
+CFLAGS_CANDIDATES = ("-O2", "-O3", "-O2 -march=native", "-O3 -march=native",
+                     "-O3 -march=x86-64-v3", "-O3 -march=native -funroll-loops")
+GOAL_DEFAULT_CFLAGS = 1.10  # compile_host's default at most 10% slower than the best flags
 #: what callgrind (valgrind 3.19+) can execute: no AVX-512
 DEFAULT_COUNT_CFLAGS = "-O3 -march=x86-64-v3"
 TFLM_INVOKE = "tflite::micro::MicroInterpreter::Invoke()"
@@ -344,6 +355,57 @@ def bench_model(name: str, model: bytes, *, workdir: Path, cflags: str, count_cf
         profile=layer_profile(functions, conv.report, "model") if functions else [])
 
 
+def compare_cflags(name: str, model: bytes, *, workdir: Path, candidates, samples: int,
+                   seed: int, seconds: float) -> dict:
+    """Our code of `model` built with each flag set of `candidates`: the median per-invoke
+    nanoseconds of each, and whether every build's outputs equal TFLite Micro's."""
+    from ..converter import convert
+    from ..tflm import run_tflm_batch
+    from .toolchain import output_specs, random_samples
+
+    project = workdir / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    conv = convert(model, project / "c", force=True)
+    inputs = random_samples(conv.graph, samples, seed)
+    input_file, first_file = project / "inputs.bin", project / "first.bin"
+    _write_samples(input_file, inputs)
+    _write_samples(first_file, inputs[:1])
+    reference = run_tflm_batch(model, inputs)
+    ns, identical = {}, True
+    for k, cflags in enumerate(candidates):
+        exe = build_harness(project / "c", cflags, project / f"bench-{k}")
+        ours = run_ours(exe, input_file, output_specs(conv.graph), samples)
+        identical &= all(len(a) == len(b) and all(
+            np.asarray(x).tobytes() == np.asarray(y).tobytes() for x, y in zip(a, b))
+            for a, b in zip(ours, reference))
+        ns[cflags] = float(np.median(time_ours(exe, first_file, seconds)))
+    return {"model": name, "macs": conv.report.macs, "ns": ns, "identical": identical}
+
+
+def format_cflags_table(rows: list[dict], default: str) -> list[str]:
+    """Latency per flag set (ms), and compile_host's default against the fastest."""
+    candidates = list(rows[0]["ns"])
+    lines = ["| model | MACs | " + " | ".join(f"`{c}`" for c in candidates) +
+             " | default / best | identical |",
+             "|---|---:|" + "---:|" * len(candidates) + "---:|---|"]
+    for r in rows:
+        best = min(r["ns"].values())
+        cells = [(f"**{_ms(v / 1e6)}**" if v == best else _ms(v / 1e6))
+                 for v in r["ns"].values()]
+        lines.append(f"| {r['model']} | {r['macs'] / 1e6:,.1f}M | " + " | ".join(cells) +
+                     f" | {r['ns'][default] / best:.2f}x | {'yes' if r['identical'] else 'NO'} |")
+    ratios = [r["ns"][default] / min(r["ns"].values()) for r in rows]
+    speedups = [r["ns"]["-O2"] / r["ns"][default] for r in rows if "-O2" in r["ns"]]
+    lines += ["", f"compile_host's default here: `{default}` (ms per invoke, fastest in bold)."]
+    if speedups:
+        lines.append(f"Default against the Makefile's portable -O2: {_x(geomean(speedups), 2)} "
+                     "faster (geometric mean).")
+    worst = max(ratios)
+    lines.append(f"Goal: compile_host's default within {100 * (GOAL_DEFAULT_CFLAGS - 1):.0f}% "
+                 f"of the best flags on every model: worst {worst:.2f}x, geometric mean "
+                 f"{geomean(ratios):.2f}x, {'met' if worst <= GOAL_DEFAULT_CFLAGS else 'NOT met'}")
+    return lines
+
+
 def geomean(values) -> float | None:
     values = [v for v in values if v]
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
@@ -464,6 +526,9 @@ def add_arguments(parser: argparse.ArgumentParser, common: bool = True) -> None:
                         help="skip TFLite's XNNPACK interpreter")
     parser.add_argument("--seconds", type=float, default=1.0,
                         help="timing budget per runtime and model (1.0)")
+    parser.add_argument("--compare-cflags", action="store_true",
+                        help="time our code alone under several compiler flag sets and compare "
+                        "compile_host's default with the fastest")
 
 
 def run(args) -> int:
@@ -482,6 +547,8 @@ def run(args) -> int:
     work = Path(args.workdir) if args.workdir else Path(
         tempfile.mkdtemp(prefix="tflm-mcunet-host-"))
     work.mkdir(parents=True, exist_ok=True)
+    if getattr(args, "compare_cflags", False):
+        return _run_cflags(args, names, work)
     xnnpack = XnnpackTimer() if args.xnnpack else None
     rows: list[Row] = []
     try:
@@ -517,6 +584,30 @@ def run(args) -> int:
                                      f"(callgrind, {args.count_cflags})", row.profile, 1))
         print(f"\nProjects and builds: {work}")
     return 0 if all(r.identical for r in rows) else 1
+
+
+def _run_cflags(args, names, work: Path) -> int:
+    from tqdm import tqdm
+
+    from .zoo import load_model
+
+    default = host_cflags()
+    candidates = list(CFLAGS_CANDIDATES) + ([default] if default not in CFLAGS_CANDIDATES
+                                            else [])
+    rows = []
+    for spec in tqdm(names, desc="flags", unit="model", file=sys.stderr, disable=len(names) < 2):
+        name, model = load_model(spec)
+        rows.append(compare_cflags(name, model, workdir=work, candidates=candidates,
+                                   samples=args.samples or 3, seed=args.seed,
+                                   seconds=args.seconds))
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print(machine_info(args)[0])
+        print(f"Ours: generated C built with {_version([_cc(), '--version'])}: -std=c99 FLAGS; "
+              "latency: median per-invoke time of rounds >= 1 ms timed in C\n")
+        print("\n".join(format_cflags_table(rows, default)))
+    return 0 if all(r["identical"] for r in rows) else 1
 
 
 def main(argv=None) -> int:

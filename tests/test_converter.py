@@ -18,9 +18,8 @@ from keras import layers  # noqa: E402
 from tflm_mcunet.quantize import quantize_keras  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    keras.utils.set_random_seed(1)
+def small_model(seed: int) -> bytes:
+    keras.utils.set_random_seed(seed)
     inp = keras.Input((12, 12, 3))
     x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(inp)
     y = layers.DepthwiseConv2D(3, padding="same", activation="relu6")(x)
@@ -28,8 +27,13 @@ def model_file(tmp_path_factory):
     x = layers.Add()([x, y])
     x = layers.Dense(3)(layers.Flatten()(x))
     data = np.random.default_rng(0).uniform(-1, 1, (8, 12, 12, 3)).astype(np.float32)
+    return quantize_keras(keras.Model(inp, x), data)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("m") / "model.tflite"
-    path.write_bytes(quantize_keras(keras.Model(inp, x), data))
+    path.write_bytes(small_model(1))
     return path
 
 
@@ -88,3 +92,39 @@ def test_generated_code_is_strict_c99(model_file, tmp_path):
     subprocess.run(["cc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wshadow",
                     "-Wconversion", "-Wno-sign-conversion", "-c", *sources],
                    cwd=tmp_path / "out", check=True)
+
+
+def test_compile_host_builds_for_this_cpu_and_rebuilds_when_flags_change(model_file, tmp_path):
+    from tflm_mcunet import compile_host
+    from tflm_mcunet.host import HOST_CFLAGS, host_cflags
+
+    out = tmp_path / "out"
+    convert(model_file, out)
+    sample = np.zeros((1, 12, 12, 3), np.int8)
+    fast = compile_host(out)
+    assert fast.cflags == host_cflags() == HOST_CFLAGS  # gcc and clang take -march=native
+    expected = fast.invoke(sample).copy()
+    objects = {p.name: p.stat().st_mtime_ns for p in out.glob("*.o")}
+    again = compile_host(out)  # same flags: nothing to rebuild
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.o")} == objects
+    portable = compile_host(out, cflags="-O2")  # other flags: every object built again
+    assert portable.cflags == "-O2"
+    assert all(p.stat().st_mtime_ns != objects[p.name] for p in out.glob("*.o"))
+    assert again.invoke(sample).tobytes() == portable.invoke(sample).tobytes() == \
+        expected.tobytes()
+
+
+def test_compile_host_loads_the_library_as_rebuilt(model_file, tmp_path):
+    """Another model converted into the same folder runs as itself, not as the library this
+    process loaded from that path before."""
+    from tflm_mcunet import compile_host
+    from tflm_mcunet.tflm import run_tflm_batch
+
+    other = small_model(2)
+    sample = [np.random.default_rng(3).integers(-128, 128, (1, 12, 12, 3), dtype=np.int8)]
+    convert(model_file, tmp_path / "out")
+    first = compile_host(tmp_path / "out").invoke(*sample)
+    convert(other, tmp_path / "out", force=True)
+    second = compile_host(tmp_path / "out").invoke(*sample)
+    expected = run_tflm_batch(other, [sample])[0][0]
+    assert second.tobytes() == np.asarray(expected).tobytes() != first.tobytes()

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,16 @@ _READER = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
                            ctypes.c_void_p)
 
 
+def _load_private_copy(library: Path) -> ctypes.CDLL:
+    """dlopen the library as it is now, with its own static state. Loaded by its path, a
+    library rebuilt in place (the same folder converted again) would come back as the copy
+    this process already holds: glibc matches libraries by name."""
+    with tempfile.TemporaryDirectory(prefix="tflm-mcunet-lib-") as tmp:
+        copy = Path(tmp) / library.name
+        shutil.copyfile(library, copy)
+        return ctypes.CDLL(str(copy))  # mapped: the file may go
+
+
 class HostModel:
     """A generated model compiled into a shared library and loaded with ctypes.
 
@@ -32,9 +45,10 @@ class HostModel:
     same way: `invoke` serves the regions it asks for from the array given, and `regions` lists
     them (row, col, rows, cols) after each call."""
 
-    def __init__(self, library: Path, prefix: str = "model"):
+    def __init__(self, library: Path, prefix: str = "model", cflags: str | None = None):
         self.library = Path(library)
-        self._lib = ctypes.CDLL(str(self.library))
+        self.cflags = cflags  # what compile_host built it with (None: built elsewhere)
+        self._lib = _load_private_copy(self.library)
         header = (self.library.parent / "model.h").read_text()
         self.streamed = f"#define {prefix.upper()}_STREAMED_INPUT 1" in header
         self._input = getattr(self._lib, f"{prefix}_input")
@@ -102,17 +116,47 @@ class HostModel:
         return outs[0] if len(outs) == 1 else outs
 
 
-def compile_host(out_dir, *, cc: str | None = None, cflags: str = "-O2",
+#: compile_host's flags: this CPU's instruction set, so that the AVX2 kernels run where it has
+#: AVX2 (the projects' own Makefile keeps a portable -O2 for builds meant for other machines)
+HOST_CFLAGS = "-O3 -march=native"
+
+
+@functools.lru_cache(maxsize=None)
+def host_cflags(cc: str | None = None) -> str:
+    """The fastest flags `cc` (default $CC or cc) accepts for this machine: HOST_CFLAGS, or
+    -O3 alone for a compiler without -march=native."""
+    compiler = cc or os.environ.get("CC", "cc")
+    with tempfile.TemporaryDirectory(prefix="tflm-mcunet-cc-") as tmp:
+        probe = Path(tmp) / "probe.c"
+        probe.write_text("int probe(int x) { return x + 1; }\n")
+        try:
+            ok = subprocess.run([compiler, *HOST_CFLAGS.split(), "-c", str(probe), "-o",
+                                 str(probe.with_suffix(".o"))], capture_output=True).returncode
+        except OSError:
+            return "-O3"
+    return HOST_CFLAGS if ok == 0 else "-O3"
+
+
+def compile_host(out_dir, *, cc: str | None = None, cflags: str | None = None,
                  prefix: str = "model") -> HostModel:
-    """Build the generated project in `out_dir` with the system compiler and load it."""
+    """Build the generated project in `out_dir` with the system compiler and load it.
+
+    `cflags` default: `host_cflags(cc)`, code for this very CPU (its AVX2 kernels where it
+    has AVX2). The flags used are the HostModel's `cflags`; building again with other flags
+    rebuilds every object."""
     out = Path(out_dir)
     if not (out / "Makefile").exists():
         raise ConversionError(f"{out} holds no generated project (no Makefile); run convert first")
+    cflags = host_cflags(cc) if cflags is None else cflags
     env = dict(os.environ, CFLAGS=cflags)
     if cc:
         env["CC"] = cc
+    built_with = out / ".host_cflags"  # make sees files, not flags: start over when they change
+    if not built_with.is_file() or built_with.read_text() != f"{cc} {cflags}":
+        subprocess.run(["make", "-s", "-C", str(out), "clean"], env=env, capture_output=True)
     result = subprocess.run(["make", "-s", "-C", str(out), f"lib{prefix}.so"], env=env,
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"building the generated code in {out} failed:\n{result.stderr}")
-    return HostModel(out / f"lib{prefix}.so", prefix)
+    built_with.write_text(f"{cc} {cflags}")
+    return HostModel(out / f"lib{prefix}.so", prefix, cflags)
