@@ -11,7 +11,9 @@ each budget:
 2. the scaled MobileNetV2 and ProxylessNAS-Mobile with the most MACs that fit the budget
    (`search.baselines.largest_fitting`, over the resolutions stage 1 considered), each trained
    from scratch on the same images for the same minutes (Adam, cosine decay to the end);
-3. every network made int8 by post-training quantization and by quantization-aware training
+3. with `--retrain`, also TinyNAS's architecture trained from scratch as the baselines are
+   (MCUNet's protocol: the search's cost apart, does the architecture beat theirs?);
+4. every network made int8 by post-training quantization and by quantization-aware training
    (one epoch), converted and run on all 10,000 test images by our C and by TFLite Micro: the
    table of accuracy (float, PTQ, QAT), identical outputs, peak SRAM, Flash, MACs, minutes.
 
@@ -165,6 +167,8 @@ def run_quality_budget(name, sram, flash, data, args, directory: Path) -> list[d
     result = tinynas.search((x, y), sram=sram, flash=flash, time_budget=args.minutes * 60,
                             time_shares=args.time_shares, epochs=args.epochs,
                             max_trials=args.trials, finetune_epochs=args.finetune_epochs,
+                            learning_rate=args.learning_rate,
+                            finetune_learning_rate=args.finetune_learning_rate,
                             augment=augment, directory=directory,
                             project_name=f"quality-{sram}-{flash}", seed=args.seed, verbose=2)
     minutes = (time.monotonic() - start) / 60
@@ -174,9 +178,13 @@ def run_quality_budget(name, sram, flash, data, args, directory: Path) -> list[d
                          result.device, workdir / "tinynas", args.seed)]
     plan = plan_search((x, y), sram=sram, flash=flash, seed=args.seed, verbose=0)
     space = plan["space"]
-    for family in FAMILIES:
-        arch, _ = largest_fitting(family, plan["device"], space.resolutions,
-                                  classes=space.classes, input_channels=space.input_channels)
+    scratch = [(family, largest_fitting(family, plan["device"], space.resolutions,
+                                        classes=space.classes,
+                                        input_channels=space.input_channels)[0])
+               for family in FAMILIES]
+    if args.retrain:
+        scratch.append(("TinyNAS, from scratch", result.arch))
+    for family, arch in scratch:
         print(f"{family}: {arch.label()} trained from scratch for {minutes:.1f} minutes",
               flush=True)
         model = build_keras(arch, seed=args.seed)
@@ -184,7 +192,9 @@ def run_quality_budget(name, sram, flash, data, args, directory: Path) -> list[d
         train_model(model, plan, epochs=1000, learning_rate=args.learning_rate,
                     augment=augment, time_budget=minutes * 60, seed=args.seed, verbose=2)
         rows.append(_quality_row(family, arch, model, (time.monotonic() - start) / 60,
-                                 ((x, y), test), plan["device"], workdir / family, args.seed))
+                                 ((x, y), test), plan["device"],
+                                 workdir / "-".join(family.replace(",", "").lower().split()),
+                                 args.seed))
     margin, least = QUALITY_GOALS[sram]
     ours, mbv2 = rows[0], rows[1]
     for row in rows:
@@ -234,10 +244,17 @@ def main(argv=None) -> int:
                         default=TIME_SHARES, metavar="SUPERNET,FINETUNE",
                         help="quality: the search's split of its minutes (default "
                         f"{TIME_SHARES[0]},{TIME_SHARES[1]}; the trials get the rest)")
-    parser.add_argument("--finetune-epochs", type=int, default=3,
-                        help="quality: most fine-tuning epochs of the chosen subnet (3)")
+    parser.add_argument("--finetune-epochs", type=int,
+                        help="quality: most fine-tuning epochs of the chosen subnet (default: "
+                        "as many as its share of the minutes)")
+    parser.add_argument("--finetune-learning-rate", type=float,
+                        help="quality: the fine-tuning's peak learning rate (default: "
+                        "--learning-rate)")
+    parser.add_argument("--retrain", action="store_true",
+                        help="quality: also train TinyNAS's architecture from scratch as the "
+                        "baselines are (the search's own minutes apart)")
     parser.add_argument("--learning-rate", type=float, default=3e-3,
-                        help="the baselines' peak learning rate (3e-3, the supernet's)")
+                        help="peak learning rate of the supernet and of the baselines (3e-3)")
     parser.add_argument("--epochs", type=int, default=30, help="most supernet epochs (30)")
     parser.add_argument("--trials", type=int, default=100, help="most trials per search (100)")
     parser.add_argument("--budget", choices=[sram for _, sram, _ in BUDGETS],

@@ -127,7 +127,8 @@ def add_search_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30, help="supernet epochs (30; the most "
                    "within --minutes)")
     p.add_argument("--trials", type=int, default=100, help="subnets scored (100)")
-    p.add_argument("--finetune-epochs", type=int, default=3, help="fine-tuning epochs (3)")
+    p.add_argument("--finetune-epochs", type=int, help="fine-tuning epochs (3; with --minutes, "
+                   "as many as half the minutes allow)")
     p.add_argument("--directory", default=None, help="keras-tuner project folder (default "
                    "OUTPUT/tuner); a search resumes from it")
     p.add_argument("--overwrite", action="store_true", help="start the search afresh")
