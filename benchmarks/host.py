@@ -305,7 +305,7 @@ def bench_model(name: str, model: bytes, *, workdir: Path, cflags: str, count_cf
     from ..converter import convert
     from ..tflm import default_arena_size, run_tflm_batch
     from .mcu import layer_profile
-    from .toolchain import output_specs, random_samples
+    from .toolchain import identical_outputs, output_specs, random_samples
 
     project = workdir / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     conv = convert(model, project / "c", force=True)
@@ -320,9 +320,7 @@ def bench_model(name: str, model: bytes, *, workdir: Path, cflags: str, count_cf
     exe = build_harness(project / "c", cflags, project / "bench")
     ours = run_ours(exe, input_file, output_specs(conv.graph), samples)
     reference = run_tflm_batch(model, inputs)
-    identical = all(len(a) == len(b) and all(
-        np.asarray(x).tobytes() == np.asarray(y).tobytes() for x, y in zip(a, b))
-        for a, b in zip(ours, reference))
+    identical = identical_outputs(ours, reference)
 
     arena = default_arena_size(model)
     count = len(conv.graph.inputs)
@@ -361,7 +359,7 @@ def compare_cflags(name: str, model: bytes, *, workdir: Path, candidates, sample
     nanoseconds of each, and whether every build's outputs equal TFLite Micro's."""
     from ..converter import convert
     from ..tflm import run_tflm_batch
-    from .toolchain import output_specs, random_samples
+    from .toolchain import identical_outputs, output_specs, random_samples
 
     project = workdir / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     conv = convert(model, project / "c", force=True)
@@ -374,9 +372,7 @@ def compare_cflags(name: str, model: bytes, *, workdir: Path, candidates, sample
     for k, cflags in enumerate(candidates):
         exe = build_harness(project / "c", cflags, project / f"bench-{k}")
         ours = run_ours(exe, input_file, output_specs(conv.graph), samples)
-        identical &= all(len(a) == len(b) and all(
-            np.asarray(x).tobytes() == np.asarray(y).tobytes() for x, y in zip(a, b))
-            for a, b in zip(ours, reference))
+        identical &= identical_outputs(ours, reference)
         ns[cflags] = float(np.median(time_ours(exe, first_file, seconds)))
     return {"model": name, "macs": conv.report.macs, "ns": ns, "identical": identical}
 

@@ -43,13 +43,11 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from ..devices import BUILDS, Device, get_device
 from .toolchain import (ARM_PREFIX, QEMU, QEMU_MACHINE, FirmwareTooBig, MCUError, build_flags,
                         build_plugin, build_qemu_firmware, function_instructions,
-                        link_for_device, output_specs, random_samples, read_sections,
-                        require_tools, run_qemu, tool_version)
+                        identical_outputs, link_for_device, output_specs, random_samples,
+                        read_sections, require_tools, run_qemu, tool_version)
 from .zoo import load_model, published_anchor
 
 #: the goals of the benchmark
@@ -158,10 +156,7 @@ def make_row(model: str, build: str, flags: str, run, reference, sections, *, ma
              anchor: dict | None) -> Row:
     """The row of one firmware run (`run`: a QemuRun) checked against TFLite Micro's outputs on
     the host (`reference`), with its goals."""
-    exact = len(run.outputs) == len(reference) and all(
-        len(a) == len(b) and all(np.asarray(x).tobytes() == np.asarray(y).tobytes()
-                                 for x, y in zip(a, b))
-        for a, b in zip(run.outputs, reference))
+    exact = identical_outputs(run.outputs, reference)
     insns = max(run.invoke_instructions) if run.invoke_instructions else 0
     row = Row(
         model=model, build=build, flags=flags, bit_exact=exact, samples=len(reference),

@@ -298,6 +298,14 @@ def unpack_outputs(raw: bytes, specs: list[tuple], count: int) -> list[list[np.n
     return outputs
 
 
+def identical_outputs(ours: list[list], reference: list[list]) -> bool:
+    """Every output of every sample byte for byte equal (samples as lists of outputs)."""
+    return len(ours) == len(reference) and all(
+        len(a) == len(b) and all(np.asarray(x).tobytes() == np.asarray(y).tobytes()
+                                 for x, y in zip(a, b))
+        for a, b in zip(ours, reference))
+
+
 def function_instructions(elf: Path, blocks: list[tuple[int, int, int]]) -> dict[str, int]:
     """Executed instructions per function of the ELF, from QemuRun.blocks (a block is
     counted in the function its first instruction belongs to: blocks end at branches, so they
