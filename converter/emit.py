@@ -193,13 +193,26 @@ TEMPLATES = jinja2.Environment(
     lstrip_blocks=True)
 
 
+_LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
 def engine_files(families: set[str]) -> dict[str, str]:
-    """engine_c sources of the kernel families used (plus the shared header), by file name."""
+    """engine_c sources of the kernel families used, by file name: each family's tme_<family>.h
+    and .c, and every engine header they include, on every instruction-set path (a project
+    builds for the host and for Cortex-M): the #include lines are the one list of them."""
     root = resources.files("tflm_mcunet.engine_c")
-    files = {"tme_common.h": (root / "include" / "tme_common.h").read_text()}
+    files: dict[str, str] = {}
+
+    def add(folder: str, name: str) -> None:
+        if name not in files:
+            files[name] = text = (root / folder / name).read_text()
+            for header in _LOCAL_INCLUDE.findall(text):
+                add("include", header)
+
+    add("include", "tme_common.h")
     for fam in sorted(families):
-        files[f"tme_{fam}.h"] = (root / "include" / f"tme_{fam}.h").read_text()
-        files[f"tme_{fam}.c"] = (root / "src" / f"tme_{fam}.c").read_text()
+        add("include", f"tme_{fam}.h")
+        add("src", f"tme_{fam}.c")
     return files
 
 
@@ -220,7 +233,7 @@ def emit_project(graph: Graph, plan: MemoryPlan,
         calls.append(dict(comment=c_comment(f"op {op.index}: {op.kind} -> {list(out.shape)} "
                                             f"{out.name}"), code=definition.emit(op, ctx)))
     files = engine_files(families)
-    kernel_headers = sorted(f for f in files if f.endswith(".h") and f != "tme_common.h")
+    kernel_headers = sorted(f"tme_{fam}.h" for fam in families)
     context = dict(
         prefix=prefix, PREFIX=prefix.upper(), arena_bytes=max(plan.arena_bytes, 16),
         inputs=[_tensor_info(t) | dict(offset=None if any(t is s for s in graph.streamed)

@@ -2,6 +2,7 @@
 #ifndef TME_ADD_H
 #define TME_ADD_H
 
+#include "tme_avx2.h"
 #include "tme_common.h"
 
 typedef struct {
