@@ -49,7 +49,8 @@ setup(
     package_data={
         "tflm_mcunet": ["data/*.tflite"],
         "tflm_mcunet.converter": ["templates/*.j2", "*.c"],
-        "tflm_mcunet.engine_c": ["include/*.h", "src/*.c", "targets/*.h", "targets/*.c"],
+        "tflm_mcunet.engine_c": ["include/*.h", "src/*.c", "targets/*.h", "targets/*.c",
+                                  "targets/*.cc"],
         "tflm_mcunet.benchmarks": ["archs/*.json", "qemu_plugin/*.c"],
     },
     install_requires=CORE,
