@@ -198,21 +198,22 @@ _LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 def engine_files(families: set[str]) -> dict[str, str]:
     """engine_c sources of the kernel families used, by file name: each family's tme_<family>.h
-    and .c, and every engine header they include, on every instruction-set path (a project
+    and .c (if it has one), and every engine header they include, on every instruction-set path (a project
     builds for the host and for Cortex-M): the #include lines are the one list of them."""
     root = resources.files("tflm_mcunet.engine_c")
     files: dict[str, str] = {}
 
-    def add(folder: str, name: str) -> None:
-        if name not in files:
-            files[name] = text = (root / folder / name).read_text()
+    def add(path) -> None:
+        if path.name not in files:
+            files[path.name] = text = path.read_text()
             for header in _LOCAL_INCLUDE.findall(text):
-                add("include", header)
+                add(root / "include" / header)
 
-    add("include", "tme_common.h")
+    add(root / "include" / "tme_common.h")
     for fam in sorted(families):
-        add("include", f"tme_{fam}.h")
-        add("src", f"tme_{fam}.c")
+        add(root / "include" / f"tme_{fam}.h")
+        if (root / "src" / f"tme_{fam}.c").is_file():  # (inline kernels only: no source)
+            add(root / "src" / f"tme_{fam}.c")
     return files
 
 

@@ -48,7 +48,7 @@ def random_inputs(host, samples: int, seed: int) -> list[list[np.ndarray]]:
 
 
 #: the host build of the kernels written for the Arm DSP extension (SXTB16/SMLAD), with those
-#: instructions emulated in C (engine_c/include/tme_common.h)
+#: instructions emulated in C (engine_c/include/tme_dsp.h)
 DSP_EMULATION_CFLAGS = "-O2 -DTME_EMULATE_DSP"
 #: the host build of the kernels written with AVX2 intrinsics (TME_AVX2)
 AVX2_CFLAGS = "-O2 -mavx2"

@@ -215,17 +215,16 @@ class _ConvBase(OpDef):
         return None
 
     def emit(self, op, c) -> str:
+        """The generic kernel of tme_conv.h: a depthwise layer with a depth multiplier above 1
+        (never in place: can_run_inplace); Conv2D and the others have their own emit."""
         x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
         bias = op.inputs[2] if len(op.inputs) > 2 else None
         params = c.params("tme_conv_params", op, {k: op.params[k] for k in CONV_FIELDS})
         weights = (f"{c.ptr(w)}, {c.ptr(bias)}, {c.const(op.params['multiplier'], op, 'mult')}, "
                    f"{c.const(op.params['shift'], op, 'shift')}")
-        if op.params.get("inplace"):  # x and y start at the same arena byte
-            return (f"tme_depthwise_conv2d_inplace_s8(&{params}, {c.ptr(x)}, {weights}, "
-                    f"(int8_t *){c.scratch(op)});")
         residual, skip = residual_arguments(op, c)
-        fn = "tme_depthwise_conv2d_s8" if self.depthwise else "tme_conv2d_s8"
-        return f"{fn}(&{params}, {c.ptr(x)}, {weights}, {residual}, {skip}, {c.ptr(y)});"
+        return (f"tme_depthwise_conv2d_s8(&{params}, {c.ptr(x)}, {weights}, {residual}, {skip}, "
+                f"{c.ptr(y)});")
 
 
 class Conv2D(_ConvBase):

@@ -39,9 +39,6 @@ static inline int32_t tme_smlabb(uint32_t x, uint32_t y, int32_t acc) {
 static inline int32_t tme_smlatb(uint32_t x, uint32_t y, int32_t acc) {
   return __smlatb((int32_t)x, (int32_t)y, acc);
 }
-static inline int32_t tme_smlabt(uint32_t x, uint32_t y, int32_t acc) {
-  return __smlabt((int32_t)x, (int32_t)y, acc);
-}
 static inline int32_t tme_smlatt(uint32_t x, uint32_t y, int32_t acc) {
   return __smlatt((int32_t)x, (int32_t)y, acc);
 }
@@ -72,9 +69,6 @@ static inline int32_t tme_smlabb(uint32_t x, uint32_t y, int32_t acc) {
 }
 static inline int32_t tme_smlatb(uint32_t x, uint32_t y, int32_t acc) {
   return (int32_t)((uint32_t)acc + (uint32_t)(tme_hi16_(x) * tme_lo16_(y)));
-}
-static inline int32_t tme_smlabt(uint32_t x, uint32_t y, int32_t acc) {
-  return (int32_t)((uint32_t)acc + (uint32_t)(tme_lo16_(x) * tme_hi16_(y)));
 }
 static inline int32_t tme_smlatt(uint32_t x, uint32_t y, int32_t acc) {
   return (int32_t)((uint32_t)acc + (uint32_t)(tme_hi16_(x) * tme_hi16_(y)));

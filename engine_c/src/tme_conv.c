@@ -1,4 +1,5 @@
-/* CONV_2D and DEPTHWISE_CONV_2D, with TFLite Micro's reference integer semantics:
+/* DEPTHWISE_CONV_2D with a depth multiplier above 1 (the specialised kernels of tme_gemm.h and
+ * tme_dwconv.h take every other convolution), with TFLite Micro's reference integer semantics:
  * acc = bias + sum((x + in_offset) * w) over the in-bounds taps (padding reads the zero
  * point), then per-channel requantization, output offset and the activation clamp. */
 #include "tme_conv.h"
@@ -12,34 +13,6 @@ static inline int8_t epilogue(const tme_conv_params *p, int32_t acc, int32_t mul
   if (!residual) return v;
   return residual->conv_is_first ? tme_add_element(&residual->add, v, skip[index])
                                  : tme_add_element(&residual->add, skip[index], v);
-}
-
-void tme_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *filter,
-                   const int32_t *bias, const int32_t *mult, const int8_t *shift,
-                   const tme_residual_params *residual, const int8_t *skip, int8_t *out) {
-  for (int32_t oy = 0; oy < p->out_h; ++oy) {
-    const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    for (int32_t ox = 0; ox < p->out_w; ++ox) {
-      const int32_t ix0 = ox * p->stride_w - p->pad_left;
-      for (int32_t oc = 0; oc < p->out_c; ++oc) {
-        int32_t acc = 0;
-        for (int32_t ky = 0; ky < p->k_h; ++ky) {
-          const int32_t iy = iy0 + ky * p->dil_h;
-          if (iy < 0 || iy >= p->in_h) continue;
-          for (int32_t kx = 0; kx < p->k_w; ++kx) {
-            const int32_t ix = ix0 + kx * p->dil_w;
-            if (ix < 0 || ix >= p->in_w) continue;
-            const int8_t *x = in + ((size_t)iy * p->in_w + ix) * p->in_c;
-            const int8_t *w = filter + (((size_t)oc * p->k_h + ky) * p->k_w + kx) * p->in_c;
-            for (int32_t c = 0; c < p->in_c; ++c) acc += ((int32_t)x[c] + p->in_offset) * w[c];
-          }
-        }
-        if (bias) acc = tme_add_wrap(acc, bias[oc]);
-        const size_t o = ((size_t)oy * p->out_w + ox) * p->out_c + oc;
-        out[o] = epilogue(p, acc, mult[oc], shift[oc], residual, skip, o);
-      }
-    }
-  }
 }
 
 void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const int8_t *filter,
@@ -71,33 +44,5 @@ void tme_depthwise_conv2d_s8(const tme_conv_params *p, const int8_t *in, const i
         }
       }
     }
-  }
-}
-
-void tme_depthwise_conv2d_inplace_s8(const tme_conv_params *p, int8_t *data,
-                                     const int8_t *filter, const int32_t *bias,
-                                     const int32_t *mult, const int8_t *shift, int8_t *scratch) {
-  const size_t pixels = (size_t)p->out_h * p->out_w;
-  for (int32_t c = 0; c < p->in_c; ++c) {
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
-      const int32_t iy0 = oy * p->stride_h - p->pad_top;
-      for (int32_t ox = 0; ox < p->out_w; ++ox) {
-        const int32_t ix0 = ox * p->stride_w - p->pad_left;
-        int32_t acc = 0;
-        for (int32_t ky = 0; ky < p->k_h; ++ky) {
-          const int32_t iy = iy0 + ky * p->dil_h;
-          if (iy < 0 || iy >= p->in_h) continue;
-          for (int32_t kx = 0; kx < p->k_w; ++kx) {
-            const int32_t ix = ix0 + kx * p->dil_w;
-            if (ix < 0 || ix >= p->in_w) continue;
-            const int32_t x = data[((size_t)iy * p->in_w + ix) * p->in_c + c];
-            acc += (x + p->in_offset) * filter[((size_t)ky * p->k_w + kx) * p->out_c + c];
-          }
-        }
-        if (bias) acc = tme_add_wrap(acc, bias[c]);
-        scratch[(size_t)oy * p->out_w + ox] = epilogue(p, acc, mult[c], shift[c], NULL, NULL, 0);
-      }
-    }
-    for (size_t k = 0; k < pixels; ++k) data[k * (size_t)p->in_c + c] = scratch[k];
   }
 }

@@ -1,4 +1,4 @@
-/* The requantizations of engine_c/include/tme_common.h against TFLite Micro's reference form
+/* The requantizations of engine_c/include/tme_requant.h against TFLite Micro's reference form
  * (tme_requant: SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT), on every shift
  * from -31 to 31 and millions of accumulators: extremes, small values, random ones; with the
  * multipliers QuantizeMultiplier gives (0 with shift 0, else [2^30, 2^31)).
