@@ -99,7 +99,12 @@ TME_INLINE void tme_gemm_row_u8(const tme_gemm_params *p, const int8_t *in, int3
 #include "tme_gemm_avx2.h"
 #else
 #include "tme_gemm_ref.h"
-#define tme_gemm_s8 tme_gemm_ref_s8
+TME_INLINE void tme_gemm_s8(const tme_gemm_params *p, const int8_t *in, const int8_t *w,
+                            const int32_t *bias, const int32_t *mult, const int8_t *shift,
+                            const tme_residual_params *residual, const int8_t *skip,
+                            uint8_t *scratch, int8_t *out) {
+  tme_gemm_ref_s8(p, in, w, bias, mult, shift, residual, skip, scratch, out);
+}
 #endif
 
 #endif /* TME_GEMM_H */
