@@ -104,12 +104,5 @@ int main(void) {
   }
   (void)tme_sh_close(in);
   (void)tme_sh_close(out);
-  tme_sh_puts("tme-bench samples=");
-  tme_sh_put_u32(samples);
-  tme_sh_puts(" stack_peak=");
-  tme_sh_put_u32(tme_stack_peak_bytes());
-  tme_sh_puts(" stack_size=");
-  tme_sh_put_u32(tme_stack_size_bytes());
-  tme_sh_puts("\n");
-  tme_sh_exit(0);
+  tme_sh_bench_exit(samples);
 }

@@ -76,12 +76,6 @@ int main(void) {
   tme_sh_close(out);
   tme_sh_puts("tflm arena_used=");
   tme_sh_put_u32((uint32_t)interpreter.arena_used_bytes());
-  tme_sh_puts("\ntme-bench samples=");
-  tme_sh_put_u32(samples);
-  tme_sh_puts(" stack_peak=");
-  tme_sh_put_u32(tme_stack_peak_bytes());
-  tme_sh_puts(" stack_size=");
-  tme_sh_put_u32(tme_stack_size_bytes());
   tme_sh_puts("\n");
-  tme_sh_exit(0);
+  tme_sh_bench_exit(samples);
 }

@@ -1,6 +1,8 @@
 /* Arm semihosting calls (operation numbers from the Arm semihosting specification). */
 #include "tme_semihost.h"
 
+#include "tme_cortexm.h"
+
 enum {
   SYS_OPEN = 0x01,
   SYS_CLOSE = 0x02,
@@ -94,4 +96,15 @@ void tme_sh_exit(int status) {
                                                                   : ADP_STOPPED_RUN_TIME_ERROR));
   for (;;) {
   }
+}
+
+void tme_sh_bench_exit(uint32_t samples) {
+  tme_sh_puts("tme-bench samples=");
+  tme_sh_put_u32(samples);
+  tme_sh_puts(" stack_peak=");
+  tme_sh_put_u32(tme_stack_peak_bytes());
+  tme_sh_puts(" stack_size=");
+  tme_sh_put_u32(tme_stack_size_bytes());
+  tme_sh_puts("\n");
+  tme_sh_exit(0);
 }

@@ -30,6 +30,9 @@ int tme_sh_write(int handle, const void *buf, size_t n);
 int tme_sh_close(int handle);
 /* Stops the program: status 0 is a normal exit, anything else an error. */
 void tme_sh_exit(int status) __attribute__((noreturn));
+/* Ends a benchmark firmware (ours or TFLite Micro's): prints the line the benchmarks read,
+ * "tme-bench samples=N stack_peak=B stack_size=B", and exits normally. */
+void tme_sh_bench_exit(uint32_t samples) __attribute__((noreturn));
 
 #ifdef __cplusplus
 }
