@@ -128,3 +128,16 @@ def test_compile_host_loads_the_library_as_rebuilt(model_file, tmp_path):
     second = compile_host(tmp_path / "out").invoke(*sample)
     expected = run_tflm_batch(other, [sample])[0][0]
     assert second.tobytes() == np.asarray(expected).tobytes() != first.tobytes()
+
+
+def test_a_converter_crash_is_a_clear_error_and_the_next_conversion_works():
+    """TensorFlow's converter dies with a segmentation fault on Keras' LSTM (TF 2.21): it runs in
+    a child process, so the caller gets a QuantizationError naming the layers, and goes on."""
+    from tflm_mcunet.quantize import QuantizationError
+
+    inp = keras.Input((8, 4))
+    lstm = keras.Model(inp, layers.Dense(2)(layers.LSTM(6)(inp)))
+    with pytest.raises(QuantizationError, match=r"crashed \(SIGSEGV\) converting a model with "
+                                                r"the layers Dense, LSTM"):
+        quantize_keras(lstm, np.random.default_rng(0).uniform(size=(4, 8, 4)).astype(np.float32))
+    assert small_model(1)[4:8] == b"TFL3"  # a new converter process

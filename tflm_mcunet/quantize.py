@@ -10,6 +10,10 @@ Keras 3 on TF 2.21 (``from_concrete_functions`` on a Keras 3 model leaves resour
 in the graph and calibration fails with READ_VARIABLE errors) and it fixes every shape, so the
 ``.tflite`` file has no dynamic dimensions.
 
+The converter itself runs in a child process (``tflite_converter``): when it crashes, as it does
+on Keras' ``LSTM`` layer, the caller gets a ``QuantizationError`` naming the model's layers
+instead of dying with it.
+
 Inputs are named ``in_000``, ``in_001``, ... and outputs ``out_000``, ... in the SavedModel
 signature, so the order of the ``.tflite`` inputs and outputs is the order of the Python
 arguments and return values.
@@ -128,8 +132,13 @@ def _convert(
     shapes: list[tuple[int, ...]],
     representative_data: Any,
     float_io: bool,
+    described: str,
 ) -> bytes:
-    """Export ``fn(*inputs)`` as a SavedModel and run the int8 TFLite converter on it."""
+    """Export ``fn(*inputs)`` as a SavedModel and run the int8 TFLite converter on it, in the
+    converter's child process (`tflite_converter`); `described` names what is converted (the
+    model's layer types) for the error raised when the converter crashes."""
+    from .tflite_converter import ConverterCrashed, convert_saved_model
+
     samples = _split_samples(representative_data, shapes)
     tf = import_tf()
     import keras
@@ -137,46 +146,48 @@ def _convert(
     specs = [tf.TensorSpec(s, tf.float32, name=_input_name(i)) for i, s in enumerate(shapes)]
     names = [_input_name(i) for i in range(len(shapes))]
 
-    def representative_dataset():
-        for sample in samples:
-            yield dict(zip(names, sample))
+    with tempfile.TemporaryDirectory(prefix="tflm_mcunet_q_") as tmp:
+        with quiet_tf() as log:
+            try:
+                archive = keras.export.ExportArchive()
+                for obj in track:
+                    archive.track(obj)
 
-    with quiet_tf() as log, tempfile.TemporaryDirectory(prefix="tflm_mcunet_q_") as tmp:
+                def endpoint(*xs):
+                    return _as_output_dict(fn(*xs))
+
+                archive.add_endpoint(name="serve", fn=endpoint, input_signature=specs)
+                archive.write_out(Path(tmp) / "saved_model", verbose=False)
+            except Exception as exc:  # noqa: BLE001 - re-raised with the converter log
+                error = exc
+            else:
+                error = None
+        if error is not None:
+            raise _conversion_error("export for the int8 conversion", error, log) from error
         try:
-            archive = keras.export.ExportArchive()
-            for obj in track:
-                archive.track(obj)
-
-            def endpoint(*xs):
-                return _as_output_dict(fn(*xs))
-
-            archive.add_endpoint(name="serve", fn=endpoint, input_signature=specs)
-            archive.write_out(tmp, verbose=False)
-
-            converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serve"])
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = representative_dataset
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if not float_io:
-                converter.inference_input_type = tf.int8
-                converter.inference_output_type = tf.int8
-            result = converter.convert()
-        except Exception as exc:  # noqa: BLE001 - re-raised with the converter log
-            error = exc
-        else:
-            error = None
-    if error is not None:
-        raise _conversion_error("int8 conversion", error, log) from error
-    return bytes(result)
+            result, child_log, failure = convert_saved_model(Path(tmp) / "saved_model",
+                                                             samples, names, float_io, Path(tmp))
+        except ConverterCrashed as crash:
+            how = crash.signal_name or "died"
+            raise _conversion_error(
+                "int8 conversion", f"TensorFlow's TFLite converter crashed ({how}) converting "
+                f"{described}. TFLite's int8 conversion cannot take one "
+                "of these layers as it is: replace it (for example an unrolled recurrent "
+                "layer, `unroll=True`, or a layer TFLite Micro supports) and convert again",
+                [crash.log]) from None
+    if failure is not None:
+        raise _conversion_error("int8 conversion", failure, [child_log])
+    return result
 
 
-def _conversion_error(what: str, error: Exception, log: list[str]) -> QuantizationError:
+def _conversion_error(what: str, error: Exception | str, log: list[str]) -> QuantizationError:
     """The converter's failure with the last lines of its log that say something."""
     lines = [line for line in "".join(log).splitlines()
              if line.strip() and not _NOISE.match(line)]
     tail = "\n".join(lines[-25:])
+    reason = f"{type(error).__name__}: {error}" if isinstance(error, Exception) else error
     return QuantizationError(
-        f"{what} failed: {type(error).__name__}: {error}"
+        f"{what} failed: {reason}"
         + (f"\n--- converter log (last lines) ---\n{tail}" if tail else ""))
 
 
@@ -210,7 +221,9 @@ def quantize_keras(model: Any, representative_data: Any, float_io: bool = False)
     def call(*xs):
         return model(list(xs) if multi else xs[0], training=False)
 
-    return _convert(call, [model], shapes, representative_data, float_io)
+    layers = sorted({type(layer).__name__ for layer in model.layers} - {"InputLayer"})
+    described = f"a model with the layers {', '.join(layers)}" if layers else "the model"
+    return _convert(call, [model], shapes, representative_data, float_io, described)
 
 
 def quantize_aware(model: Any, train_data: Any, *, epochs: int = 2,
@@ -301,7 +314,8 @@ def quantize_tf_function(
             track.append(fn)
     except ImportError:  # pragma: no cover - keras is a dependency of tensorflow
         pass
-    return _convert(fn, track, shapes, representative_data, float_io)
+    described = f"the function {getattr(fn, '__name__', type(fn).__name__)}"
+    return _convert(fn, track, shapes, representative_data, float_io, described)
 
 
 def quantize_input(model: bytes | str | Path, values: Any, index: int = 0) -> np.ndarray:
