@@ -137,8 +137,6 @@ def _convert(
     """Export ``fn(*inputs)`` as a SavedModel and run the int8 TFLite converter on it, in the
     converter's child process (`tflite_converter`); `described` names what is converted (the
     model's layer types) for the error raised when the converter crashes."""
-    from .tflite_converter import ConverterCrashed, convert_saved_model
-
     samples = _split_samples(representative_data, shapes)
     tf = import_tf()
     import keras
@@ -164,19 +162,27 @@ def _convert(
                 error = None
         if error is not None:
             raise _conversion_error("export for the int8 conversion", error, log) from error
-        try:
-            result, child_log, failure = convert_saved_model(Path(tmp) / "saved_model",
-                                                             samples, names, float_io, Path(tmp))
-        except ConverterCrashed as crash:
-            how = crash.signal_name or "died"
-            raise _conversion_error(
-                "int8 conversion", f"TensorFlow's TFLite converter crashed ({how}) converting "
-                f"{described}. TFLite's int8 conversion cannot take one "
-                "of these layers as it is: replace it (for example an unrolled recurrent "
-                "layer, `unroll=True`, or a layer TFLite Micro supports) and convert again",
-                [crash.log]) from None
+        return _run_converter(Path(tmp), samples, names, float_io, described)
+
+
+def _run_converter(folder: Path, samples: list[list[np.ndarray]], names: list[str],
+                   float_io: bool, described: str) -> bytes:
+    """The int8 flatbuffer of the SavedModel `folder`/saved_model (its "serve" signature),
+    converted in the converter's child process; a QuantizationError when it fails or dies."""
+    from .tflite_converter import ConverterCrashed, convert_saved_model
+
+    try:
+        result, log, failure = convert_saved_model(folder / "saved_model", samples, names,
+                                                   float_io, folder)
+    except ConverterCrashed as crash:
+        raise _conversion_error(
+            "int8 conversion", f"TensorFlow's TFLite converter crashed "
+            f"({crash.signal_name or 'died'}) converting {described}. TFLite's int8 conversion "
+            "cannot take one of these layers as it is: replace it (for example an unrolled "
+            "recurrent layer, `unroll=True`, or a layer TFLite Micro supports) and convert "
+            "again", [crash.log]) from None
     if failure is not None:
-        raise _conversion_error("int8 conversion", failure, [child_log])
+        raise _conversion_error("int8 conversion", failure, [log])
     return result
 
 
@@ -261,25 +267,31 @@ def quantize_aware(model: Any, train_data: Any, *, epochs: int = 2,
         images = np.concatenate([np.asarray(x) for x, _ in train_data.take(4)])[:100]
         fit = {"x": train_data}
 
-    def representative_dataset():  # for any op without learned ranges (the converter asks)
-        for image in images:
-            yield [image[None]]
     if isinstance(validation_data, list):
         validation_data = tuple(validation_data)
     qat.fit(epochs=epochs, validation_data=validation_data, verbose=verbose, **fit)
-    with quiet_tf() as log:
-        try:
-            converter = tf.lite.TFLiteConverter.from_keras_model(qat)
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = representative_dataset
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-            result = converter.convert()
-        except Exception as exc:  # noqa: BLE001 - re-raised with the converter log
-            raise _conversion_error("int8 conversion of the quantization-aware model", exc,
-                                    log) from exc
-    return bytes(result)
+    # converted from a SavedModel in the converter's child process: the same tensors, scales
+    # and weights as from_keras_model gives in this one (checked), without its crashes here
+    shapes = [(1,) + tuple(int(d) for d in t.shape[1:]) for t in qat.inputs]
+    names = [_input_name(i) for i in range(len(shapes))]
+    specs = [tf.TensorSpec(s, tf.float32, name=n) for s, n in zip(shapes, names)]
+    serve = tf.function(lambda *xs: _as_output_dict(qat(list(xs) if len(xs) > 1 else xs[0],
+                                                        training=False)),
+                        input_signature=specs)
+    layers = sorted({type(layer.layer if hasattr(layer, "layer") else layer).__name__
+                     for layer in qat.layers} - {"InputLayer", "QuantizeLayer"})
+    with tempfile.TemporaryDirectory(prefix="tflm_mcunet_qat_") as tmp:
+        with quiet_tf() as log:
+            try:
+                tf.saved_model.save(qat, str(Path(tmp) / "saved_model"),
+                                    signatures={"serve": serve})
+            except Exception as exc:  # noqa: BLE001 - re-raised with the converter log
+                raise _conversion_error("export of the quantization-aware model", exc,
+                                        log) from exc
+        # the converter asks for calibration data for any op without learned ranges
+        return _run_converter(Path(tmp), [[image[None]] for image in images], names, False,
+                              "the quantization-aware model with the layers "
+                              + ", ".join(layers))
 
 
 def quantize_tf_function(
