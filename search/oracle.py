@@ -29,6 +29,9 @@ a distinct id per worker, e.g. "tuner0", "tuner1"), all sharing one `directory`:
 A worker that dies in a trial keeps that trial open: start a worker with the same id and it
 runs the trial again (the chief waits for it: it does not finish without it). On a worker,
 `tuner.oracle` is keras-tuner's client: `TinyNASOracle.of(tuner.oracle)` gives the oracle.
+
+(Just over 400 lines: one class whose methods keras-tuner calls, kept whole so that its
+contract with keras-tuner reads in one place; the evolution's genetics live in evolution.py.)
 """
 from __future__ import annotations
 
