@@ -102,6 +102,9 @@ class _Reader:
                                  f"{len(opcodes)}")
             kind = opcodes[code]
             definition = lookup(kind)
+            if definition is not None and definition.refused:
+                raise ConversionError(definition.refused, model=self.source, op_index=k,
+                                      op_kind=kind)
             if definition is None or definition.internal:
                 raise ConversionError(
                     f"operator {kind} is not supported. Supported int8 operators: "

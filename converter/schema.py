@@ -54,7 +54,9 @@ OPTIONS_OF = {
     "SQUEEZE": "SqueezeOptions", "CONCATENATION": "ConcatenationOptions",
     "SOFTMAX": "SoftmaxOptions", "SHAPE": "ShapeOptions", "STRIDED_SLICE": "StridedSliceOptions",
     "PACK": "PackOptions", "QUANTIZE": "QuantizeOptions", "DEQUANTIZE": "DequantizeOptions",
-    "HARD_SWISH": "HardSwishOptions",
+    "HARD_SWISH": "HardSwishOptions", "SUB": "SubOptions", "LEAKY_RELU": "LeakyReluOptions",
+    "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
+    "SQUARED_DIFFERENCE": "SquaredDifferenceOptions",
 }
 
 

@@ -37,4 +37,4 @@ def lookup(kind: str) -> OpDef | None:
 def supported_kinds() -> list[str]:
     """Operators that can appear in generated code (not the ones only folded away)."""
     return sorted(k for k, d in _load().items()
-                  if not getattr(d, "folds_only", False) and not d.internal)
+                  if not getattr(d, "folds_only", False) and not d.internal and not d.refused)

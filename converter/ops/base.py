@@ -40,6 +40,9 @@ class OpDef:
     elementwise = False
     #: made by the converter's passes, never read from a .tflite file
     internal = False
+    #: why a builtin that TFLite defines is refused (TFLite Micro has no kernel for it, so no
+    #: reference to be bit-exact with): the reader stops with this, naming the op
+    refused: str | None = None
 
     def families(self, op: Op) -> tuple[str, ...]:
         """The engine_c kernel families this op's emitted code needs."""

@@ -6,7 +6,9 @@
 - RELU6 (Relu6Prepare + Relu6Quantized): a plain clamp of the int8 input to
   [input zero point, FloatToQuantizedType(6.0f)] in the *input* quantization. TFLM does not
   look at the output's scale or zero point, so neither does the generated code.
-- RELU_N1_TO_1 is not registered in TFLite Micro (no reference to be exact against).
+- RELU_N1_TO_1 and RELU_0_TO_1: TFLite Micro registers no kernel for them (activations.cc
+  has RELU and RELU6 only; its interpreter refuses the model), so there is no reference to be
+  bit-exact with: the converter refuses them by name (`ReluClamp`).
 """
 from __future__ import annotations
 
@@ -64,3 +66,14 @@ class Relu6(OpDef):
     def emit(self, op, c) -> str:
         params = c.params("tme_relu6_params", op, {k: op.params[k] for k in self.fields})
         return f"tme_relu6_s8(&{params}, {c.ptr(op.inputs[0])}, {c.ptr(op.outputs[0])});"
+
+
+class ReluClamp(OpDef):
+    kinds = ("RELU_N1_TO_1", "RELU_0_TO_1")
+    refused = ("TFLite Micro has no kernel for this activation (its interpreter refuses the "
+               "model), so there is no reference to be bit-exact with. The TFLite converter "
+               "emits RELU_N1_TO_1 for a clamp to [-1, 1] that it cannot fuse into the layer "
+               "before: clamp the output of a CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, "
+               "SUB or MUL instead (there it becomes the layer's fused activation, which is "
+               "supported), or clamp with tf.minimum / tf.maximum to other bounds (MINIMUM, "
+               "MAXIMUM, RELU, RELU6 and LEAKY_RELU are supported)")

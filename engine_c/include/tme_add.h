@@ -1,4 +1,7 @@
-/* ADD on int8 tensors, with numpy-style broadcasting over up to 4 dimensions. */
+/* ADD, SUB and SQUARED_DIFFERENCE on int8 tensors, with numpy-style broadcasting over up to 4
+ * dimensions: the binary ops whose inputs TFLite Micro first rescales to a common scale (both
+ * shifted left by `left_shift`, then multiplied by their input multipliers), then combines, then
+ * rescales to the output. One parameter struct for the three. */
 #ifndef TME_ADD_H
 #define TME_ADD_H
 
@@ -10,7 +13,7 @@ typedef struct {
   int32_t stride1[4], stride2[4];        /* element strides of each input (0 = broadcast) */
   int32_t in1_offset, in2_offset, out_offset;
   int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
-  int32_t left_shift;
+  int32_t left_shift;                    /* 20 (ADD, SUB), 7 (SQUARED_DIFFERENCE) */
   int32_t act_min, act_max;
 } tme_add_params;
 
@@ -21,8 +24,11 @@ typedef struct {
  * result without branches (vectorised loops). On the DSP path, when the shifts are <= 0 and
  * the left shift at most 20 (every int8 ADD: the rescaled values stay below 2^28 and their sum
  * below 2^29), tme_requant_small does each rescaling in a few instructions; the parameters are
- * a layer's constants, so the choice folds. */
-TME_INLINE int8_t tme_add_element(const tme_add_params *p, int8_t a, int8_t b) {
+ * a layer's constants, so the choice folds.
+ * With `subtract` (a constant: SUB), the rescaled second input is subtracted instead, as
+ * TFLite Micro's reference Sub: the same bounds hold for the difference. */
+TME_INLINE int8_t tme_add_sub_element(const tme_add_params *p, int8_t a, int8_t b,
+                                      int subtract) {
   const int32_t xa = tme_shl((int32_t)a + p->in1_offset, p->left_shift);
   const int32_t xb = tme_shl((int32_t)b + p->in2_offset, p->left_shift);
   int32_t sum;
@@ -30,14 +36,20 @@ TME_INLINE int8_t tme_add_element(const tme_add_params *p, int8_t a, int8_t b) {
   if (p->left_shift <= 20 && p->in1_shift <= 0 && p->in2_shift <= 0 && p->out_shift <= 0) {
     const int32_t x1 = tme_requant_small(xa, p->in1_mult, p->in1_shift);
     const int32_t x2 = tme_requant_small(xb, p->in2_mult, p->in2_shift);
-    sum = tme_add_wrap(tme_requant_small(x1 + x2, p->out_mult, p->out_shift), p->out_offset);
+    sum = subtract ? x1 - x2 : x1 + x2;
+    sum = tme_add_wrap(tme_requant_small(sum, p->out_mult, p->out_shift), p->out_offset);
     return tme_clamp_act(sum, p->act_min, p->act_max);
   }
 #endif
   const int32_t x1 = tme_requant_pos(xa, p->in1_mult, p->in1_shift);
   const int32_t x2 = tme_requant_pos(xb, p->in2_mult, p->in2_shift);
-  sum = tme_add_wrap(tme_requant_pos(x1 + x2, p->out_mult, p->out_shift), p->out_offset);
+  sum = subtract ? x1 - x2 : x1 + x2;
+  sum = tme_add_wrap(tme_requant_pos(sum, p->out_mult, p->out_shift), p->out_offset);
   return tme_clamp_s8(sum, p->act_min, p->act_max);
+}
+
+TME_INLINE int8_t tme_add_element(const tme_add_params *p, int8_t a, int8_t b) {
+  return tme_add_sub_element(p, a, b, 0);
 }
 
 /* A residual ADD fused into the epilogue of a convolution: out = add(conv result, skip)
@@ -81,5 +93,14 @@ static inline void tme_residual8_store(const tme_residual_params *r, __m256i con
 #endif
 
 void tme_add_s8(const tme_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+/* SUB: in1 - in2, ADD's arithmetic but for the sign of the second input. */
+void tme_sub_s8(const tme_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+/* SQUARED_DIFFERENCE: (rescaled in1 - rescaled in2)^2, requantized to the output (TFLite Micro's
+ * int8 path: left_shift 7, an output multiplier of any size, no fused activation: act_min and
+ * act_max are the int8 range). */
+void tme_squared_difference_s8(const tme_add_params *p, const int8_t *in1, const int8_t *in2,
+                               int8_t *out);
 
 #endif /* TME_ADD_H */
