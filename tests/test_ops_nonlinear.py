@@ -42,6 +42,9 @@ _OPTIONS = {
     "MUL": ("MulOptions", lambda o, kw: setattr(o, "fusedActivationFunction",
                                                  kw.get("activation", 0))),
     "SOFTMAX": ("SoftmaxOptions", lambda o, kw: setattr(o, "beta", kw.get("beta", 1.0))),
+    "SUB": ("SubOptions", lambda o, kw: setattr(o, "fusedActivationFunction",
+                                                 kw.get("activation", 0))),
+    "LEAKY_RELU": ("LeakyReluOptions", lambda o, kw: setattr(o, "alpha", kw.get("alpha", 0.2))),
 }
 
 
