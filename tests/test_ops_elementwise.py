@@ -17,7 +17,9 @@ from tflm_mcunet.converter.quant import quantize_multiplier
 from tflm_mcunet.tflm import TFLMError, run_tflm
 
 from conftest import compare_with_tflm
-from test_ops_nonlinear import _rejected, every_int8, log_uniform, parallel_model, rep
+from test_ops_nonlinear import (BINARY_CASES, _rejected, check_converted_binary, every_int8,
+                                log_uniform, parallel_model, rep)
+from test_ops_nonlinear import tfk  # noqa: F401  (the fixture: TensorFlow, Keras, quantize)
 
 pytestmark = [pytest.mark.tf]  # the tiers: tests/conftest.py
 
@@ -208,31 +210,14 @@ def test_binary_ops_refuse_shapes_that_do_not_broadcast(out_dir, kind):
 # models from the TFLite converter
 # ------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tfk():
-    tf = pytest.importorskip("tensorflow")
-    keras = pytest.importorskip("keras")
-    from tflm_mcunet import quantize
-    return tf, keras, quantize
-
-
 RANGES = [(-0.01, 0.01), (-4.0, 4.0), (-100.0, 100.0)]
 
 
 @pytest.mark.parametrize("lo,hi", RANGES)
-@pytest.mark.parametrize("shape_a,shape_b,post", [
-    ((1, 6, 6, 8), (1, 1, 1, 8), None),
-    ((1, 6, 6, 8), (1, 6, 6, 8), "relu"),
-    ((1, 5, 8), (1, 1, 8), "relu6"),
-])
+@pytest.mark.parametrize("shape_a,shape_b,post", BINARY_CASES)
 def test_converted_sub(bit_exact, tfk, shape_a, shape_b, post, lo, hi):
-    tf, _, quantize = tfk
-    post_fn = {"relu": tf.nn.relu, "relu6": tf.nn.relu6}.get(post, lambda v: v)
-    model = quantize.quantize_tf_function(
-        lambda a, b: post_fn(a - b), [shape_a, shape_b],
-        [rep(shape_a[1:], lo, hi), rep(shape_b[1:], lo / 2, hi * 2, seed=1)])
-    conversion = bit_exact(model, samples=6)
-    assert [op.kind for op in conversion.graph.ops] == ["SUB"]  # activation fused
+    check_converted_binary(bit_exact, tfk, "SUB", lambda a, b: a - b, shape_a, shape_b, post,
+                           (lo, hi), (lo / 2, hi * 2))
 
 
 @pytest.mark.parametrize("lo,hi", RANGES)

@@ -337,20 +337,31 @@ def test_converted_activation(bit_exact, tfk, name, lo, hi):
     assert [op.kind for op in conversion.graph.ops] == [ACTIVATIONS[name]]
 
 
-@pytest.mark.parametrize("lo,hi", RANGES[:3])
-@pytest.mark.parametrize("shape_a,shape_b,post", [
+#: (first input shape, second input shape, activation after the op) of the binary-op tests
+BINARY_CASES = [
     ((1, 6, 6, 16), (1, 1, 1, 16), None),
     ((1, 6, 6, 16), (1, 6, 6, 16), "relu"),
     ((1, 5, 8), (1, 1, 8), "relu6"),
-])
-def test_converted_mul(bit_exact, tfk, shape_a, shape_b, post, lo, hi):
+]
+
+
+def check_converted_binary(bit_exact, tfk, kind, fn, shape_a, shape_b, post, range_a, range_b):
+    """fn(a, b), then the activation `post`, converted by TFLite: one `kind` op with the
+    activation fused, bit-exact."""
     tf, _, quantize = tfk
     post_fn = {"relu": tf.nn.relu, "relu6": tf.nn.relu6}.get(post, lambda v: v)
     model = quantize.quantize_tf_function(
-        lambda a, b: post_fn(a * b), [shape_a, shape_b],
-        [rep(shape_a[1:], lo, hi), rep(shape_b[1:], 0.0, 1.0, seed=1)])
+        lambda a, b: post_fn(fn(a, b)), [shape_a, shape_b],
+        [rep(shape_a[1:], *range_a), rep(shape_b[1:], *range_b, seed=1)])
     conversion = bit_exact(model, samples=6)
-    assert [op.kind for op in conversion.graph.ops] == ["MUL"]  # activation fused
+    assert [op.kind for op in conversion.graph.ops] == [kind]  # activation fused
+
+
+@pytest.mark.parametrize("lo,hi", RANGES[:3])
+@pytest.mark.parametrize("shape_a,shape_b,post", BINARY_CASES)
+def test_converted_mul(bit_exact, tfk, shape_a, shape_b, post, lo, hi):
+    check_converted_binary(bit_exact, tfk, "MUL", lambda a, b: a * b, shape_a, shape_b, post,
+                           (lo, hi), (0.0, 1.0))
 
 
 @pytest.mark.parametrize("constant", [np.linspace(-2.0, 3.0, 8).astype(np.float32),

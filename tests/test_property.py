@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 pytest.importorskip("tensorflow")
 pytestmark = [pytest.mark.tf, pytest.mark.tflm]  # the tiers: tests/conftest.py
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
 from conftest import check_bit_exact  # noqa: E402
@@ -32,7 +33,8 @@ def graphs(draw):
     c = draw(st.integers(1, 6))
     blocks = draw(st.lists(st.sampled_from(
         ["conv", "depthwise", "pool", "residual", "concat", "pad", "pointwise", "se",
-         "hard_swish", "sigmoid", "relu"]),
+         "hard_swish", "sigmoid", "relu", "subtract", "leaky_relu", "clip", "squared_diff",
+         "minmax"]),
         min_size=1, max_size=5))
     params = [dict(kernel=draw(st.sampled_from([1, 3, 5, 7])), stride=draw(st.sampled_from([1, 2])),
                    padding=draw(st.sampled_from(["same", "valid"])),
@@ -80,6 +82,19 @@ def build(recipe) -> keras.Model:
             gate = layers.Conv2D(max(x.shape[-1] // 2, 1), 1, activation="relu")(gate)
             gate = layers.Conv2D(x.shape[-1], 1, activation="sigmoid")(gate)
             x = layers.Multiply()([x, gate])
+        elif kind == "subtract":  # a branch off the input, subtracted from it (SUB)
+            branch = layers.Conv2D(x.shape[-1], 1, activation=p["act"])(x)
+            x = layers.Subtract()([x, branch] if p["avg"] else [branch, x])
+        elif kind == "leaky_relu":
+            x = layers.LeakyReLU(negative_slope=0.1 * p["kernel"])(layers.Conv2D(p["out"], 1)(x))
+        elif kind == "clip":  # ReLU(max_value): RELU, MINIMUM, RELU
+            x = layers.ReLU(max_value=0.5 * p["kernel"])(layers.Conv2D(p["out"], 1)(x))
+        elif kind == "squared_diff":  # (x - spatial mean)^2: MEAN, SQUARED_DIFFERENCE
+            mean = layers.GlobalAveragePooling2D(keepdims=True)(x)
+            x = layers.Lambda(lambda t: tf.math.squared_difference(t[0], t[1]))([x, mean])
+        elif kind == "minmax":  # MAXIMUM / MINIMUM of two branches
+            branch = layers.DepthwiseConv2D(3, padding="same")(x)
+            x = (layers.Maximum() if p["avg"] else layers.Minimum())([x, branch])
         elif kind in ("hard_swish", "sigmoid", "relu"):
             x = layers.Activation(kind)(layers.Conv2D(p["out"], 1)(x))
         elif kind == "pad":
