@@ -34,11 +34,13 @@ _RESOLVER = {
     "ADD": "AddAdd", "AVERAGE_POOL_2D": "AddAveragePool2D", "CONCATENATION": "AddConcatenation",
     "CONV_2D": "AddConv2D", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
     "DEQUANTIZE": "AddDequantize", "FULLY_CONNECTED": "AddFullyConnected",
-    "HARD_SWISH": "AddHardSwish", "LOGISTIC": "AddLogistic", "MAX_POOL_2D": "AddMaxPool2D",
-    "MEAN": "AddMean", "MUL": "AddMul", "PACK": "AddPack", "PAD": "AddPad", "PADV2": "AddPadV2",
-    "QUANTIZE": "AddQuantize", "RELU": "AddRelu", "RELU6": "AddRelu6", "RESHAPE": "AddReshape",
-    "SHAPE": "AddShape", "SOFTMAX": "AddSoftmax", "SQUEEZE": "AddSqueeze",
-    "STRIDED_SLICE": "AddStridedSlice",
+    "HARD_SWISH": "AddHardSwish", "LEAKY_RELU": "AddLeakyRelu", "LOGISTIC": "AddLogistic",
+    "MAX_POOL_2D": "AddMaxPool2D", "MAXIMUM": "AddMaximum", "MEAN": "AddMean",
+    "MINIMUM": "AddMinimum", "MUL": "AddMul", "PACK": "AddPack", "PAD": "AddPad",
+    "PADV2": "AddPadV2", "QUANTIZE": "AddQuantize", "RELU": "AddRelu", "RELU6": "AddRelu6",
+    "RESHAPE": "AddReshape", "SHAPE": "AddShape", "SOFTMAX": "AddSoftmax",
+    "SQUARED_DIFFERENCE": "AddSquaredDifference", "SQUEEZE": "AddSqueeze",
+    "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub",
 }
 
 

@@ -142,6 +142,16 @@ def bit_exact(tmp_path):
     return check
 
 
+@pytest.fixture(scope="module")
+def tfk():
+    """(tensorflow, keras, tflm_mcunet.quantize), imported only by the tests that ask for them
+    (tf tier)."""
+    tf = pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    from tflm_mcunet import quantize
+    return tf, keras, quantize
+
+
 @pytest.fixture(scope="session")
 def zoo_dir(request, tmp_path_factory):
     """Built zoo models are cached across runs in the pytest cache (keyed by source hashes)."""

@@ -19,7 +19,6 @@ from tflm_mcunet.tflm import TFLMError, run_tflm
 from conftest import compare_with_tflm
 from test_ops_nonlinear import (BINARY_CASES, _rejected, check_converted_binary, every_int8,
                                 log_uniform, parallel_model, rep)
-from test_ops_nonlinear import tfk  # noqa: F401  (the fixture: TensorFlow, Keras, quantize)
 
 pytestmark = [pytest.mark.tf]  # the tiers: tests/conftest.py
 

@@ -306,15 +306,6 @@ def test_mul_rejects_shapes_that_do_not_broadcast(out_dir):
 # models from the TFLite converter
 # ------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tfk():
-    """TensorFlow, Keras and the quantizer, imported only by the tests that need them."""
-    tf = pytest.importorskip("tensorflow")
-    keras = pytest.importorskip("keras")
-    from tflm_mcunet import quantize
-    return tf, keras, quantize
-
-
 #: representative data ranges: tiny, usual, large, lopsided
 RANGES = [(-0.01, 0.01), (-4.0, 4.0), (-100.0, 100.0), (-0.5, 8.0)]
 ACTIVATIONS = {"sigmoid": "LOGISTIC", "hard_swish": "HARD_SWISH", "relu": "RELU",
