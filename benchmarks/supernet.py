@@ -12,10 +12,10 @@
 3. Weight sharing: test accuracy (10,000 images) of the largest, the smallest and 10 random
    subnets after batch-norm recalibration (20 batches of 128 training images), no fine-tuning,
    with their MACs, peak SRAM and Flash (`search.cost`) and whether they fit.
-4. Ranking: `--rank` subnets spread over the MACs range, each trained alone from scratch for
-   the supernet's number of steps (same batch, learning rate schedule, augmentation; its
-   batch norm recalibrated as the subnets' are; the mean over `--seeds` seeds): Kendall's tau
-   between their order inside the supernet and alone.
+4. Ranking: `--rank` subnets spread over the space's MACs range (smallest to largest), each
+   trained alone from scratch for the supernet's number of steps (same batch, learning rate
+   schedule, augmentation; its batch norm recalibrated as the subnets' are; the mean over
+   `--seeds` seeds): Kendall's tau between their order inside the supernet and alone.
 
 Peak RSS is measured twice: after the supernet's training and scoring (the goal's), and for
 the whole process (the networks trained alone add theirs).
@@ -59,17 +59,26 @@ def choose_space(samples: int):
 
 
 def spread(net, count: int, seed: int):
-    """`count` subnets spread evenly over the MACs of 400 random ones."""
+    """`count` distinct subnets spread evenly over the space's whole MACs range: the smallest,
+    the largest, and between them the one nearest each evenly spaced MACs target among 400
+    random subnets (random ones alone cluster in the middle of the range, where subnets
+    differ too little for one training run to order them)."""
     from tflm_mcunet.search import cost
 
     rng = random.Random(seed)
-    pool = sorted({net.sample(rng) for _ in range(400)}, key=lambda a: cost(a).macs)
-    return [pool[round(k * (len(pool) - 1) / (count - 1))] for k in range(count)]
+    pool = {net.sample(rng) for _ in range(400)} | {net.smallest(), net.largest()}
+    macs = {arch: cost(arch).macs for arch in pool}
+    low, high = macs[net.smallest()], macs[net.largest()]
+    chosen = []
+    for k in range(count):
+        target = low + k * (high - low) / (count - 1)
+        chosen.append(min(pool - set(chosen), key=lambda a: abs(macs[a] - target)))
+    return sorted(chosen, key=macs.get)
 
 
 def train_alone(arch, data, steps: int, batch_size: int, learning_rate: float, seed: int):
-    """`arch` trained from scratch as a plain Keras model for `steps` steps, its batch norm
-    recalibrated on 20 training batches (as the supernet's subnets are); test accuracy."""
+    """`arch` trained from scratch as a plain Keras model for `steps` steps with the
+    supernet's augmentation (horizontal flips), its batch norm recalibrated on 20 training batches (as the supernet's subnets are); test accuracy."""
     import keras
 
     from tflm_mcunet.search import build_keras
@@ -84,7 +93,8 @@ def train_alone(arch, data, steps: int, batch_size: int, learning_rate: float, s
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=False)
     train = image_dataset((x, y), arch.resolution, 1, batch_size=batch_size, shuffle=True,
-                          seed=seed, repeat=True)
+                          seed=seed, repeat=True,
+                          augment=keras.layers.RandomFlip("horizontal", seed=seed))
     model.fit(train, epochs=1, steps_per_epoch=steps, verbose=0)
     recalibrate_batch_norm(model, as_arrays((x, y), arch.resolution, 1,
                                             limit=20 * batch_size)[0], batch_size=batch_size)
@@ -166,16 +176,19 @@ def main(argv=None) -> int:
     if args.rank >= 2:
         ranked = spread(net, args.rank, args.seed + 2)
         inside, alone = [], []
-        print(f"\nRanking: {args.rank} subnets spread over MACs, each also trained alone for "
-              f"{steps} steps (mean of {args.seeds} seed(s)):\n")
-        print("| subnet | MMACs | inside the supernet | trained alone |\n|---|---:|---:|---:|")
+        print(f"\nRanking: {args.rank} subnets from the smallest to the largest, each also "
+              f"trained alone for {steps} steps (mean of {args.seeds} seed(s)):\n")
+        print("| subnet | depths | MMACs | inside the supernet | trained alone (mean) | "
+              "each seed |\n|---|---|---:|---:|---:|---|")
         for k, arch in enumerate(ranked):
             inside.append(accuracy(arch))
-            alone.append(float(np.mean([
-                train_alone(arch, ((x, y), (xt, yt)), steps, 128, args.learning_rate,
-                            args.seed + s) for s in range(args.seeds)])))
-            print(f"| {k + 1} | {cost(arch).macs / 1e6:.2f} | {100 * inside[-1]:.2f}% | "
-                  f"{100 * alone[-1]:.2f}% |", flush=True)
+            seeds = [train_alone(arch, ((x, y), (xt, yt)), steps, 128, args.learning_rate,
+                                 args.seed + s) for s in range(args.seeds)]
+            alone.append(float(np.mean(seeds)))
+            print(f"| {k + 1} | {'-'.join(map(str, arch.depths[1:-1]))} | "
+                  f"{cost(arch).macs / 1e6:.2f} | {100 * inside[-1]:.2f}% | "
+                  f"{100 * alone[-1]:.2f}% | {' / '.join(f'{100 * a:.2f}' for a in seeds)} |",
+                  flush=True)
         tau = kendall_tau(inside, alone)
         print(f"\nKendall's tau: {tau:.2f}")
 
