@@ -29,6 +29,7 @@ examples:
                                                   its trials, its C project
   tflm-mcunet search-space --device stm32f746 --plot cdf.png
                                                   TinyNAS stage 1: rank the search spaces
+  tflm-mcunet operators                           the operators that convert, their kernels
 
 exit status: 0 done, 1 internal error (a bug: please report it with --verbose), 2 error in
 the model, options or paths (one line says what and where), 130 interrupted (nothing is left
@@ -131,6 +132,13 @@ def _convert_demo(args) -> int:
     return 0 if ok else 1
 
 
+def _operators(args) -> int:
+    from .converter.operators import operator_table
+
+    print(operator_table(), end="")
+    return 0
+
+
 def _bench(args) -> int:
     if args.nas:
         from .benchmarks.nas import main as run_nas
@@ -191,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra MACs --patch auto may spend on overlapping halos, as a fraction "
                    "of the model's MACs (default 0.2)")
     p.set_defaults(run=_convert)
+
+    p = sub.add_parser("operators", help="list the operators that convert (a Markdown table)",
+                       description="The operators the converter supports: their kernel "
+                       "families, which have Cortex-M DSP and x86 AVX2 paths, how their output "
+                       "shares memory with their input, whether they run inside patch stages; "
+                       "then the ones refused and why.")
+    p.set_defaults(run=_operators)
 
     p = sub.add_parser("bench", help="benchmark models beside TFLite Micro (speed, memory, "
                        "Cortex-M)",

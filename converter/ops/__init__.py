@@ -30,6 +30,11 @@ def _load() -> dict[str, OpDef]:
     return _REGISTRY
 
 
+def registry() -> dict[str, OpDef]:
+    """Every operator definition by builtin name (the converter's internal ones too)."""
+    return dict(_load())
+
+
 def lookup(kind: str) -> OpDef | None:
     return (_REGISTRY or _load()).get(kind)
 

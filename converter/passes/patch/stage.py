@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...errors import ConversionError
 from ...ir import Graph, Op, Tensor
 from ...ops import lookup
+from ...ops.base import OpDef
 from .bands import plan_row_bands
 from .geometry import Region, activation_inputs, tiles
 from .grid import cropped_inputs, patch_steps, plan_patch_buffers, tile_regions
@@ -43,6 +44,18 @@ def stage_input(graph: Graph, first: int) -> Tensor | str:
     return x
 
 
+def patch_role(definition) -> str | None:
+    """How an operator runs inside a patch stage: "window" (an output region reads a window
+    region of input 0: convolutions, pooling), "pointwise" (an elementwise op whose parameters
+    hold the element count a region changes: activations), or None (it needs more than a
+    region of its input)."""
+    if type(definition).window is not OpDef.window:
+        return "window"
+    if definition.elementwise and "size" in getattr(definition, "fields", ()):
+        return "pointwise"
+    return None
+
+
 def stage_problem(graph: Graph, split: int, first: int = 0) -> str | None:
     """Why the ops at positions [first, split) cannot run patch by patch, or None when they
     can."""
@@ -56,12 +69,10 @@ def stage_problem(graph: Graph, split: int, first: int = 0) -> str | None:
     in_stage = {id(op) for op in ops}
     made = {id(x)}
     for op in ops:
-        definition = lookup(op.kind)
+        role = patch_role(lookup(op.kind))
         y = op.outputs[0]
-        window = definition.window(op) is not None
-        pointwise = (definition.elementwise and "size" in op.params
-                     and len(activation_inputs(op)) == 1 and op.inputs[0].shape == y.shape)
-        if not (window or pointwise):
+        if role is None or role == "pointwise" and not (
+                len(activation_inputs(op)) == 1 and op.inputs[0].shape == y.shape):
             return (f"operator #{op.index} ({op.kind}) needs more than a region of its input "
                     "(a patch stage holds convolutions, pooling and elementwise activations)")
         if len(op.outputs) != 1 or len(y.shape) != 4 or y.dtype != "int8":
