@@ -40,7 +40,7 @@ _RESOLVER = {
     "PADV2": "AddPadV2", "QUANTIZE": "AddQuantize", "RELU": "AddRelu", "RELU6": "AddRelu6",
     "RESHAPE": "AddReshape", "SHAPE": "AddShape", "SOFTMAX": "AddSoftmax",
     "SQUARED_DIFFERENCE": "AddSquaredDifference", "SQUEEZE": "AddSqueeze",
-    "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub",
+    "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub", "TANH": "AddTanh",
 }
 
 

@@ -252,5 +252,30 @@ def seed_shapes(seed: int = 2) -> bytes:
     return b.build([x, z2], [out1, out2], "seed shapes")
 
 
+def seed_elementwise(seed: int = 3) -> bytes:
+    """1x1 conv -> TANH and LEAKY_RELU branches -> SUB (fused RELU6) -> MAXIMUM with the
+    input, MINIMUM with a broadcast constant -> SQUARED_DIFFERENCE against the TANH branch."""
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 5, 5, 4), "int8", 0.03, 2)
+    c, sc = b.conv(rng, x, 0.03, (1, 5, 5, 4), 1, name="pw", out_zp=-4)
+    t = b.tensor("tanh/out", (1, 5, 5, 4), "int8", 1 / 128, 0)
+    b.op("TANH", [c], [t])
+    lr = b.tensor("leaky/out", (1, 5, 5, 4), "int8", sc, -20)
+    b.op("LEAKY_RELU", [c], [lr], "LeakyReluOptions", alpha=0.2)
+    sub = b.tensor("sub/out", (1, 5, 5, 4), "int8", max(sc, 1 / 128) * 1.5, -128)
+    b.op("SUB", [t, lr], [sub], "SubOptions", fusedActivationFunction=ACT["relu6"])
+    mx = b.tensor("max/out", (1, 5, 5, 4), "int8", max(sc, 1 / 128) * 1.5, -128)
+    b.op("MAXIMUM", [sub, x], [mx])
+    bound = b.const("min/bound", rng.integers(-60, 60, (1, 1, 1, 4)), "int8",
+                    max(sc, 1 / 128) * 1.5, -128)
+    mn = b.tensor("min/out", (1, 5, 5, 4), "int8", max(sc, 1 / 128) * 1.5, -128)
+    b.op("MINIMUM", [mx, bound], [mn])
+    sq = b.tensor("sqdiff/out", (1, 5, 5, 4), "int8", (max(sc, 1 / 128) * 1.5) ** 2 * 8, -128)
+    b.op("SQUARED_DIFFERENCE", [mn, t], [sq])
+    return b.build([x], [sq], "seed elementwise")
+
+
 def seed_models() -> dict[str, bytes]:
-    return {"cnn": seed_cnn(), "mixed": seed_mixed(), "shapes": seed_shapes()}
+    return {"cnn": seed_cnn(), "mixed": seed_mixed(), "shapes": seed_shapes(),
+            "elementwise": seed_elementwise()}
