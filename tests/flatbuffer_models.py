@@ -254,7 +254,8 @@ def seed_shapes(seed: int = 2) -> bytes:
 
 def seed_elementwise(seed: int = 3) -> bytes:
     """1x1 conv -> TANH and LEAKY_RELU branches -> SUB (fused RELU6) -> MAXIMUM with the
-    input, MINIMUM with a broadcast constant -> SQUARED_DIFFERENCE against the TANH branch."""
+    input, MINIMUM with a broadcast constant -> SQUARED_DIFFERENCE against the TANH branch ->
+    REDUCE_MAX over height and width; REDUCE_MIN of the input over channels -> SUM over width."""
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     x = b.tensor("x", (1, 5, 5, 4), "int8", 0.03, 2)
@@ -273,7 +274,17 @@ def seed_elementwise(seed: int = 3) -> bytes:
     b.op("MINIMUM", [mx, bound], [mn])
     sq = b.tensor("sqdiff/out", (1, 5, 5, 4), "int8", (max(sc, 1 / 128) * 1.5) ** 2 * 8, -128)
     b.op("SQUARED_DIFFERENCE", [mn, t], [sq])
-    return b.build([x], [sq], "seed elementwise")
+    sq_scale = (max(sc, 1 / 128) * 1.5) ** 2 * 8
+    mxr = b.tensor("reduce_max/out", (1, 1, 1, 4), "int8", sq_scale, -128)
+    b.op("REDUCE_MAX", [sq, b.const("reduce_max/axes", [1, 2], "int32")], [mxr],
+         "ReducerOptions", keepDims=True)
+    mnr = b.tensor("reduce_min/out", (1, 5, 5), "int8", 0.03, 2)
+    b.op("REDUCE_MIN", [x, b.const("reduce_min/axes", [-1], "int32")], [mnr],
+         "ReducerOptions", keepDims=False)
+    total = b.tensor("sum/out", (1, 5), "int8", 0.5, -1)
+    b.op("SUM", [mnr, b.const("sum/axes", [2], "int32")], [total], "ReducerOptions",
+         keepDims=False)
+    return b.build([x], [sq, mxr, total], "seed elementwise")
 
 
 def seed_models() -> dict[str, bytes]:
