@@ -33,15 +33,18 @@ TFLM_ARCH_FLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=
 _RESOLVER = {
     "ADD": "AddAdd", "AVERAGE_POOL_2D": "AddAveragePool2D", "CONCATENATION": "AddConcatenation",
     "CONV_2D": "AddConv2D", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
-    "DEQUANTIZE": "AddDequantize", "FULLY_CONNECTED": "AddFullyConnected",
+    "DEPTH_TO_SPACE": "AddDepthToSpace", "DEQUANTIZE": "AddDequantize",
+    "EXPAND_DIMS": "AddExpandDims", "FULLY_CONNECTED": "AddFullyConnected",
     "HARD_SWISH": "AddHardSwish", "LEAKY_RELU": "AddLeakyRelu", "LOGISTIC": "AddLogistic",
     "MAX_POOL_2D": "AddMaxPool2D", "MAXIMUM": "AddMaximum", "MEAN": "AddMean",
     "MINIMUM": "AddMinimum", "MUL": "AddMul", "PACK": "AddPack", "PAD": "AddPad",
     "PADV2": "AddPadV2", "QUANTIZE": "AddQuantize", "REDUCE_MAX": "AddReduceMax",
     "REDUCE_MIN": "AddReduceMin", "RELU": "AddRelu", "RELU6": "AddRelu6",
-    "RESHAPE": "AddReshape", "SHAPE": "AddShape", "SOFTMAX": "AddSoftmax",
+    "RESHAPE": "AddReshape", "SHAPE": "AddShape", "SLICE": "AddSlice", "SOFTMAX": "AddSoftmax",
+    "SPACE_TO_DEPTH": "AddSpaceToDepth",
     "SQUARED_DIFFERENCE": "AddSquaredDifference", "SQUEEZE": "AddSqueeze",
     "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub", "SUM": "AddSum", "TANH": "AddTanh",
+    "TRANSPOSE": "AddTranspose",
 }
 
 

@@ -56,7 +56,10 @@ OPTIONS_OF = {
     "PACK": "PackOptions", "QUANTIZE": "QuantizeOptions", "DEQUANTIZE": "DequantizeOptions",
     "HARD_SWISH": "HardSwishOptions", "SUB": "SubOptions", "LEAKY_RELU": "LeakyReluOptions",
     "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
-    "SQUARED_DIFFERENCE": "SquaredDifferenceOptions",
+    "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "REDUCE_MAX": "ReducerOptions",
+    "REDUCE_MIN": "ReducerOptions", "SUM": "ReducerOptions", "TRANSPOSE": "TransposeOptions",
+    "SLICE": "SliceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
+    "DEPTH_TO_SPACE": "DepthToSpaceOptions", "EXPAND_DIMS": "ExpandDimsOptions",
 }
 
 

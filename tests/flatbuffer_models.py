@@ -287,6 +287,31 @@ def seed_elementwise(seed: int = 3) -> bytes:
     return b.build([x], [sq, mxr, total], "seed elementwise")
 
 
+def seed_layout() -> bytes:
+    """SPACE_TO_DEPTH -> 1x1 conv -> DEPTH_TO_SPACE -> TRANSPOSE -> SLICE; a second input
+    through EXPAND_DIMS -> TRANSPOSE."""
+    rng = np.random.default_rng(4)
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 4, 6, 3), "int8", 0.04, -2)
+    s2d = b.tensor("s2d/out", (1, 2, 3, 12), "int8", 0.04, -2)
+    b.op("SPACE_TO_DEPTH", [x], [s2d], "SpaceToDepthOptions", blockSize=2)
+    c, sc = b.conv(rng, s2d, 0.04, (1, 2, 3, 8), 1, name="mix", out_zp=1)
+    d2s = b.tensor("d2s/out", (1, 4, 6, 2), "int8", sc, 1)
+    b.op("DEPTH_TO_SPACE", [c], [d2s], "DepthToSpaceOptions", blockSize=2)
+    t = b.tensor("transpose/out", (1, 6, 4, 2), "int8", sc, 1)
+    b.op("TRANSPOSE", [d2s, b.const("transpose/perm", [0, 2, 1, 3], "int32")], [t],
+         "TransposeOptions")
+    sl = b.tensor("slice/out", (1, 4, 3, 2), "int8", sc, 1)
+    b.op("SLICE", [t, b.const("slice/begin", [0, 1, 1, 0], "int32"),
+                   b.const("slice/size", [1, 4, -1, -1], "int32")], [sl], "SliceOptions")
+    z = b.tensor("z", (4, 3), "int8", 0.1, 0)
+    e = b.tensor("expand/out", (1, 4, 3), "int8", 0.1, 0)
+    b.op("EXPAND_DIMS", [z, b.const("expand/axis", [0], "int32")], [e], "ExpandDimsOptions")
+    zt = b.tensor("z/transposed", (1, 3, 4), "int8", 0.1, 0)
+    b.op("TRANSPOSE", [e, b.const("z/perm", [0, 2, 1], "int32")], [zt], "TransposeOptions")
+    return b.build([x, z], [sl, zt], "seed layout")
+
+
 def seed_models() -> dict[str, bytes]:
     return {"cnn": seed_cnn(), "mixed": seed_mixed(), "shapes": seed_shapes(),
-            "elementwise": seed_elementwise()}
+            "elementwise": seed_elementwise(), "layout": seed_layout()}

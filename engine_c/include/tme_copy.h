@@ -28,4 +28,15 @@ typedef struct {
 
 void tme_copy_region_s8(const tme_region_params *p, const int8_t *src, int8_t *dst);
 
+/* The output, in row-major order of dims[0..5], takes the input byte at
+ * base + i0 * in_stride[0] + ... + i5 * in_stride[5]: TRANSPOSE (strides permuted), SLICE (a
+ * base and smaller dims), SPACE_TO_DEPTH and DEPTH_TO_SPACE (the block split into axes of
+ * their own). The innermost axis is copied a run at a time when its stride is 1. */
+typedef struct {
+  int32_t dims[6], in_stride[6];
+  int32_t base;
+} tme_strided_params;
+
+void tme_strided_copy_s8(const tme_strided_params *p, const int8_t *in, int8_t *out);
+
 #endif /* TME_COPY_H */

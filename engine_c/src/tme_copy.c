@@ -1,5 +1,5 @@
-/* PAD (with the output zero point or an explicit value), CONCATENATION and region copies:
- * pure copies. */
+/* PAD (with the output zero point or an explicit value), CONCATENATION, region copies and
+ * strided copies (TRANSPOSE, SLICE, SPACE_TO_DEPTH, DEPTH_TO_SPACE): pure copies. */
 #include <string.h>
 
 #include "tme_copy.h"
@@ -40,4 +40,22 @@ void tme_copy_region_s8(const tme_region_params *p, const int8_t *src, int8_t *d
   for (int32_t r = 0; r < p->rows; ++r)
     memmove(dst + (size_t)r * (size_t)p->dst_stride, src + (size_t)r * (size_t)p->src_stride,
            (size_t)p->run);
+}
+
+void tme_strided_copy_s8(const tme_strided_params *p, const int8_t *in, int8_t *out) {
+  const int32_t *d = p->dims, *s = p->in_stride;
+  for (int32_t i0 = 0; i0 < d[0]; ++i0)
+    for (int32_t i1 = 0; i1 < d[1]; ++i1)
+      for (int32_t i2 = 0; i2 < d[2]; ++i2)
+        for (int32_t i3 = 0; i3 < d[3]; ++i3)
+          for (int32_t i4 = 0; i4 < d[4]; ++i4) {
+            const int8_t *src = in + p->base + i0 * s[0] + i1 * s[1] + i2 * s[2] + i3 * s[3] +
+                                i4 * s[4];
+            if (s[5] == 1) {
+              memcpy(out, src, (size_t)d[5]);
+            } else {
+              for (int32_t i5 = 0; i5 < d[5]; ++i5) out[i5] = src[i5 * s[5]];
+            }
+            out += d[5];
+          }
 }
