@@ -253,7 +253,7 @@ def seed_shapes(seed: int = 2) -> bytes:
 
 
 def seed_elementwise(seed: int = 3) -> bytes:
-    """1x1 conv -> TANH and LEAKY_RELU branches -> SUB (fused RELU6) -> MAXIMUM with the
+    """1x1 conv -> TANH and PRELU -> LEAKY_RELU branches -> SUB (fused RELU6) -> MAXIMUM with the
     input, MINIMUM with a broadcast constant -> SQUARED_DIFFERENCE against the TANH branch ->
     REDUCE_MAX over height and width; REDUCE_MIN of the input over channels -> SUM over width."""
     rng = np.random.default_rng(seed)
@@ -262,8 +262,11 @@ def seed_elementwise(seed: int = 3) -> bytes:
     c, sc = b.conv(rng, x, 0.03, (1, 5, 5, 4), 1, name="pw", out_zp=-4)
     t = b.tensor("tanh/out", (1, 5, 5, 4), "int8", 1 / 128, 0)
     b.op("TANH", [c], [t])
+    slopes = b.const("prelu/alpha", rng.integers(-100, 100, (1, 1, 4)), "int8", 0.004, 0)
+    pr = b.tensor("prelu/out", (1, 5, 5, 4), "int8", sc, -20)
+    b.op("PRELU", [c, slopes], [pr])
     lr = b.tensor("leaky/out", (1, 5, 5, 4), "int8", sc, -20)
-    b.op("LEAKY_RELU", [c], [lr], "LeakyReluOptions", alpha=0.2)
+    b.op("LEAKY_RELU", [pr], [lr], "LeakyReluOptions", alpha=0.2)
     sub = b.tensor("sub/out", (1, 5, 5, 4), "int8", max(sc, 1 / 128) * 1.5, -128)
     b.op("SUB", [t, lr], [sub], "SubOptions", fusedActivationFunction=ACT["relu6"])
     mx = b.tensor("max/out", (1, 5, 5, 4), "int8", max(sc, 1 / 128) * 1.5, -128)

@@ -34,7 +34,7 @@ def graphs(draw):
     blocks = draw(st.lists(st.sampled_from(
         ["conv", "depthwise", "pool", "residual", "concat", "pad", "pointwise", "se",
          "hard_swish", "sigmoid", "relu", "subtract", "leaky_relu", "clip", "squared_diff",
-         "minmax", "tanh", "global_max"]),
+         "minmax", "tanh", "global_max", "prelu"]),
         min_size=1, max_size=5))
     params = [dict(kernel=draw(st.sampled_from([1, 3, 5, 7])), stride=draw(st.sampled_from([1, 2])),
                    padding=draw(st.sampled_from(["same", "valid"])),
@@ -97,6 +97,9 @@ def build(recipe) -> keras.Model:
             x = (layers.Maximum() if p["avg"] else layers.Minimum())([x, branch])
         elif kind in ("hard_swish", "sigmoid", "relu", "tanh"):
             x = layers.Activation(kind)(layers.Conv2D(p["out"], 1)(x))
+        elif kind == "prelu":  # a slope per channel
+            x = layers.PReLU(alpha_initializer=keras.initializers.RandomUniform(-0.5, 0.5),
+                             shared_axes=[1, 2])(layers.Conv2D(p["out"], 1)(x))
         elif kind == "global_max":  # REDUCE_MAX over height and width
             x = layers.GlobalMaxPooling2D(keepdims=True)(x)
         elif kind == "pad":
