@@ -60,6 +60,7 @@ OPTIONS_OF = {
     "REDUCE_MIN": "ReducerOptions", "SUM": "ReducerOptions", "TRANSPOSE": "TransposeOptions",
     "SLICE": "SliceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
     "DEPTH_TO_SPACE": "DepthToSpaceOptions", "EXPAND_DIMS": "ExpandDimsOptions",
+    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
 }
 
 

@@ -291,7 +291,8 @@ def seed_elementwise(seed: int = 3) -> bytes:
 
 
 def seed_layout() -> bytes:
-    """SPACE_TO_DEPTH -> 1x1 conv -> DEPTH_TO_SPACE -> TRANSPOSE -> SLICE; a second input
+    """SPACE_TO_DEPTH -> 1x1 conv -> DEPTH_TO_SPACE -> TRANSPOSE -> SLICE ->
+    RESIZE_NEAREST_NEIGHBOR (half-pixel centres); a second input
     through EXPAND_DIMS -> TRANSPOSE."""
     rng = np.random.default_rng(4)
     b = ModelBuilder()
@@ -307,12 +308,15 @@ def seed_layout() -> bytes:
     sl = b.tensor("slice/out", (1, 4, 3, 2), "int8", sc, 1)
     b.op("SLICE", [t, b.const("slice/begin", [0, 1, 1, 0], "int32"),
                    b.const("slice/size", [1, 4, -1, -1], "int32")], [sl], "SliceOptions")
+    up = b.tensor("resize/out", (1, 7, 5, 2), "int8", sc, 1)
+    b.op("RESIZE_NEAREST_NEIGHBOR", [sl, b.const("resize/size", [7, 5], "int32")], [up],
+         "ResizeNearestNeighborOptions", alignCorners=False, halfPixelCenters=True)
     z = b.tensor("z", (4, 3), "int8", 0.1, 0)
     e = b.tensor("expand/out", (1, 4, 3), "int8", 0.1, 0)
     b.op("EXPAND_DIMS", [z, b.const("expand/axis", [0], "int32")], [e], "ExpandDimsOptions")
     zt = b.tensor("z/transposed", (1, 3, 4), "int8", 0.1, 0)
     b.op("TRANSPOSE", [e, b.const("z/perm", [0, 2, 1], "int32")], [zt], "TransposeOptions")
-    return b.build([x, z], [sl, zt], "seed layout")
+    return b.build([x, z], [up, zt], "seed layout")
 
 
 def seed_models() -> dict[str, bytes]:

@@ -12,6 +12,8 @@ import itertools
 import numpy as np
 import pytest
 
+from tflm_mcunet.tflm import TFLMError, run_tflm
+
 from conftest import compare_with_tflm
 from flatbuffer_models import ModelBuilder
 from test_ops_nonlinear import _rejected, rep
@@ -69,8 +71,10 @@ def block_case(kind, shape, block):
 @pytest.mark.tflm
 def test_transpose_any_permutation(out_dir):
     cases = [transpose_case((3, 5), [1, 0]), transpose_case((2, 3, 4), [2, 0, 1]),
-             transpose_case((1, 4, 5, 3), [0, 3, 1, 2]), transpose_case((1, 4, 5, 3), [0, 2, 1, 3]),
-             transpose_case((2, 3, 4, 5), [3, 2, 1, 0]), transpose_case((2, 3, 2, 3, 2), [4, 1, 3, 0, 2]),
+             transpose_case((1, 4, 5, 3), [0, 3, 1, 2]),
+             transpose_case((1, 4, 5, 3), [0, 2, 1, 3]),
+             transpose_case((2, 3, 4, 5), [3, 2, 1, 0]),
+             transpose_case((2, 3, 2, 3, 2), [4, 1, 3, 0, 2]),
              transpose_case((1, 4, 5, 3), [0, 3, 2, 1])]
     model, shapes = side_by_side(cases)
     compare_with_tflm(model, out_dir(), batches(shapes))
@@ -152,3 +156,45 @@ def test_converted_layout_ops(bit_exact, tfk, name):
     model = quantize.quantize_tf_function(lambda x: fn(x * 2.0), shape, rep(shape[1:], -1.0, 1.0))
     conversion = bit_exact(model, samples=4)
     assert kind in {op.kind for op in conversion.graph.ops}
+
+
+@pytest.mark.tflm
+def test_resize_nearest_every_option(out_dir):
+    cases = []
+    for (shape, size), align, half in itertools.product(
+            [((1, 3, 4, 2), (6, 8)), ((1, 7, 5, 3), (3, 2)), ((2, 5, 5, 1), (7, 11)),
+             ((1, 1, 4, 2), (1, 9)), ((1, 6, 6, 4), (6, 6))],
+            [False, True], [False, True]):
+        if align and half:
+            continue  # TFLite's converter never writes both; TFLM computes it anyway
+        cases.append(("RESIZE_NEAREST_NEIGHBOR", shape, (shape[0], *size, shape[3]),
+                      [(list(size), "int32")], "ResizeNearestNeighborOptions",
+                      {"alignCorners": align, "halfPixelCenters": half}))
+    model, shapes = side_by_side(cases)
+    compare_with_tflm(model, out_dir(), batches(shapes))
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("size", [(10, 8), (7, 3)])
+def test_converted_resizing_nearest(bit_exact, tfk, size):
+    _, keras, quantize = tfk
+    keras.utils.set_random_seed(2)
+    inp = keras.Input((5, 4, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same")(inp)
+    x = keras.layers.Resizing(*size, interpolation="nearest")(x)
+    model = keras.Model(inp, keras.layers.Conv2D(2, 3)(x))
+    conversion = bit_exact(quantize.quantize_keras(model, rep((5, 4, 3), -1.0, 1.0)), samples=4)
+    assert "RESIZE_NEAREST_NEIGHBOR" in {op.kind for op in conversion.graph.ops}
+
+
+@pytest.mark.tf
+def test_upsampling_tile_is_refused_with_the_way_out(tfk, out_dir):
+    """Keras 3's UpSampling2D becomes TILE, which TFLite Micro cannot run: the error says so
+    and names the layer to use instead."""
+    _, keras, quantize = tfk
+    inp = keras.Input((5, 4, 3))
+    x = keras.layers.UpSampling2D(2)(keras.layers.Conv2D(6, 3, padding="same")(inp))
+    model = quantize.quantize_keras(keras.Model(inp, x), rep((5, 4, 3), -1.0, 1.0))
+    with pytest.raises(TFLMError):
+        run_tflm(model, np.zeros((1, 5, 4, 3), np.int8))
+    _rejected(model, out_dir(), "TILE", "TFLite Micro has no TILE kernel", "Resizing")
