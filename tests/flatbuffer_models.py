@@ -292,7 +292,8 @@ def seed_elementwise(seed: int = 3) -> bytes:
 
 def seed_layout() -> bytes:
     """SPACE_TO_DEPTH -> 1x1 conv -> DEPTH_TO_SPACE -> TRANSPOSE -> SLICE ->
-    RESIZE_NEAREST_NEIGHBOR (half-pixel centres); a second input
+    RESIZE_NEAREST_NEIGHBOR (half-pixel centres), and RESIZE_BILINEAR (aligned corners) of the
+    input; a second input
     through EXPAND_DIMS -> TRANSPOSE."""
     rng = np.random.default_rng(4)
     b = ModelBuilder()
@@ -316,7 +317,10 @@ def seed_layout() -> bytes:
     b.op("EXPAND_DIMS", [z, b.const("expand/axis", [0], "int32")], [e], "ExpandDimsOptions")
     zt = b.tensor("z/transposed", (1, 3, 4), "int8", 0.1, 0)
     b.op("TRANSPOSE", [e, b.const("z/perm", [0, 2, 1], "int32")], [zt], "TransposeOptions")
-    return b.build([x, z], [up, zt], "seed layout")
+    bl = b.tensor("bilinear/out", (1, 5, 8, 3), "int8", 0.04, -2)
+    b.op("RESIZE_BILINEAR", [x, b.const("bilinear/size", [5, 8], "int32")], [bl],
+         "ResizeBilinearOptions", alignCorners=True, halfPixelCenters=False)
+    return b.build([x, z], [up, zt, bl], "seed layout")
 
 
 def seed_models() -> dict[str, bytes]:

@@ -159,7 +159,8 @@ def test_converted_layout_ops(bit_exact, tfk, name):
 
 
 @pytest.mark.tflm
-def test_resize_nearest_every_option(out_dir):
+@pytest.mark.parametrize("kind", ["RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"])
+def test_resize_every_option(out_dir, kind):
     cases = []
     for (shape, size), align, half in itertools.product(
             [((1, 3, 4, 2), (6, 8)), ((1, 7, 5, 3), (3, 2)), ((2, 5, 5, 1), (7, 11)),
@@ -167,8 +168,9 @@ def test_resize_nearest_every_option(out_dir):
             [False, True], [False, True]):
         if align and half:
             continue  # TFLite's converter never writes both; TFLM computes it anyway
-        cases.append(("RESIZE_NEAREST_NEIGHBOR", shape, (shape[0], *size, shape[3]),
-                      [(list(size), "int32")], "ResizeNearestNeighborOptions",
+        options = "ResizeNearestNeighborOptions" if kind == "RESIZE_NEAREST_NEIGHBOR" else \
+            "ResizeBilinearOptions"
+        cases.append((kind, shape, (shape[0], *size, shape[3]), [(list(size), "int32")], options,
                       {"alignCorners": align, "halfPixelCenters": half}))
     model, shapes = side_by_side(cases)
     compare_with_tflm(model, out_dir(), batches(shapes))
@@ -176,15 +178,31 @@ def test_resize_nearest_every_option(out_dir):
 
 @pytest.mark.tf
 @pytest.mark.parametrize("size", [(10, 8), (7, 3)])
-def test_converted_resizing_nearest(bit_exact, tfk, size):
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+def test_converted_resizing(bit_exact, tfk, size, interpolation):
     _, keras, quantize = tfk
     keras.utils.set_random_seed(2)
     inp = keras.Input((5, 4, 3))
     x = keras.layers.Conv2D(6, 3, padding="same")(inp)
-    x = keras.layers.Resizing(*size, interpolation="nearest")(x)
+    x = keras.layers.Resizing(*size, interpolation=interpolation)(x)
     model = keras.Model(inp, keras.layers.Conv2D(2, 3)(x))
     conversion = bit_exact(quantize.quantize_keras(model, rep((5, 4, 3), -1.0, 1.0)), samples=4)
-    assert "RESIZE_NEAREST_NEIGHBOR" in {op.kind for op in conversion.graph.ops}
+    kind = {"nearest": "RESIZE_NEAREST_NEIGHBOR", "bilinear": "RESIZE_BILINEAR"}[interpolation]
+    assert kind in {op.kind for op in conversion.graph.ops}
+
+
+@pytest.mark.tf
+def test_converted_bilinear_upsampling(bit_exact, tfk):
+    """Keras 3's UpSampling2D with bilinear interpolation becomes RESIZE_BILINEAR (the nearest
+    one becomes TILE, below)."""
+    _, keras, quantize = tfk
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((5, 4, 3))
+    x = keras.layers.UpSampling2D(2, interpolation="bilinear")(
+        keras.layers.Conv2D(6, 3, padding="same")(inp))
+    model = keras.Model(inp, x)
+    conversion = bit_exact(quantize.quantize_keras(model, rep((5, 4, 3), -1.0, 1.0)), samples=4)
+    assert "RESIZE_BILINEAR" in {op.kind for op in conversion.graph.ops}
 
 
 @pytest.mark.tf

@@ -100,9 +100,9 @@ def build(recipe) -> keras.Model:
         elif kind == "prelu":  # a slope per channel
             x = layers.PReLU(alpha_initializer=keras.initializers.RandomUniform(-0.5, 0.5),
                              shared_axes=[1, 2])(layers.Conv2D(p["out"], 1)(x))
-        elif kind == "resize":  # RESIZE_NEAREST_NEIGHBOR (Keras 3's UpSampling2D is TILE)
+        elif kind == "resize":  # RESIZE_BILINEAR / _NEAREST_NEIGHBOR (UpSampling2D is TILE)
             x = layers.Resizing(x.shape[1] + p["stride"], x.shape[2] * 2 - 1,
-                                interpolation="nearest")(x)
+                                interpolation="bilinear" if p["avg"] else "nearest")(x)
         elif kind == "global_max":  # REDUCE_MAX over height and width
             x = layers.GlobalMaxPooling2D(keepdims=True)(x)
         elif kind == "pad":
