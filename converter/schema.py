@@ -61,7 +61,8 @@ OPTIONS_OF = {
     "SLICE": "SliceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
     "DEPTH_TO_SPACE": "DepthToSpaceOptions", "EXPAND_DIMS": "ExpandDimsOptions",
     "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
-    "RESIZE_BILINEAR": "ResizeBilinearOptions",
+    "RESIZE_BILINEAR": "ResizeBilinearOptions", "MIRROR_PAD": "MirrorPadOptions",
+    "GATHER": "GatherOptions",
 }
 
 

@@ -292,9 +292,9 @@ def seed_elementwise(seed: int = 3) -> bytes:
 
 def seed_layout() -> bytes:
     """SPACE_TO_DEPTH -> 1x1 conv -> DEPTH_TO_SPACE -> TRANSPOSE -> SLICE ->
-    RESIZE_NEAREST_NEIGHBOR (half-pixel centres), and RESIZE_BILINEAR (aligned corners) of the
-    input; a second input
-    through EXPAND_DIMS -> TRANSPOSE."""
+    RESIZE_NEAREST_NEIGHBOR (half-pixel centres) and MIRROR_PAD (REFLECT), RESIZE_BILINEAR
+    (aligned corners) of the input; a second input
+    through EXPAND_DIMS -> TRANSPOSE -> GATHER."""
     rng = np.random.default_rng(4)
     b = ModelBuilder()
     x = b.tensor("x", (1, 4, 6, 3), "int8", 0.04, -2)
@@ -320,7 +320,13 @@ def seed_layout() -> bytes:
     bl = b.tensor("bilinear/out", (1, 5, 8, 3), "int8", 0.04, -2)
     b.op("RESIZE_BILINEAR", [x, b.const("bilinear/size", [5, 8], "int32")], [bl],
          "ResizeBilinearOptions", alignCorners=True, halfPixelCenters=False)
-    return b.build([x, z], [up, zt, bl], "seed layout")
+    mp = b.tensor("mirror/out", (1, 7, 5, 2), "int8", sc, 1)
+    b.op("MIRROR_PAD", [sl, b.const("mirror/pads", [[0, 0], [1, 2], [1, 1], [0, 0]], "int32")],
+         [mp], "MirrorPadOptions", mode=0)
+    g = b.tensor("gather/out", (1, 3, 2, 2), "int8", 0.1, 0)
+    b.op("GATHER", [zt, b.const("gather/indices", [[3, 0], [1, 1]], "int32")], [g],
+         "GatherOptions", axis=2, batchDims=0)
+    return b.build([x, z], [up, zt, bl, mp, g], "seed layout")
 
 
 def seed_models() -> dict[str, bytes]:

@@ -216,3 +216,69 @@ def test_upsampling_tile_is_refused_with_the_way_out(tfk, out_dir):
     with pytest.raises(TFLMError):
         run_tflm(model, np.zeros((1, 5, 4, 3), np.int8))
     _rejected(model, out_dir(), "TILE", "TFLite Micro has no TILE kernel", "Resizing")
+
+
+def mirror_case(shape, pads, mode, dtype="int32"):
+    out = [d + a + b for d, (a, b) in zip(shape, pads)]
+    return ("MIRROR_PAD", shape, out, [(pads, dtype)], "MirrorPadOptions", {"mode": mode})
+
+
+def gather_case(shape, indices, axis, dtype="int32"):
+    indices = np.asarray(indices)
+    k = axis % len(shape)
+    out = list(shape[:k]) + list(indices.shape) + list(shape[k + 1:])
+    return ("GATHER", shape, out, [(indices, dtype)], "GatherOptions",
+            {"axis": axis, "batchDims": 0})
+
+
+@pytest.mark.tflm
+def test_mirror_pad_reflect_and_symmetric(out_dir):
+    cases = []
+    for mode in (0, 1):  # REFLECT, SYMMETRIC
+        limit = 1 - mode  # REFLECT pads at most size - 1
+        cases += [mirror_case((6,), [[2, 3]], mode),
+                  mirror_case((3, 4), [[2 - limit, 0], [1, 3 - limit]], mode),
+                  mirror_case((1, 4, 5, 3), [[0, 0], [1, 1], [2, 2], [0, 0]], mode),
+                  mirror_case((1, 4, 5, 3), [[0, 0], [3 + mode, 0], [0, 4 + mode], [1, 1]], mode,
+                              "int64")]
+    model, shapes = side_by_side(cases)
+    compare_with_tflm(model, out_dir(), batches(shapes))
+
+
+@pytest.mark.tflm
+def test_gather_constant_indices(out_dir):
+    cases = [gather_case((5,), [4, 0, 0, 2], 0), gather_case((4, 6), [[1, 3], [5, 0]], 1),
+             gather_case((1, 4, 5, 3), [2, 0, 1], 3), gather_case((1, 4, 5, 3), [3, 3], -3),
+             gather_case((3, 2, 4), [2, 1, 0, 1], 0),
+             gather_case((1, 4, 5, 3), [[4], [1]], 2)]
+    model, shapes = side_by_side(cases)
+    compare_with_tflm(model, out_dir(), batches(shapes))
+
+
+@pytest.mark.parametrize("case,words", [
+    (mirror_case((1, 4, 5, 3), [[0, 0], [4, 0], [0, 0], [0, 0]], 0), ["MIRROR_PAD", "REFLECT"]),
+    (mirror_case((1, 4, 5, 3), [[0, 0], [0, 5], [0, 0], [0, 0]], 1), ["MIRROR_PAD", "SYMMETRIC"]),
+    (gather_case((4, 6), [1, 6], 1), ["GATHER", "outside"]),
+    (gather_case((4, 6), [1, -1], 1), ["GATHER", "outside"]),
+    (gather_case((4, 6), [1, 2], 1, "int64"), ["GATHER", "int32"]),
+])
+def test_bad_indexed_copies_are_refused(out_dir, case, words):
+    model, _ = side_by_side([case])
+    _rejected(model, out_dir(), *words)
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("name", ["reflect", "symmetric", "gather"])
+def test_converted_indexed_copies(bit_exact, tfk, name):
+    tf, _, quantize = tfk
+    fn, kind = {
+        "reflect": (lambda x: tf.pad(x, [[0, 0], [1, 2], [2, 1], [0, 0]], mode="REFLECT"),
+                    "MIRROR_PAD"),
+        "symmetric": (lambda x: tf.pad(x, [[0, 0], [2, 0], [0, 3], [0, 0]], mode="SYMMETRIC"),
+                      "MIRROR_PAD"),
+        "gather": (lambda x: tf.gather(x, [3, 0, 0, 2], axis=3), "GATHER"),
+    }[name]
+    shape = (1, 4, 5, 4)
+    model = quantize.quantize_tf_function(lambda x: fn(x * 2.0), shape, rep(shape[1:], -1.0, 1.0))
+    conversion = bit_exact(model, samples=4)
+    assert kind in {op.kind for op in conversion.graph.ops}

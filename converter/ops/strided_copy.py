@@ -33,7 +33,7 @@ def const_ints(op, index: int, role: str, dtypes=("int32", "int64")) -> list[int
 
 class StridedCopy(OpDef):
     kernels = ("copy",)
-    #: the most dimensions TFLite Micro's kernel takes
+    #: the most dimensions of the input and output (TFLite Micro's TRANSPOSE and SLICE take 5)
     max_rank = 5
 
     def check(self, op, inputs: int):
@@ -46,8 +46,7 @@ class StridedCopy(OpDef):
             expect_per_tensor(op, t, role)
             if len(t.shape) > self.max_rank:
                 raise fail(op, f"{role} {list(t.shape)} has more than {self.max_rank} "
-                               f"dimensions; TFLite Micro's {op.kind} takes 1 to "
-                               f"{self.max_rank}")
+                               f"dimensions (supported: 1 to {self.max_rank})")
         if x.is_const:
             raise fail(op, f"its input {x.name!r} is a constant: fold it before converting")
         return x, y

@@ -1,4 +1,6 @@
-/* Data movement: PAD, CONCATENATION and the region copies of the patch stage, on int8 tensors. */
+/* Data movement on int8 tensors: PAD, CONCATENATION, the region copies of the patch stage, and
+ * strided and indexed copies (TRANSPOSE, SLICE, SPACE_TO_DEPTH, DEPTH_TO_SPACE, MIRROR_PAD,
+ * GATHER). */
 #ifndef TME_COPY_H
 #define TME_COPY_H
 
@@ -38,5 +40,17 @@ typedef struct {
 } tme_strided_params;
 
 void tme_strided_copy_s8(const tme_strided_params *p, const int8_t *in, int8_t *out);
+
+/* The output, in row-major order of out_dims[0..3], takes the input element whose index along
+ * axis k is table_k[i_k] (i_k itself where table_k is NULL), each index times in_stride[k]:
+ * MIRROR_PAD (a table of reflected indices on each padded axis) and GATHER (the indices on the
+ * gathered axis). */
+typedef struct {
+  int32_t out_dims[4], in_stride[4];
+} tme_gather_params;
+
+void tme_gather_axes_s8(const tme_gather_params *p, const int32_t *table0, const int32_t *table1,
+                        const int32_t *table2, const int32_t *table3, const int8_t *in,
+                        int8_t *out);
 
 #endif /* TME_COPY_H */

@@ -1,5 +1,6 @@
-/* PAD (with the output zero point or an explicit value), CONCATENATION, region copies and
- * strided copies (TRANSPOSE, SLICE, SPACE_TO_DEPTH, DEPTH_TO_SPACE): pure copies. */
+/* PAD (with the output zero point or an explicit value), CONCATENATION, region copies, strided
+ * copies (TRANSPOSE, SLICE, SPACE_TO_DEPTH, DEPTH_TO_SPACE) and indexed copies (MIRROR_PAD,
+ * GATHER): pure copies. */
 #include <string.h>
 
 #include "tme_copy.h"
@@ -58,4 +59,28 @@ void tme_strided_copy_s8(const tme_strided_params *p, const int8_t *in, int8_t *
             }
             out += d[5];
           }
+}
+
+/* Index i along an axis: its table's entry, or i itself. */
+static int32_t axis_index(const int32_t *table, int32_t i) { return table ? table[i] : i; }
+
+void tme_gather_axes_s8(const tme_gather_params *p, const int32_t *table0, const int32_t *table1,
+                        const int32_t *table2, const int32_t *table3, const int8_t *in,
+                        int8_t *out) {
+  const int32_t *d = p->out_dims, *s = p->in_stride;
+  for (int32_t i0 = 0; i0 < d[0]; ++i0) {
+    const int8_t *a = in + axis_index(table0, i0) * s[0];
+    for (int32_t i1 = 0; i1 < d[1]; ++i1) {
+      const int8_t *b = a + axis_index(table1, i1) * s[1];
+      for (int32_t i2 = 0; i2 < d[2]; ++i2) {
+        const int8_t *c = b + axis_index(table2, i2) * s[2];
+        if (table3 == NULL && s[3] == 1) {
+          memcpy(out, c, (size_t)d[3]);
+        } else {
+          for (int32_t i3 = 0; i3 < d[3]; ++i3) out[i3] = c[axis_index(table3, i3) * s[3]];
+        }
+        out += d[3];
+      }
+    }
+  }
 }
