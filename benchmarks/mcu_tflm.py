@@ -46,7 +46,7 @@ _RESOLVER = {
     "SLICE": "AddSlice", "SOFTMAX": "AddSoftmax", "SPACE_TO_DEPTH": "AddSpaceToDepth",
     "SQUARED_DIFFERENCE": "AddSquaredDifference", "SQUEEZE": "AddSqueeze",
     "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub", "SUM": "AddSum", "TANH": "AddTanh",
-    "TRANSPOSE": "AddTranspose",
+    "TRANSPOSE": "AddTranspose", "TRANSPOSE_CONV": "AddTransposeConv",
 }
 
 

@@ -299,7 +299,8 @@ def seed_elementwise(seed: int = 3) -> bytes:
 
 def seed_layout() -> bytes:
     """SPACE_TO_DEPTH -> 1x1 conv -> DEPTH_TO_SPACE -> TRANSPOSE -> SLICE ->
-    RESIZE_NEAREST_NEIGHBOR (half-pixel centres) and MIRROR_PAD (REFLECT), RESIZE_BILINEAR
+    RESIZE_NEAREST_NEIGHBOR (half-pixel centres) and MIRROR_PAD (REFLECT) -> TRANSPOSE_CONV
+    (VALID, fused RELU, no bias), RESIZE_BILINEAR
     (aligned corners) of the input; a second input
     through EXPAND_DIMS -> TRANSPOSE -> GATHER."""
     rng = np.random.default_rng(4)
@@ -333,7 +334,12 @@ def seed_layout() -> bytes:
     g = b.tensor("gather/out", (1, 3, 2, 2), "int8", 0.1, 0)
     b.op("GATHER", [zt, b.const("gather/indices", [[3, 0], [1, 1]], "int32")], [g],
          "GatherOptions", axis=2, batchDims=0)
-    return b.build([x, z], [up, zt, bl, mp, g], "seed layout")
+    tw = b.const("tconv/weights", rng.integers(-127, 128, (3, 3, 3, 2)), "int8",
+                 rng.uniform(0.005, 0.02, 3), 0, axis=0)
+    tc = b.tensor("tconv/out", (1, 9, 7, 3), "int8", 0.05, -4)
+    b.op("TRANSPOSE_CONV", [b.const("tconv/shape", [1, 9, 7, 3], "int32"), tw, mp], [tc],
+         "TransposeConvOptions", padding=1, strideH=1, strideW=1, fusedActivationFunction=1)
+    return b.build([x, z], [up, zt, bl, tc, g], "seed layout")
 
 
 def seed_models() -> dict[str, bytes]:
