@@ -256,7 +256,8 @@ def seed_elementwise(seed: int = 3) -> bytes:
     """1x1 conv -> TANH and PRELU -> LEAKY_RELU branches -> SUB (fused RELU6) -> MAXIMUM with the
     input, MINIMUM with a broadcast constant -> SQUARED_DIFFERENCE against the TANH branch ->
     REDUCE_MAX over height and width, ARG_MAX over channels; REDUCE_MIN of the input over
-    channels -> SUM over width; ARG_MIN of the input over width."""
+    channels -> SUM over width; ARG_MIN of the input over width; a float island (DEQUANTIZE ->
+    ELU -> QUANTIZE) of the conv's output."""
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     x = b.tensor("x", (1, 5, 5, 4), "int8", 0.03, 2)
@@ -294,7 +295,13 @@ def seed_elementwise(seed: int = 3) -> bytes:
     amin = b.tensor("arg_min/out", (1, 5, 4), "int32")
     b.op("ARG_MIN", [x, b.const("arg_min/axis", [-2], "int32")], [amin], "ArgMinOptions",
          outputType=fb.TensorType.INT32)
-    return b.build([x], [sq, mxr, total, amax, amin], "seed elementwise")
+    deq = b.tensor("elu/in", (1, 5, 5, 4), "float32")
+    b.op("DEQUANTIZE", [c], [deq])
+    elu = b.tensor("elu/out", (1, 5, 5, 4), "float32")
+    b.op("ELU", [deq], [elu])
+    requant = b.tensor("elu/q", (1, 5, 5, 4), "int8", sc, -4)
+    b.op("QUANTIZE", [elu], [requant])
+    return b.build([x], [sq, mxr, total, amax, amin, requant], "seed elementwise")
 
 
 def seed_layout() -> bytes:
