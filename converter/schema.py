@@ -63,7 +63,7 @@ OPTIONS_OF = {
     "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
     "RESIZE_BILINEAR": "ResizeBilinearOptions", "MIRROR_PAD": "MirrorPadOptions",
     "GATHER": "GatherOptions", "ARG_MAX": "ArgMaxOptions", "ARG_MIN": "ArgMinOptions",
-    "TRANSPOSE_CONV": "TransposeConvOptions",
+    "TRANSPOSE_CONV": "TransposeConvOptions", "BATCH_MATMUL": "BatchMatMulOptions",
 }
 
 

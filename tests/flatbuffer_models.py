@@ -309,7 +309,8 @@ def seed_layout() -> bytes:
     RESIZE_NEAREST_NEIGHBOR (half-pixel centres) and MIRROR_PAD (REFLECT) -> TRANSPOSE_CONV
     (VALID, fused RELU, no bias), RESIZE_BILINEAR
     (aligned corners) of the input; a second input
-    through EXPAND_DIMS -> TRANSPOSE -> GATHER."""
+    through EXPAND_DIMS -> TRANSPOSE -> GATHER, and BATCH_MATMUL of the transposed and the
+    expanded one."""
     rng = np.random.default_rng(4)
     b = ModelBuilder()
     x = b.tensor("x", (1, 4, 6, 3), "int8", 0.04, -2)
@@ -346,7 +347,10 @@ def seed_layout() -> bytes:
     tc = b.tensor("tconv/out", (1, 9, 7, 3), "int8", 0.05, -4)
     b.op("TRANSPOSE_CONV", [b.const("tconv/shape", [1, 9, 7, 3], "int32"), tw, mp], [tc],
          "TransposeConvOptions", padding=1, strideH=1, strideW=1, fusedActivationFunction=1)
-    return b.build([x, z], [up, zt, bl, tc, g], "seed layout")
+    mm = b.tensor("matmul/out", (1, 3, 3), "int8", 0.4, 5)
+    b.op("BATCH_MATMUL", [zt, e], [mm], "BatchMatMulOptions", adjX=False, adjY=False,
+         asymmetricQuantizeInputs=False)
+    return b.build([x, z], [up, zt, bl, tc, g, mm], "seed layout")
 
 
 def seed_models() -> dict[str, bytes]:
