@@ -34,7 +34,7 @@ def graphs(draw):
     blocks = draw(st.lists(st.sampled_from(
         ["conv", "depthwise", "pool", "residual", "concat", "pad", "pointwise", "se",
          "hard_swish", "sigmoid", "relu", "subtract", "leaky_relu", "clip", "squared_diff",
-         "minmax", "tanh", "global_max", "prelu", "resize"]),
+         "minmax", "tanh", "global_max", "prelu", "resize", "upconv", "reflect", "elu"]),
         min_size=1, max_size=5))
     params = [dict(kernel=draw(st.sampled_from([1, 3, 5, 7])), stride=draw(st.sampled_from([1, 2])),
                    padding=draw(st.sampled_from(["same", "valid"])),
@@ -103,6 +103,15 @@ def build(recipe) -> keras.Model:
         elif kind == "resize":  # RESIZE_BILINEAR / _NEAREST_NEIGHBOR (UpSampling2D is TILE)
             x = layers.Resizing(x.shape[1] + p["stride"], x.shape[2] * 2 - 1,
                                 interpolation="bilinear" if p["avg"] else "nearest")(x)
+        elif kind == "upconv":  # TRANSPOSE_CONV
+            x = layers.Conv2DTranspose(p["out"], p["kernel"], strides=p["stride"],
+                                       padding=p["padding"])(x)
+        elif kind == "reflect":  # MIRROR_PAD
+            x = layers.Lambda(lambda t: tf.pad(t, [[0, 0], [1, 1], [1, 0], [0, 0]],
+                                               mode="REFLECT" if p["avg"] else "SYMMETRIC"))(x) \
+                if min(x.shape[1], x.shape[2]) >= 2 else x
+        elif kind == "elu":  # a float island: DEQUANTIZE, ELU, QUANTIZE
+            x = layers.Activation("elu")(layers.Conv2D(p["out"], 1)(x))
         elif kind == "global_max":  # REDUCE_MAX over height and width
             x = layers.GlobalMaxPooling2D(keepdims=True)(x)
         elif kind == "pad":
