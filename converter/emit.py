@@ -19,7 +19,7 @@ from .planner import MemoryPlan
 _CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t",
            "int64": "int64_t", "float32": "float"}
 #: TFLite TensorType codes, exposed in model.h so callers can check what a tensor holds
-DTYPE_CODES = {"float32": 0, "int32": 2, "int8": 9}
+DTYPE_CODES = {"float32": 0, "int32": 2, "uint8": 3, "int8": 9}
 
 
 def c_identifier(text: str) -> str:
@@ -77,6 +77,7 @@ class EmitContext:
     def __init__(self, graph: Graph, plan: MemoryPlan, prefix: str):
         self.graph, self.plan, self.prefix = graph, plan, prefix
         self.arena = f"{prefix}_arena"
+        self.state = f"{prefix}_state"
         self.arrays: list[dict] = []  # constant arrays, for the weights file
         self._array_by_content: dict[tuple, str] = {}
         self._tensor_arrays: dict[int, str] = {}
@@ -125,6 +126,9 @@ class EmitContext:
                 self._tensor_arrays[id(tensor)] = self._array(
                     tensor.data, f"t{tensor.index}", f"tensor {tensor.index}: {tensor.name}")
             return self._tensor_arrays[id(tensor)]
+        if tensor.is_state:
+            offset = self.plan.state_offsets[id(tensor)] + byte_offset
+            return f"(({_CTYPES[tensor.dtype]} *)({self.state}.bytes + {offset}))"
         offset = self._offsets.get(id(tensor))
         if offset is None:
             offset = self.plan.offset(tensor)
@@ -233,10 +237,21 @@ def emit_project(graph: Graph, plan: MemoryPlan,
         out = op.outputs[0]
         calls.append(dict(comment=c_comment(f"op {op.index}: {op.kind} -> {list(out.shape)} "
                                             f"{out.name}"), code=definition.emit(op, ctx)))
+    state = []
+    for t in graph.state:
+        flat = np.ascontiguousarray(t.initial).reshape(-1).view(np.uint8)
+        uniform = flat.size and (flat == flat[0]).all()
+        state.append(dict(
+            comment=c_comment(f"{t.name}: {t.dtype} {list(t.shape)}"),
+            offset=plan.state_offsets[id(t)], bytes=t.nbytes,
+            fill=int(flat[0]) if uniform else None,
+            initial=None if uniform else ctx._array(t.initial, f"state{t.index}_initial",
+                                                    f"initial value of state {t.name}")))
     files = engine_files(families)
     kernel_headers = sorted(f"tme_{fam}.h" for fam in families)
     context = dict(
         prefix=prefix, PREFIX=prefix.upper(), arena_bytes=max(plan.arena_bytes, 16),
+        state=state, state_bytes=plan.state_bytes,
         inputs=[_tensor_info(t) | dict(offset=None if any(t is s for s in graph.streamed)
                                        else plan.offset(t)) for t in graph.inputs],
         streamed=bool(graph.streamed),

@@ -44,10 +44,18 @@ class Tensor:
     dtype: str
     quant: Quant | None = None
     data: np.ndarray | None = None  # constant contents (weights, biases, shapes)
+    #: a state variable's value at start-up and after reset (a resource variable that the
+    #: model's CALL_ONCE subgraph initialises): such a tensor keeps its bytes between invokes,
+    #: outside the arena
+    initial: np.ndarray | None = None
 
     @property
     def is_const(self) -> bool:
         return self.data is not None
+
+    @property
+    def is_state(self) -> bool:
+        return self.initial is not None
 
     @property
     def size(self) -> int:
@@ -94,6 +102,9 @@ class Graph:
     #: inputs that never enter the arena: the caller streams them in, region by region, to
     #: the patch stage (passes/patch/)
     streamed: list[Tensor] = field(default_factory=list)
+    #: state variables (`Tensor.is_state`): READ_VARIABLE copies one into the arena,
+    #: ASSIGN_VARIABLE writes one; they live in their own buffer, never in the arena
+    state: list[Tensor] = field(default_factory=list)
 
     def consumers(self, tensor: Tensor) -> list[Op]:
         return [op for op in self.ops if any(t is tensor for t in op.inputs)]
@@ -105,10 +116,11 @@ class Graph:
         return None
 
     def activations(self) -> list[Tensor]:
-        """Every non-constant tensor that an op reads or writes, in first-use order."""
+        """Every tensor of the arena (neither constant nor state) that an op reads or writes, in
+        first-use order."""
         seen, result = set(), []
         for t in self.inputs + [t for op in self.ops for t in op.inputs + op.outputs] + self.outputs:
-            if t is not None and not t.is_const and id(t) not in seen:
+            if t is not None and not t.is_const and not t.is_state and id(t) not in seen:
                 seen.add(id(t))
                 result.append(t)
         return result

@@ -104,7 +104,8 @@ def convert(model, out_dir, *, prefix: str = "model", force: bool = False, devic
 
         device = get_device(device)
         files.update(target_files(device, prefix=prefix, source=Path(graph.source).name))
-        fit = device.fit(plan.arena_bytes, const_bytes, stack_bytes=DEFAULT_STACK_BYTES)
+        fit = device.fit(plan.arena_bytes + plan.state_bytes, const_bytes,
+                         stack_bytes=DEFAULT_STACK_BYTES)
     _write_atomically(out, files, force=force, model=model)
     return Conversion(out, graph, plan, build_report(graph, plan, const_bytes, patching), device,
                       fit)

@@ -32,6 +32,8 @@ TENSOR_TYPES = {
     TensorType.UINT32: ("uint32", "<u4"),
     TensorType.UINT16: ("uint16", "<u2"),
 }
+if hasattr(TensorType, "RESOURCE"):  # the handle of a resource variable (VAR_HANDLE)
+    TENSOR_TYPES[TensorType.RESOURCE] = ("resource", None)
 if hasattr(TensorType, "INT4"):
     TENSOR_TYPES[TensorType.INT4] = ("int4", None)
 
@@ -56,7 +58,10 @@ OPTIONS_OF = {
     "PACK": "PackOptions", "QUANTIZE": "QuantizeOptions", "DEQUANTIZE": "DequantizeOptions",
     "HARD_SWISH": "HardSwishOptions", "SUB": "SubOptions", "LEAKY_RELU": "LeakyReluOptions",
     "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
-    "SQUARED_DIFFERENCE": "SquaredDifferenceOptions",
+    "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "CALL_ONCE": "CallOnceOptions",
+    "VAR_HANDLE": "VarHandleOptions", "READ_VARIABLE": "ReadVariableOptions",
+    "ASSIGN_VARIABLE": "AssignVariableOptions", "SPLIT": "SplitOptions",
+    "SPLIT_V": "SplitVOptions",
 }
 
 

@@ -1,4 +1,5 @@
-/* Data movement: PAD, CONCATENATION and the region copies of the patch stage, on int8 tensors. */
+/* Data movement: PAD, CONCATENATION, STRIDED_SLICE, SPLIT / SPLIT_V, the resource-variable copies
+ * and the region copies of the patch stage, on int8 tensors. */
 #ifndef TME_COPY_H
 #define TME_COPY_H
 
@@ -27,5 +28,20 @@ typedef struct {
 } tme_region_params;
 
 void tme_copy_region_s8(const tme_region_params *p, const int8_t *src, int8_t *dst);
+
+/* `n` bytes from src to dst (READ_VARIABLE, ASSIGN_VARIABLE: a state variable's bytes as they
+ * are, as TFLite Micro copies them). */
+void tme_copy_bytes(const void *src, void *dst, size_t n);
+
+/* STRIDED_SLICE on up to 5 dimensions (leading dimensions of size 1 fill the shorter ranks):
+ * output element (i0..i4) = input element (start[k] + i_k * stride[k]), written in order. */
+typedef struct {
+  int32_t in_dims[5];
+  int32_t out_dims[5];
+  int32_t start[5];
+  int32_t stride[5];
+} tme_slice_params;
+
+void tme_strided_slice_s8(const tme_slice_params *p, const int8_t *in, int8_t *out);
 
 #endif /* TME_COPY_H */
