@@ -91,7 +91,7 @@ def depthwise_detector(output_type: str = "int8", random_init: bool = False,
             oldest, keep = tf.split(window, [NEW, 4], axis=1)
             self.frames.assign(keep)
             y = tf.nn.relu(tf.nn.conv2d(window, self.kernel, [1, 1, 2, 1], "VALID"))
-            y = y + tf.nn.relu(tf.reduce_mean(oldest))
+            y = y + tf.nn.relu(tf.reduce_mean(oldest, axis=[1, 2], keepdims=True))
             rows = tf.concat([self.rows, y], axis=1)
             self.rows.assign(rows[:, -2:])
             z = tf.nn.relu(tf.nn.depthwise_conv2d(rows, self.depthwise, [1, 1, 1, 1], "VALID"))

@@ -52,3 +52,76 @@ def test_tflite_micro_carries_the_state(models):
         alone = run_tflm_batch(model, xs)
         assert carried[0][0].tobytes() == alone[0][0].tobytes()
         assert [o[0].tobytes() for o in carried] != [o[0].tobytes() for o in alone], name
+
+
+def run_host(host, xs) -> list[bytes]:
+    return [np.asarray(host.invoke(x)).tobytes() for x in xs]
+
+
+def tflm_bytes(results) -> list[bytes]:
+    return [np.asarray(r[0]).tobytes() for r in results]
+
+
+@pytest.fixture(scope="module")
+def hosts(models, tmp_path_factory):
+    """Every test model converted and compiled once: {name: (conversion, HostModel)}."""
+    from tflm_mcunet import compile_host, convert
+
+    result = {}
+    for name, model in models.items():
+        out = tmp_path_factory.mktemp(name)
+        result[name] = (convert(model, out / "c"), compile_host(out / "c"))
+    return result
+
+
+@pytest.mark.parametrize("name", ["conv1d", "depthwise", "depthwise_uint8"])
+def test_bit_exact_over_a_sequence_and_after_reset(models, hosts, name):
+    model, (conversion, host) = models[name], hosts[name]
+    assert host.has_state
+    xs, ys = frames(model, INVOKES, seed=1), frames(model, 30, seed=2)
+    host.reset()
+    assert run_host(host, xs) == tflm_bytes(run_tflm_sequence(model, xs))
+    # after reset: as from start-up (a fresh TFLite Micro interpreter)
+    host.reset()
+    assert run_host(host, ys) == tflm_bytes(run_tflm_sequence(model, ys))
+
+
+def test_reset_as_tflite_micro_for_zero_initial_state(models, tmp_path):
+    """TFLite Micro's reset() fills each variable with its zero point (it does not run the
+    CALL_ONCE initialisation again): the same as our reset when the initial state is zeros,
+    as Keras streaming models have it."""
+    from tflm_mcunet import compile_host, convert
+
+    model = models["depthwise"]
+    convert(model, tmp_path / "c")
+    host = compile_host(tmp_path / "c")
+    xs, ys = frames(model, 40, seed=3), frames(model, 40, seed=4)
+    ours = run_host(host, xs)
+    host.reset()
+    ours += run_host(host, ys)
+    assert ours == tflm_bytes(run_tflm_sequence(model, xs + ys, reset_before=[len(xs)]))
+
+
+def test_first_invoke_starts_from_the_initial_state(models, tmp_path):
+    """No reset call needed: the first invoke after start-up initialises the state."""
+    from tflm_mcunet import compile_host, convert
+
+    model = models["depthwise_uint8"]  # random initial values: not all zero points
+    convert(model, tmp_path / "c")
+    host = compile_host(tmp_path / "c")
+    xs = frames(model, 10, seed=5)
+    assert run_host(host, xs) == tflm_bytes(run_tflm_sequence(model, xs))
+
+
+def test_state_is_reported_beside_the_arena(hosts):
+    conversion, _ = hosts["depthwise"]
+    report, plan = conversion.report, conversion.plan
+    state = sum(t.nbytes for t in conversion.graph.state)
+    assert report.state_bytes == plan.state_bytes >= state == (4 * 40 + 2 * 19 * 8)
+    assert report.arena_bytes == plan.arena_bytes
+    assert report.peak_sram_bytes == plan.arena_bytes + plan.state_bytes
+    text = report.to_markdown()
+    assert f"state {plan.state_bytes:,} B" in text and f"arena {plan.arena_bytes:,} B" in text
+    header = (conversion.out_dir / "model.h").read_text()
+    assert f"#define MODEL_STATE_BYTES {plan.state_bytes}u" in header
+    assert "void model_reset(void);" in header
