@@ -70,6 +70,7 @@ class Split(OpDef):
             params = c.params("tme_region_params", op, dict(rows=p["outer"], run=run,
                                                             src_stride=p["row"], dst_stride=run),
                               suffix=f"out{j}")
-            calls.append(f"tme_copy_region_s8(&{params}, {c.ptr(op.inputs[0], start)}, "
+            data = op.inputs[1 if op.kind == "SPLIT" else 0]
+            calls.append(f"tme_copy_region_s8(&{params}, {c.ptr(data, start)}, "
                          f"{c.ptr(y)});")
         return "\n  ".join(calls)

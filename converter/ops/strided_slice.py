@@ -2,7 +2,7 @@
 Flatten), a strided copy of an int8 activation otherwise (a streaming model's window shift).
 
 TFLite Micro (strided_slice.cc, strided_slice_logic.h): begin, end and strides are constant
-vectors of one value per input dimension (up to 5); per axis, a set bit of begin_mask (end_mask)
+vectors of one value per input dimension (up to 4 on activations); per axis, a set bit of begin_mask (end_mask)
 takes the first (last) element in the direction of the stride; negative indices count from the
 end; both are clamped to the axis ([0, size] for a positive stride, [-1, size - 1] for a
 negative one); `offset` makes end relative to begin; a set bit of shrink_axis_mask takes the one
@@ -15,7 +15,7 @@ import numpy as np
 
 from .base import OpDef, expect_dtype, fail
 
-MAX_RANK = 5
+MAX_RANK = 4  # TFLite Micro's strided_slice_common.cc
 
 
 class StridedSlice(OpDef):
@@ -78,8 +78,8 @@ class StridedSlice(OpDef):
         expect_dtype(op, x, "int8", "input")
         expect_dtype(op, y, "int8", "output")
         if len(x.shape) > MAX_RANK:
-            raise fail(op, f"input has {len(x.shape)} dimensions; at most {MAX_RANK} are "
-                           "supported (as in TFLite Micro)")
+            raise fail(op, f"input has {len(x.shape)} dimensions; TFLite Micro's STRIDED_SLICE "
+                           f"takes at most {MAX_RANK}: reshape to fewer dimensions first")
         shape = [a[1] for a in axes if not a[3]]
         if list(y.shape) != shape and not (y.size == 0 == int(np.prod(shape))):
             raise fail(op, f"output shape {list(y.shape)} is not the slice's shape {shape}")

@@ -33,13 +33,13 @@ void tme_copy_region_s8(const tme_region_params *p, const int8_t *src, int8_t *d
  * are, as TFLite Micro copies them). */
 void tme_copy_bytes(const void *src, void *dst, size_t n);
 
-/* STRIDED_SLICE on up to 5 dimensions (leading dimensions of size 1 fill the shorter ranks):
- * output element (i0..i4) = input element (start[k] + i_k * stride[k]), written in order. */
+/* STRIDED_SLICE on up to 4 dimensions (leading dimensions of size 1 fill the shorter ranks):
+ * output element (i0..i3) = input element (start[k] + i_k * stride[k]), written in order. */
 typedef struct {
-  int32_t in_dims[5];
-  int32_t out_dims[5];
-  int32_t start[5];
-  int32_t stride[5];
+  int32_t in_dims[4];
+  int32_t out_dims[4];
+  int32_t start[4];
+  int32_t stride[4];
 } tme_slice_params;
 
 void tme_strided_slice_s8(const tme_slice_params *p, const int8_t *in, int8_t *out);

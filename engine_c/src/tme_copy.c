@@ -45,24 +45,18 @@ void tme_copy_region_s8(const tme_region_params *p, const int8_t *src, int8_t *d
 void tme_copy_bytes(const void *src, void *dst, size_t n) { memmove(dst, src, n); }
 
 void tme_strided_slice_s8(const tme_slice_params *p, const int8_t *in, int8_t *out) {
-  int32_t step[5]; /* input elements between neighbours along each dimension */
-  step[4] = 1;
-  for (int k = 3; k >= 0; --k) step[k] = step[k + 1] * p->in_dims[k + 1];
+  const int32_t step2 = p->in_dims[3], step1 = step2 * p->in_dims[2], step0 = step1 * p->in_dims[1];
   for (int32_t a = 0; a < p->out_dims[0]; ++a) {
-    const int32_t ia = (p->start[0] + a * p->stride[0]) * step[0];
+    const int32_t ia = (p->start[0] + a * p->stride[0]) * step0;
     for (int32_t b = 0; b < p->out_dims[1]; ++b) {
-      const int32_t ib = ia + (p->start[1] + b * p->stride[1]) * step[1];
+      const int32_t ib = ia + (p->start[1] + b * p->stride[1]) * step1;
       for (int32_t c = 0; c < p->out_dims[2]; ++c) {
-        const int32_t ic = ib + (p->start[2] + c * p->stride[2]) * step[2];
-        for (int32_t d = 0; d < p->out_dims[3]; ++d) {
-          const int32_t id = ic + (p->start[3] + d * p->stride[3]) * step[3];
-          if (p->stride[4] == 1) { /* a contiguous run (memmove: the output may overlap it) */
-            memmove(out, in + id + p->start[4], (size_t)p->out_dims[4]);
-            out += p->out_dims[4];
-          } else {
-            for (int32_t e = 0; e < p->out_dims[4]; ++e)
-              *out++ = in[id + p->start[4] + e * p->stride[4]];
-          }
+        const int32_t ic = ib + (p->start[2] + c * p->stride[2]) * step2 + p->start[3];
+        if (p->stride[3] == 1) { /* a contiguous run (memmove: the output may overlap it) */
+          memmove(out, in + ic, (size_t)p->out_dims[3]);
+          out += p->out_dims[3];
+        } else {
+          for (int32_t d = 0; d < p->out_dims[3]; ++d) *out++ = in[ic + d * p->stride[3]];
         }
       }
     }
