@@ -125,3 +125,111 @@ def test_state_is_reported_beside_the_arena(hosts):
     header = (conversion.out_dir / "model.h").read_text()
     assert f"#define MODEL_STATE_BYTES {plan.state_bytes}u" in header
     assert "void model_reset(void);" in header
+
+
+# --------------------------------------------------------------------------------------------
+# errors: what is not a streaming model's initialisation is refused by name
+# --------------------------------------------------------------------------------------------
+
+def mutated(model: bytes, change) -> bytes:
+    from flatbuffer_models import pack, unpack
+
+    m = unpack(model)
+    change(m)
+    return pack(m)
+
+
+def opcode_index(m, name: str) -> int:
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    code = getattr(fb.BuiltinOperator, name)
+    return next(i for i, c in enumerate(m.operatorCodes)
+                if max(c.builtinCode, c.deprecatedBuiltinCode) == code)
+
+
+def convert_error(model: bytes, tmp_path) -> str:
+    from tflm_mcunet import ConversionError, convert
+
+    with pytest.raises(ConversionError) as info:
+        convert(model, tmp_path / "c")
+    assert not (tmp_path / "c").exists()  # nothing half-written
+    return str(info.value)
+
+
+def test_a_subgraph_not_run_by_call_once_is_refused(models, tmp_path):
+    def drop_call_once(m):
+        main = m.subgraphs[0]
+        main.operators = [op for op in main.operators
+                          if op.opcodeIndex != opcode_index(m, "CALL_ONCE")]
+
+    text = convert_error(mutated(models["conv1d"], drop_call_once), tmp_path)
+    assert "model has 2 subgraphs; subgraph 1" in text
+    assert "not the initialisation of resource variables run by CALL_ONCE" in text
+
+
+def test_control_flow_is_refused_by_name(models, tmp_path):
+    def call_once_becomes_while(m):
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+        code = m.operatorCodes[opcode_index(m, "CALL_ONCE")]
+        code.builtinCode = code.deprecatedBuiltinCode = fb.BuiltinOperator.WHILE
+
+    text = convert_error(mutated(models["conv1d"], call_once_becomes_while), tmp_path)
+    assert "operator #0 (WHILE): operator WHILE is not supported" in text
+    assert "READ_VARIABLE" in text  # the list of what is supported
+
+
+def test_an_initialisation_that_computes_is_refused(models, tmp_path):
+    def init_reads_a_variable(m):
+        init = m.subgraphs[1]
+        init.operators[1].opcodeIndex = opcode_index(m, "READ_VARIABLE")
+
+    text = convert_error(mutated(models["conv1d"], init_reads_a_variable), tmp_path)
+    assert "in initialisation subgraph 1 (run by CALL_ONCE operator #0), operator #1 " \
+           "(READ_VARIABLE): only VAR_HANDLE and ASSIGN_VARIABLE of constants" in text
+
+
+def test_an_initial_value_that_is_not_constant_is_refused(models, tmp_path):
+    def init_value_without_data(m):
+        init = m.subgraphs[1]
+        value = init.tensors[init.operators[1].inputs[1]]
+        value.buffer = 0
+
+    text = convert_error(mutated(models["conv1d"], init_value_without_data), tmp_path)
+    assert "which is not a constant; only constant initial values are supported" in text
+
+
+def test_a_variable_without_initial_value_is_refused(models, tmp_path):
+    def no_init(m):
+        m.subgraphs[1].operators = []
+
+    text = convert_error(mutated(models["conv1d"], no_init), tmp_path)
+    assert "(VAR_HANDLE): resource variable 'Variable' is never initialised" in text
+
+
+def test_float_state_is_refused_with_what_to_do(tmp_path):
+    """Without variable quantization the converter keeps the state in float32."""
+    import tensorflow as tf
+
+    class Float(tf.Module):
+        def __init__(self):
+            self.state = tf.Variable(tf.zeros([1, 2, 4]), trainable=False)
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 1, 4], tf.float32)])
+        def __call__(self, x):
+            window = tf.concat([self.state, x], axis=1)
+            self.state.assign(window[:, 1:])
+            return tf.nn.relu(window)
+
+    module = Float()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.__call__.get_concrete_function()], module)
+    converter.experimental_enable_resource_variables = True
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([np.ones((1, 1, 4), np.float32) * k]
+                                                for k in range(4))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    text = convert_error(converter.convert(), tmp_path)
+    assert "(READ_VARIABLE)" in text and "is float32" in text
+    assert "_experimental_variable_quantization = True" in text
