@@ -126,6 +126,11 @@ class EmitContext:
                 self._tensor_arrays[id(tensor)] = self._array(
                     tensor.data, f"t{tensor.index}", f"tensor {tensor.index}: {tensor.name}")
             return self._tensor_arrays[id(tensor)]
+        if tensor.window_of is not None:  # at the ring's position, in its buffer
+            ring = tensor.window_of
+            offset = self.plan.state_offsets[id(ring.buffer)] + byte_offset
+            return (f"(({_CTYPES[tensor.dtype]} *)({self.state}.bytes + {offset} + "
+                    f"{self.ring_position(ring)}))")
         if tensor.is_state:
             offset = self.plan.state_offsets[id(tensor)] + byte_offset
             return f"(({_CTYPES[tensor.dtype]} *)({self.state}.bytes + {offset}))"
@@ -136,6 +141,10 @@ class EmitContext:
             return self._arena_ptr(_CTYPES[tensor.dtype],
                                    f"{offset} + {byte_offset}" if byte_offset else offset)
         return self._arena_ptr(_CTYPES[tensor.dtype], offset + byte_offset)
+
+    def ring_position(self, ring) -> str:
+        """The C variable holding a ring buffer's current position (bytes)."""
+        return f"{self.prefix}_ring{ring.number}"
 
     def scratch_offset(self, op: Op) -> int:
         if id(op) in self._scratch:
@@ -252,6 +261,7 @@ def emit_project(graph: Graph, plan: MemoryPlan,
     context = dict(
         prefix=prefix, PREFIX=prefix.upper(), arena_bytes=max(plan.arena_bytes, 16),
         state=state, state_bytes=plan.state_bytes,
+        rings=[ctx.ring_position(r) for r in graph.rings],
         inputs=[_tensor_info(t) | dict(offset=None if any(t is s for s in graph.streamed)
                                        else plan.offset(t)) for t in graph.inputs],
         streamed=bool(graph.streamed),

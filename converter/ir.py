@@ -48,6 +48,9 @@ class Tensor:
     #: model's CALL_ONCE subgraph initialises): such a tensor keeps its bytes between invokes,
     #: outside the arena
     initial: np.ndarray | None = None
+    #: the Ring whose window this tensor is (passes/ring.py): its bytes sit in the ring's
+    #: buffer at the ring's current position, not in the arena
+    window_of: "Ring | None" = None
 
     @property
     def is_const(self) -> bool:
@@ -55,7 +58,8 @@ class Tensor:
 
     @property
     def is_state(self) -> bool:
-        return self.initial is not None
+        """A state variable, or a window of one: bytes outside the arena, kept between invokes."""
+        return self.initial is not None or self.window_of is not None
 
     @property
     def size(self) -> int:
@@ -75,6 +79,24 @@ class Tensor:
 
     def __repr__(self):
         return f"Tensor#{self.index}({self.name!r}, {self.shape}, {self.dtype})"
+
+
+@dataclass(eq=False)
+class Ring:
+    """A state variable kept as a ring buffer (passes/ring.py): its `keep` bytes sit at the
+    current position of `buffer` (a state tensor of `capacity` bytes), each invoke appends its
+    `step` new bytes behind them and reads the window of both in place; at the end of the
+    invoke the position moves on by `step`, and only when the next window would pass the
+    buffer's end are the kept bytes moved back to its start."""
+
+    buffer: Tensor
+    keep: int
+    step: int
+    number: int  # the ring's number in the model (names its position in the C code)
+
+    @property
+    def capacity(self) -> int:
+        return self.buffer.nbytes
 
 
 @dataclass(eq=False)
@@ -105,6 +127,8 @@ class Graph:
     #: state variables (`Tensor.is_state`): READ_VARIABLE copies one into the arena,
     #: ASSIGN_VARIABLE writes one; they live in their own buffer, never in the arena
     state: list[Tensor] = field(default_factory=list)
+    #: the state variables kept as ring buffers (their buffers are in `state`)
+    rings: list[Ring] = field(default_factory=list)
 
     def consumers(self, tensor: Tensor) -> list[Op]:
         return [op for op in self.ops if any(t is tensor for t in op.inputs)]

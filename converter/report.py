@@ -35,6 +35,8 @@ class Report:
     #: the state a streaming model keeps between invokes (resource variables), in a buffer of
     #: its own beside the arena
     state_bytes: int = 0
+    #: (kept bytes, new bytes per invoke, buffer bytes) of each state kept as a ring buffer
+    rings: list = field(default_factory=list)
 
     @property
     def input_streamed(self) -> bool:
@@ -61,6 +63,10 @@ class Report:
                           "invokes)"]
         else:
             lines += ["", f"Peak SRAM: {self.peak_sram_bytes:,} B (static arena; {counted})"]
+        for keep, step, capacity in self.rings:
+            lines.append(f"Ring buffer: {keep:,} B of state read in place with the {step:,} B "
+                         f"appended per invoke ({capacity:,} B buffer; the kept bytes move "
+                         f"once every {(capacity - keep) // step} invokes)")
         lines += self._patch_lines() or [
             f"Lower bound for layer-by-layer execution: {self.lower_bound_bytes:,} B "
             f"(the {'arena' if self.state_bytes else 'plan'} is {gap:.1%} above it)"]
@@ -115,4 +121,5 @@ def build_report(graph: Graph, plan: MemoryPlan, flash_bytes: int, patch=None) -
                              plan.live_bytes(pos), plan.high_water(pos), weights))
     return Report(graph.source, plan.arena_bytes + plan.state_bytes, flash_bytes,
                   sum(r.macs for r in rows), plan.lower_bound_bytes, rows, patch,
-                  arena_bytes=plan.arena_bytes, state_bytes=plan.state_bytes)
+                  arena_bytes=plan.arena_bytes, state_bytes=plan.state_bytes,
+                  rings=[(r.keep, r.step, r.capacity) for r in graph.rings])

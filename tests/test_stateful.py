@@ -62,22 +62,32 @@ def tflm_bytes(results) -> list[bytes]:
     return [np.asarray(r[0]).tobytes() for r in results]
 
 
+#: how the window shifts run: copied as TFLite Micro does, ring buffers (passes/ring.py) as
+#: chosen by default, and ring buffers of 3 invokes (their kept bytes move every third invoke)
+RINGS = {"copied": False, "rings": True, "rings3": 3}
+
+
 @pytest.fixture(scope="module")
 def hosts(models, tmp_path_factory):
-    """Every test model converted and compiled once: {name: (conversion, HostModel)}."""
+    """Every test model converted and compiled once per way of shifting the windows:
+    {(name, rings): (conversion, HostModel)}."""
     from tflm_mcunet import compile_host, convert
 
     result = {}
     for name, model in models.items():
-        out = tmp_path_factory.mktemp(name)
-        result[name] = (convert(model, out / "c"), compile_host(out / "c"))
+        for label, rings in RINGS.items():
+            out = tmp_path_factory.mktemp(f"{name}-{label}")
+            result[name, label] = (convert(model, out / "c", rings=rings),
+                                   compile_host(out / "c"))
     return result
 
 
+@pytest.mark.parametrize("rings", list(RINGS))
 @pytest.mark.parametrize("name", ["conv1d", "depthwise", "depthwise_uint8"])
-def test_bit_exact_over_a_sequence_and_after_reset(models, hosts, name):
-    model, (conversion, host) = models[name], hosts[name]
+def test_bit_exact_over_a_sequence_and_after_reset(models, hosts, name, rings):
+    model, (conversion, host) = models[name], hosts[name, rings]
     assert host.has_state
+    assert bool(conversion.graph.rings) == (rings != "copied")
     xs, ys = frames(model, INVOKES, seed=1), frames(model, 30, seed=2)
     host.reset()
     assert run_host(host, xs) == tflm_bytes(run_tflm_sequence(model, xs))
@@ -114,7 +124,7 @@ def test_first_invoke_starts_from_the_initial_state(models, tmp_path):
 
 
 def test_state_is_reported_beside_the_arena(hosts):
-    conversion, _ = hosts["depthwise"]
+    conversion, _ = hosts["depthwise", "copied"]
     report, plan = conversion.report, conversion.plan
     state = sum(t.nbytes for t in conversion.graph.state)
     assert report.state_bytes == plan.state_bytes >= state == (4 * 40 + 2 * 19 * 8)
@@ -125,6 +135,29 @@ def test_state_is_reported_beside_the_arena(hosts):
     header = (conversion.out_dir / "model.h").read_text()
     assert f"#define MODEL_STATE_BYTES {plan.state_bytes}u" in header
     assert "void model_reset(void);" in header
+
+
+@pytest.mark.parametrize("name", ["conv1d", "depthwise"])
+def test_ring_buffers_take_less_sram_and_copy_less(hosts, name):
+    copied, _ = hosts[name, "copied"]
+    ringed, _ = hosts[name, "rings"]
+    assert ringed.report.peak_sram_bytes < copied.report.peak_sram_bytes
+    kinds = [op.kind for op in ringed.graph.ops]
+    assert "READ_VARIABLE" not in kinds and "ASSIGN_VARIABLE" not in kinds
+    assert "STRIDED_SLICE" not in kinds  # the window's tail is not copied out
+    for ring in ringed.graph.rings:  # the state is the ring's buffer, its window in place
+        assert ring.buffer in ringed.graph.state and ring.capacity >= ring.keep + ring.step
+    assert "Ring buffer:" in ringed.report.to_markdown()
+    three, _ = hosts[name, "rings3"]
+    assert all(r.capacity == r.keep + 3 * r.step for r in three.graph.rings)
+
+
+def test_a_patch_stage_does_not_start_from_a_ring_window(models, tmp_path):
+    from tflm_mcunet import ConversionError, convert
+
+    with pytest.raises(ConversionError, match="is a streaming model's state"):
+        convert(models["depthwise"], tmp_path / "c", patch={"split": 14, "patches": 2,
+                                                             "first": 13})
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,3 +266,4 @@ def test_float_state_is_refused_with_what_to_do(tmp_path):
     text = convert_error(converter.convert(), tmp_path)
     assert "(READ_VARIABLE)" in text and "is float32" in text
     assert "_experimental_variable_quantization = True" in text
+

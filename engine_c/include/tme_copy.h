@@ -5,6 +5,12 @@
 
 #include "tme_common.h"
 
+/* The end of an invoke of a ring buffer (a state kept as a sliding window): the window's
+ * position moves on by `step` bytes; when the next window (`keep` + `step` bytes) would pass the
+ * buffer's `capacity`, the `keep` bytes at the new position move to the buffer's start. */
+void tme_ring_advance(int8_t *ring, int32_t *position, int32_t keep, int32_t step,
+                      int32_t capacity);
+
 typedef struct {
   int32_t in_dims[4];
   int32_t before[4], after[4];
@@ -35,6 +41,12 @@ void tme_copy_bytes(const void *src, void *dst, size_t n);
 
 /* STRIDED_SLICE on up to 4 dimensions (leading dimensions of size 1 fill the shorter ranks):
  * output element (i0..i3) = input element (start[k] + i_k * stride[k]), written in order. */
+/* The end of an invoke of a ring buffer (a state kept as a sliding window): the window's
+ * position moves on by `step` bytes; when the next window (`keep` + `step` bytes) would pass the
+ * buffer's `capacity`, the `keep` bytes at the new position move to the buffer's start. */
+void tme_ring_advance(int8_t *ring, int32_t *position, int32_t keep, int32_t step,
+                      int32_t capacity);
+
 typedef struct {
   int32_t in_dims[4];
   int32_t out_dims[4];

@@ -44,6 +44,16 @@ void tme_copy_region_s8(const tme_region_params *p, const int8_t *src, int8_t *d
 
 void tme_copy_bytes(const void *src, void *dst, size_t n) { memmove(dst, src, n); }
 
+void tme_ring_advance(int8_t *ring, int32_t *position, int32_t keep, int32_t step,
+                      int32_t capacity) {
+  int32_t p = *position + step;
+  if (p + keep + step > capacity) {
+    memmove(ring, ring + p, (size_t)keep);
+    p = 0;
+  }
+  *position = p;
+}
+
 void tme_strided_slice_s8(const tme_slice_params *p, const int8_t *in, int8_t *out) {
   const int32_t step2 = p->in_dims[3], step1 = step2 * p->in_dims[2], step0 = step1 * p->in_dims[1];
   for (int32_t a = 0; a < p->out_dims[0]; ++a) {
