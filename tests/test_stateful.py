@@ -267,3 +267,15 @@ def test_float_state_is_refused_with_what_to_do(tmp_path):
     assert "(READ_VARIABLE)" in text and "is float32" in text
     assert "_experimental_variable_quantization = True" in text
 
+
+def test_cli_converts_a_streaming_model(models, tmp_path, capsys):
+    from tflm_mcunet.cli import main
+
+    path = tmp_path / "spotter.tflite"
+    path.write_bytes(models["conv1d"])
+    assert main(["convert", str(path), "-o", str(tmp_path / "c")]) == 0
+    text = capsys.readouterr().out
+    assert "+ state" in text and "Ring buffer:" in text
+    assert main(["convert", str(path), "-o", str(tmp_path / "d"), "--no-rings"]) == 0
+    text = capsys.readouterr().out
+    assert "+ state 200 B" in text and "Ring buffer:" not in text
