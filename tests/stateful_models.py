@@ -99,3 +99,108 @@ def depthwise_detector(output_type: str = "int8", random_init: bool = False,
             return tf.sigmoid(tf.matmul(z, self.dense))
 
     return _convert(Detector(), (1, NEW, FEATURES, 1), output_type)
+
+
+def random_streaming(seed: int) -> bytes:
+    """A random streaming model written with the schema's object API (no TensorFlow): one or
+    two state variables (the input frames, and a convolution's output rows), each a window
+    shift of random sizes — READ_VARIABLE, CONCATENATION with the new frames, the newest frames
+    cut by STRIDED_SLICE (by begin, or by a negative begin and an end mask) or SPLIT_V, and
+    ASSIGN_VARIABLE early or last — with random initial values, then convolutions and a fully
+    connected layer. The initialisation subgraph that CALL_ONCE runs assigns the initial
+    values."""
+    from flatbuffer_models import ModelBuilder, pack
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    b.op("CALL_ONCE", [], [], "CallOnceOptions", initSubgraphIndex=1)
+    features, channels = int(rng.integers(3, 9)), int(rng.integers(1, 4))
+    new = int(rng.integers(1, 4))
+    x = b.tensor("frames", (1, new, features, channels), "int8", 0.05, int(rng.integers(-20, 20)))
+    inits = []  # (name, shape, scale, zero point) of each variable
+
+    def resource(name: str) -> int:
+        t = fb.TensorT()
+        t.name, t.shape, t.type, t.buffer = name.encode(), [], fb.TensorType.RESOURCE, 0
+        b.tensors.append(t)
+        return len(b.tensors) - 1
+
+    def window_shift(src: int, name: str) -> tuple[int, list]:
+        """The window [state, src] of a new variable; returns it and the (deferred) ops that
+        cut and assign the state's next value."""
+        shape = list(b.tensors[src].shape)
+        q = b.tensors[src].quantization
+        scale, zp = q.scale[0], q.zeroPoint[0]
+        keep = int(rng.integers(1, 5))
+        state_shape = [1, keep] + shape[2:]
+        handle = resource(f"{name}/handle")
+        b.op("VAR_HANDLE", [], [handle], "VarHandleOptions", container=b"", sharedName=name.encode())
+        read = b.tensor(f"{name}/read", state_shape, "int8", scale, zp)
+        b.op("READ_VARIABLE", [handle], [read])
+        window_shape = [1, keep + shape[1]] + shape[2:]
+        window = b.tensor(f"{name}/window", window_shape, "int8", scale, zp)
+        b.op("CONCATENATION", [read, src], [window], "ConcatenationOptions", axis=1,
+             fusedActivationFunction=0)
+        inits.append((name, state_shape, scale, zp))
+        value = b.tensor(f"{name}/next", state_shape, "int8", scale, zp)
+        how = rng.choice(["slice", "slice_negative", "split_v"])
+        if how == "split_v":
+            oldest = b.tensor(f"{name}/oldest", [1, shape[1]] + shape[2:], "int8", scale, zp)
+            sizes = b.const(f"{name}/sizes", np.array([shape[1], -1]), "int32")
+            axis = b.const(f"{name}/axis", np.array(1), "int32")
+            cut = ("SPLIT_V", [window, sizes, axis], [oldest, value], "SplitVOptions",
+                   dict(numSplits=2))
+        else:
+            negative = how == "slice_negative"
+            begin = b.const(f"{name}/begin", np.array([0, -keep if negative else shape[1], 0, 0]),
+                            "int32")
+            end = b.const(f"{name}/end", np.array([1, 0 if negative else window_shape[1]]
+                                                  + shape[2:]), "int32")
+            strides = b.const(f"{name}/strides", np.ones(4, np.int64), "int32")
+            cut = ("STRIDED_SLICE", [window, begin, end, strides], [value],
+                   "StridedSliceOptions", dict(beginMask=0b1101 if negative else 0,
+                                               endMask=0b1111 if negative else 0,
+                                               ellipsisMask=0, newAxisMask=0,
+                                               shrinkAxisMask=0, offset=False))
+        assign = ("ASSIGN_VARIABLE", [handle, value], [], None, {})
+        return window, [cut, assign]
+
+    def emit(deferred) -> None:
+        for kind, ins, outs, options, fields in deferred:
+            b.op(kind, ins, outs, options, **fields)
+
+    window, later = window_shift(x, "frames_state")
+    if rng.random() < 0.5:
+        emit(later)  # assigned before the layers that read the window
+        later = []
+    rows = int(b.tensors[window].shape[1]) - 1
+    y, scale = b.conv(rng, window, 0.05, (1, rows, features - 1, 4), 2, padding="VALID",
+                      act="relu", name="conv", out_zp=-128)
+    if rng.random() < 0.6:
+        window2, later2 = window_shift(y, "rows_state")
+        emit(later2)
+        rows2 = int(b.tensors[window2].shape[1]) - 1
+        y, scale = b.conv(rng, window2, scale, (1, rows2, features - 2, 4), 2, padding="VALID",
+                          act="relu", depthwise=True, name="depthwise", out_zp=-128)
+    out, _ = b.dense(rng, y, scale, 3)
+    emit(later)
+    model = b.model([x], [out])
+
+    # the initialisation subgraph: each variable's handle and its initial value
+    main_tensors, main_ops = b.tensors, b.operators
+    b.tensors, b.operators = [], []
+    for name, shape, scale, zp in inits:
+        handle = resource(f"{name}/init_handle")
+        b.op("VAR_HANDLE", [], [handle], "VarHandleOptions", container=b"", sharedName=name.encode())
+        values = (rng.integers(-128, 128, shape) if rng.random() < 0.5
+                  else np.full(shape, zp))  # random, or zeros (the zero point)
+        value = b.const(f"{name}/initial", values, "int8", scale, zp)
+        b.op("ASSIGN_VARIABLE", [handle, value], [])
+    init = fb.SubGraphT()
+    init.tensors, init.operators, init.inputs, init.outputs = b.tensors, b.operators, [], []
+    init.name = b"init"
+    b.tensors, b.operators = main_tensors, main_ops
+    model.subgraphs.append(init)
+    model.operatorCodes, model.buffers = b.codes, b.buffers
+    return pack(model)

@@ -124,9 +124,13 @@ def ring_buffers(graph: Graph, copies: int | None = None) -> list[Ring]:
                 value = assign.inputs[0]
                 if len(cut.outputs) == 1:
                     continue
-                k = cut.outputs.index(value)  # a SPLIT_V: its other pieces stay
-                cut.outputs = cut.outputs[:k] + cut.outputs[k + 1:]
-                cut.params["pieces"] = cut.params["pieces"][:k] + cut.params["pieces"][k + 1:]
+                # a SPLIT / SPLIT_V: its other pieces stay, those that something reads
+                kept = [j for j, t in enumerate(cut.outputs) if t is not value and (
+                    graph.consumers(t) or any(t is g for g in graph.outputs))]
+                if not kept:
+                    continue
+                cut.outputs = [cut.outputs[j] for j in kept]
+                cut.params["pieces"] = [cut.params["pieces"][j] for j in kept]
             ops.append(op)
         ops.append(Op(assign.index, "RING_ADVANCE", [], [buffer], params=dict(ring=ring)))
         graph.ops = ops
