@@ -83,7 +83,8 @@ class _Reader:
         tensors, ops = self.subgraph(model, sub, opcodes)
         state = []
         count = model.SubgraphsLength()
-        if count > 1 or any(op.kind in ("CALL_ONCE", "VAR_HANDLE") for op in ops):
+        if count > 1 or any(op.kind in ("CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE",
+                                        "ASSIGN_VARIABLE") for op in ops):
             names = [self.subgraph_name(model.Subgraphs(i), i) for i in range(count)]
             runs = check_subgraphs(count, [(op.index, op.kind, op.options) for op in ops], names,
                                    self.source)

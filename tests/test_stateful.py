@@ -299,3 +299,66 @@ def test_random_streaming_graphs(seed, tmp_path):
         assert run_host(host, xs) == reference
         host.reset()
         assert run_host(host, ys) == after_reset
+
+
+def init_mutant(data, seeds) -> bytes:
+    """One change to a streaming model's initialisation: an operator's inputs or outputs, a
+    tensor's shape, type or buffer, the opcode of an operator, or CALL_ONCE's subgraph index."""
+    from flatbuffer_models import pack
+    from hypothesis import strategies as st
+
+    m = seeds.fresh(data.draw(st.sampled_from(seeds.names)))
+    init = m.subgraphs[1]
+    index = st.integers(-2, 12)
+    how = data.draw(st.sampled_from(["io", "shape", "type", "buffer", "opcode", "call_once"]))
+    if how == "io":
+        op = data.draw(st.sampled_from(init.operators))
+        op.inputs = data.draw(st.lists(index, max_size=3))
+        op.outputs = data.draw(st.lists(index, max_size=2))
+    elif how in ("shape", "type", "buffer"):
+        t = data.draw(st.sampled_from(init.tensors))
+        if how == "shape":
+            t.shape = data.draw(st.lists(st.integers(-1, 6), max_size=5))
+        elif how == "type":
+            t.type = data.draw(st.integers(0, 17))
+        else:
+            t.buffer = data.draw(st.integers(0, len(m.buffers) + 1))
+    elif how == "opcode":
+        op = data.draw(st.sampled_from(init.operators + m.subgraphs[0].operators))
+        op.opcodeIndex = data.draw(st.integers(0, len(m.operatorCodes)))
+    else:
+        call_once = m.subgraphs[0].operators[0]
+        call_once.builtinOptions.initSubgraphIndex = data.draw(st.integers(-1, 3))
+    return pack(m)
+
+
+@pytest.mark.parametrize("kind", ["structured", "bytes", "initialisation"])
+def test_mutated_streaming_models_give_conversion_errors(kind):
+    """Streaming models mutated as tests/test_fuzz.py mutates the others (the main subgraph's
+    tensors, operators, opcodes and options; the file's bytes), and in their initialisation:
+    a ConversionError or a conversion, never another exception."""
+    from fuzz_mutations import Seeds, byte_mutant, structured_mutant
+    from hypothesis import HealthCheck, assume, given, settings
+    from hypothesis import strategies as st
+
+    from tflm_mcunet.converter.errors import ConversionError
+    from tflm_mcunet.converter.pipeline import generate
+
+    seeds = Seeds({f"random{k}": stateful_models.random_streaming(k) for k in range(4)})
+    mutant = {"structured": structured_mutant, "bytes": byte_mutant,
+              "initialisation": init_mutant}[kind]
+
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def run(data):
+        try:
+            model = mutant(data, seeds)
+        except TypeError:  # fuzz_mutations' m_options put a number in a string field
+            assume(False)
+        try:
+            generate(model, name="fuzz.tflite")
+        except ConversionError as e:
+            assert str(e).startswith("fuzz.tflite: ") and "\n" not in str(e)
+
+    run()
