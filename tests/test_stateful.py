@@ -362,3 +362,33 @@ def test_mutated_streaming_models_give_conversion_errors(kind):
             assert str(e).startswith("fuzz.tflite: ") and "\n" not in str(e)
 
     run()
+
+
+@pytest.mark.parametrize("rings", [False, True, 3])
+def test_sanitized_sequences(models, tmp_path, rings):
+    """Built with AddressSanitizer and UndefinedBehaviorSanitizer (tests/sanitize.py: the
+    harness invokes the model once per sample, the state carried): clean, and the same bytes
+    as TFLite Micro, for the Keras-built and random streaming models."""
+    from sanitize import build_sanitized, run_sanitized
+
+    from tflm_mcunet import convert
+
+    cases = {"depthwise_uint8": models["depthwise_uint8"], "conv1d": models["conv1d"]}
+    cases |= {f"random{k}": stateful_models.random_streaming(k) for k in (1, 2)}
+    for name, model in cases.items():
+        conversion = convert(model, tmp_path / name, rings=rings)
+        xs = frames(model, 25, seed=7)
+        ours = run_sanitized(build_sanitized(tmp_path / name), conversion, [[x] for x in xs])
+        assert [o[0].tobytes() for o in ours] == tflm_bytes(run_tflm_sequence(model, xs)), name
+
+
+@pytest.mark.parametrize("name", ["conv1d", "depthwise"])
+def test_peak_sram_is_at_most_half_of_tflite_micro(models, hosts, name):
+    """State + arena against the smallest arena TFLite Micro runs the model in (its resource
+    variables live in that arena too)."""
+    from tflm_mcunet.tflm import tflm_arena_report
+
+    conversion, _ = hosts[name, "rings"]
+    tflm = tflm_arena_report(models[name])["min_working_arena_bytes"]
+    assert conversion.report.peak_sram_bytes <= 0.5 * tflm, (conversion.report.peak_sram_bytes,
+                                                              tflm)
