@@ -14,11 +14,12 @@ kept bytes move back to the buffer's start. The bytes every op reads are the sam
 so the outputs are too (bit-exact); the copies per invoke drop from about 3 x keep + 2 x step
 to step + keep / copies, and W, R and T leave the arena.
 
-`copies` trades memory for copies: 1 holds one window (the least SRAM: less than before, as W
-left the arena) and moves the kept bytes every invoke; n > 1 moves them once every n invokes
-for (n - 1) x step more bytes. By default n = keep // step (at least 1): the kept bytes never
-cost more than about two new frames' worth of copying per invoke, whatever the state's size,
-for less than `keep` extra bytes.
+`copies` trades memory for copies: 1 holds one window (keep + step bytes of state instead of
+keep, while W, R and T leave the arena) and moves the kept bytes every invoke; n > 1 moves them
+once every n invokes for (n - 1) x step more bytes. By default n = keep // step (at least 1):
+the kept bytes never cost more than about two new frames' worth of copying per invoke, whatever
+the state's size, for less than `keep` extra bytes; and a ring is made only where it does not
+raise the peak SRAM (arena + state) as planned (n = 1 is tried next; else the copies stay).
 
 The shape it takes, for a variable S (anything else is left as it is):
 - S is read once and assigned once, the read first;
@@ -30,11 +31,14 @@ The shape it takes, for a variable S (anything else is left as it is):
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..ir import Graph, Op, Ring, Tensor
 from ..ops import lookup
 from ..ops.strided_slice import StridedSlice
+from ..planner import arena_bytes, plan_state
 
 
 def _takes_tail(op: Op, value: Tensor, window: Tensor, start: int) -> bool:
@@ -87,53 +91,78 @@ def _ring_candidate(graph: Graph, state: Tensor, position: dict[int, int]):
     return read, concat, cut, assign
 
 
+def _make_ring(graph: Graph, state: Tensor, found, times: int) -> Ring:
+    """Rewrite the graph: `state` (whose window shift is `found`) becomes a ring buffer that
+    holds `times` invokes' new bytes beyond the kept ones."""
+    read, concat, cut, assign = found
+    keep, step = state.nbytes, concat.inputs[1].nbytes
+    initial = np.zeros(keep + times * step, np.int8)
+    initial[:keep] = np.asarray(state.initial).reshape(-1).view(np.int8)
+    buffer = Tensor(state.index, state.name, (initial.size,), "int8", state.quant,
+                    initial=initial)
+    ring = Ring(buffer, keep, step, len(graph.rings))
+    window = concat.outputs[0]
+    window.window_of = ring
+    for op in graph.ops:  # the window under other shapes (RESHAPE) is in the ring too
+        if lookup(op.kind).alias and op.inputs[0].window_of is ring:
+            op.outputs[0].window_of = ring
+    graph.state[graph.state.index(state)] = buffer
+    ops = []
+    for op in graph.ops:
+        if op is read or op is assign:
+            continue
+        if op is concat:
+            op = Op(concat.index, "RING_APPEND", [concat.inputs[1]], [window],
+                    params=dict(ring=ring))
+        elif op is cut:
+            value = assign.inputs[0]
+            # a SPLIT / SPLIT_V keeps its other pieces, those that something reads
+            kept = [j for j, t in enumerate(cut.outputs) if t is not value and (
+                graph.consumers(t) or any(t is g for g in graph.outputs))]
+            if not kept:
+                continue
+            cut.outputs = [cut.outputs[j] for j in kept]
+            cut.params["pieces"] = [cut.params["pieces"][j] for j in kept]
+        ops.append(op)
+    ops.append(Op(assign.index, "RING_ADVANCE", [], [buffer], params=dict(ring=ring)))
+    graph.ops = ops
+    graph.rings.append(ring)
+    return ring
+
+
+def _peak(graph: Graph) -> int:
+    return arena_bytes(graph) + plan_state(graph)[1]
+
+
 def ring_buffers(graph: Graph, copies: int | None = None) -> list[Ring]:
-    """Turn every state variable of the window-shift shape into a ring buffer (in place on the
-    graph); returns the new rings. `copies`: the invokes between two moves of the kept bytes
-    (None: keep // step, at least 1)."""
+    """Turn the state variables of the window-shift shape into ring buffers (in place on the
+    graph); returns the new rings. `copies`: the invokes between two moves of the kept bytes,
+    for every such variable. None chooses per variable: keep // step (at least 1), else 1, the
+    first that does not raise the peak SRAM (arena + state) as planned now; neither: the
+    variable stays copied (its window was not where the arena peaks, or shared bytes there)."""
     if copies is not None and copies < 1:
         raise ValueError(f"copies must be at least 1, got {copies}")
-    made = []
-    for state in list(graph.state):
-        position = {id(op): k for k, op in enumerate(graph.ops)}
-        found = _ring_candidate(graph, state, position)
-        if found is None:
-            continue
-        read, concat, cut, assign = found
-        keep, step = state.nbytes, concat.inputs[1].nbytes
-        times = copies if copies is not None else max(1, keep // step)
-        initial = np.zeros(keep + times * step, np.int8)
-        initial[:keep] = np.asarray(state.initial).reshape(-1).view(np.int8)
-        buffer = Tensor(state.index, state.name, (initial.size,), "int8", state.quant,
-                        initial=initial)
-        ring = Ring(buffer, keep, step, len(graph.rings))
-        window = concat.outputs[0]
-        window.window_of = ring
-        for op in graph.ops:  # the window under other shapes (RESHAPE) is in the ring too
-            if lookup(op.kind).alias and op.inputs[0].window_of is ring:
-                op.outputs[0].window_of = ring
-        graph.state[graph.state.index(state)] = buffer
-        ops = []
-        for op in graph.ops:
-            if op is read or op is assign:
+    made: list[Ring] = []
+    changed = True
+    while changed:  # a ring may pay off only once another has moved the arena's peak
+        changed = False
+        for k in range(len(graph.state)):
+            state = graph.state[k]
+            position = {id(op): j for j, op in enumerate(graph.ops)}
+            found = _ring_candidate(graph, state, position)
+            if found is None:
                 continue
-            if op is concat:
-                op = Op(concat.index, "RING_APPEND", [concat.inputs[1]], [window],
-                        params=dict(ring=ring))
-            elif op is cut:
-                value = assign.inputs[0]
-                if len(cut.outputs) == 1:
-                    continue
-                # a SPLIT / SPLIT_V: its other pieces stay, those that something reads
-                kept = [j for j, t in enumerate(cut.outputs) if t is not value and (
-                    graph.consumers(t) or any(t is g for g in graph.outputs))]
-                if not kept:
-                    continue
-                cut.outputs = [cut.outputs[j] for j in kept]
-                cut.params["pieces"] = [cut.params["pieces"][j] for j in kept]
-            ops.append(op)
-        ops.append(Op(assign.index, "RING_ADVANCE", [], [buffer], params=dict(ring=ring)))
-        graph.ops = ops
-        graph.rings.append(ring)
-        made.append(ring)
+            if copies is not None:
+                made.append(_make_ring(graph, state, found, copies))
+                continue
+            keep, step = state.nbytes, found[1].inputs[1].nbytes
+            before = _peak(graph)
+            for times in dict.fromkeys((max(1, keep // step), 1)):
+                trial = copy.deepcopy(graph)
+                _make_ring(trial, trial.state[k], _ring_candidate(
+                    trial, trial.state[k], {id(op): j for j, op in enumerate(trial.ops)}), times)
+                if _peak(trial) <= before:
+                    made.append(_make_ring(graph, state, found, times))
+                    changed = True
+                    break
     return made
