@@ -397,3 +397,23 @@ def test_peak_sram_is_at_most_half_of_tflite_micro(models, hosts, name):
     tflm = tflm_arena_report(models[name])["min_working_arena_bytes"]
     assert conversion.report.peak_sram_bytes <= 0.5 * tflm, (conversion.report.peak_sram_bytes,
                                                               tflm)
+
+
+@pytest.mark.parametrize("name", ["conv1d", "depthwise"])
+def test_other_kernel_paths(models, hosts, tmp_path, name):
+    """The DSP kernels (emulated on the host) and the AVX2 ones (where this CPU has AVX2) read
+    the state's window in place too: the same bytes over a sequence."""
+    import shutil
+
+    from conftest import OTHER_PATHS
+
+    from tflm_mcunet import compile_host
+
+    model, (conversion, _) = models[name], hosts[name, "rings"]
+    xs = frames(model, 30, seed=9)
+    reference = tflm_bytes(run_tflm_sequence(model, xs))
+    for path, cflags in OTHER_PATHS:
+        project = tmp_path / path
+        shutil.copytree(conversion.out_dir, project,
+                        ignore=shutil.ignore_patterns("*.o", "*.so", ".host_cflags"))
+        assert run_host(compile_host(project, cflags=cflags), xs) == reference, path
