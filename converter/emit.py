@@ -76,8 +76,9 @@ class EmitContext:
 
     def __init__(self, graph: Graph, plan: MemoryPlan, prefix: str):
         self.graph, self.plan, self.prefix = graph, plan, prefix
-        self.arena = f"{prefix}_arena"
-        self.state = f"{prefix}_state"
+        # a model with state keeps it and the arena in one static object (no padding between)
+        self.arena = f"{prefix}_memory.arena" if graph.state else f"{prefix}_arena"
+        self.state = f"{prefix}_memory.state"
         self.arrays: list[dict] = []  # constant arrays, for the weights file
         self._array_by_content: dict[tuple, str] = {}
         self._tensor_arrays: dict[int, str] = {}
@@ -142,9 +143,13 @@ class EmitContext:
                                    f"{offset} + {byte_offset}" if byte_offset else offset)
         return self._arena_ptr(_CTYPES[tensor.dtype], offset + byte_offset)
 
+    def state_word(self, name: str) -> str:
+        """The C lvalue of an int32 word of the state buffer's bookkeeping (plan.state_words)."""
+        return f"(*(int32_t *)({self.state}.bytes + {self.plan.state_words[name]}))"
+
     def ring_position(self, ring) -> str:
-        """The C variable holding a ring buffer's current position (bytes)."""
-        return f"{self.prefix}_ring{ring.number}"
+        """The C lvalue holding a ring buffer's current position (bytes)."""
+        return self.state_word(f"ring{ring.number}")
 
     def scratch_offset(self, op: Op) -> int:
         if id(op) in self._scratch:
@@ -262,6 +267,8 @@ def emit_project(graph: Graph, plan: MemoryPlan,
         prefix=prefix, PREFIX=prefix.upper(), arena_bytes=max(plan.arena_bytes, 16),
         state=state, state_bytes=plan.state_bytes,
         rings=[ctx.ring_position(r) for r in graph.rings],
+        started=ctx.state_word("started") if graph.state else "",
+        arena=ctx.arena, state_var=ctx.state,
         inputs=[_tensor_info(t) | dict(offset=None if any(t is s for s in graph.streamed)
                                        else plan.offset(t)) for t in graph.inputs],
         streamed=bool(graph.streamed),

@@ -28,8 +28,10 @@ __all__ = ["Buffer", "MemoryPlan", "PLACEMENT_ORDERS", "align_up", "arena_bytes"
 
 @dataclass
 class MemoryPlan:
-    """Offsets in the arena, and of the state variables in their own buffer (`state_offsets`:
-    id(tensor) -> offset; `state_bytes`: its size, kept between invokes, never reused)."""
+    """Offsets in the arena, and in the state buffer (kept between invokes, never reused;
+    `state_bytes` long): of the state variables (`state_offsets`: id(tensor) -> offset) and of
+    the generated code's int32 bookkeeping there (`state_words`: "started", the flag of the
+    first invoke; "ring<n>", ring n's position)."""
 
     arena_bytes: int
     buffers: list[Buffer]
@@ -42,6 +44,7 @@ class MemoryPlan:
     positions: int  # number of op positions
     state_offsets: dict[int, int] = field(default_factory=dict)
     state_bytes: int = 0
+    state_words: dict[str, int] = field(default_factory=dict)
 
     @property
     def peak_bytes(self) -> int:
@@ -177,14 +180,21 @@ def arena_bytes(graph: Graph) -> int:
     return _place_graph(graph, True, None)[0]
 
 
-def plan_state(graph: Graph) -> tuple[dict[int, int], int]:
-    """The state variables one after the other in their own buffer (each aligned as arena
-    buffers are): ({id(tensor): offset}, the buffer's bytes)."""
-    offsets, end = {}, 0
+def plan_state(graph: Graph) -> tuple[dict[int, int], dict[str, int], int]:
+    """The state buffer: the state variables one after the other (each aligned as arena
+    buffers are), then the int32 words of the code's bookkeeping (the first invoke's flag, each
+    ring's position), its end aligned as the arena that follows it. Returns ({id(tensor):
+    offset}, {word: offset}, the buffer's bytes)."""
+    offsets, words, end = {}, {}, 0
     for t in graph.state:
         offsets[id(t)] = align_up(end)
         end = offsets[id(t)] + t.nbytes
-    return offsets, end
+    if graph.state:
+        end = -(-end // 4) * 4
+        for name in ["started"] + [f"ring{r.number}" for r in graph.rings]:
+            words[name] = end
+            end += 4
+    return offsets, words, align_up(end)  # (the arena follows it in memory)
 
 
 def plan_memory(graph: Graph, *, overlap: bool = True, orders=None) -> MemoryPlan:
@@ -193,7 +203,7 @@ def plan_memory(graph: Graph, *, overlap: bool = True, orders=None) -> MemoryPla
     arena, order, everything, scratch, root, allowed, exact = _place_graph(graph, overlap,
                                                                            orders)
     positions = max(len(graph.ops), 1)
-    state_offsets, state_bytes = plan_state(graph)
+    state_offsets, state_words, state_bytes = plan_state(graph)
     return MemoryPlan(arena, everything, root, scratch, allowed, exact,
                       lower_bound(everything, allowed, positions), order, positions,
-                      state_offsets, state_bytes)
+                      state_offsets, state_bytes, state_words)

@@ -131,7 +131,7 @@ def _make_ring(graph: Graph, state: Tensor, found, times: int) -> Ring:
 
 
 def _peak(graph: Graph) -> int:
-    return arena_bytes(graph) + plan_state(graph)[1]
+    return arena_bytes(graph) + plan_state(graph)[2]
 
 
 def ring_buffers(graph: Graph, copies: int | None = None) -> list[Ring]:
