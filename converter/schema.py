@@ -58,10 +58,15 @@ OPTIONS_OF = {
     "PACK": "PackOptions", "QUANTIZE": "QuantizeOptions", "DEQUANTIZE": "DequantizeOptions",
     "HARD_SWISH": "HardSwishOptions", "SUB": "SubOptions", "LEAKY_RELU": "LeakyReluOptions",
     "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
-    "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "CALL_ONCE": "CallOnceOptions",
-    "VAR_HANDLE": "VarHandleOptions", "READ_VARIABLE": "ReadVariableOptions",
-    "ASSIGN_VARIABLE": "AssignVariableOptions", "SPLIT": "SplitOptions",
-    "SPLIT_V": "SplitVOptions",
+    "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "REDUCE_MAX": "ReducerOptions",
+    "REDUCE_MIN": "ReducerOptions", "SUM": "ReducerOptions", "TRANSPOSE": "TransposeOptions",
+    "SLICE": "SliceOptions", "SPACE_TO_DEPTH": "SpaceToDepthOptions",
+    "DEPTH_TO_SPACE": "DepthToSpaceOptions", "EXPAND_DIMS": "ExpandDimsOptions",
+    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
+    "RESIZE_BILINEAR": "ResizeBilinearOptions", "MIRROR_PAD": "MirrorPadOptions",
+    "GATHER": "GatherOptions", "CALL_ONCE": "CallOnceOptions", "VAR_HANDLE": "VarHandleOptions",
+    "READ_VARIABLE": "ReadVariableOptions", "ASSIGN_VARIABLE": "AssignVariableOptions",
+    "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions",
 }
 
 

@@ -252,5 +252,83 @@ def seed_shapes(seed: int = 2) -> bytes:
     return b.build([x, z2], [out1, out2], "seed shapes")
 
 
+def seed_elementwise(seed: int = 3) -> bytes:
+    """1x1 conv -> TANH and PRELU -> LEAKY_RELU branches -> SUB (fused RELU6) -> MAXIMUM with the
+    input, MINIMUM with a broadcast constant -> SQUARED_DIFFERENCE against the TANH branch ->
+    REDUCE_MAX over height and width; REDUCE_MIN of the input over channels -> SUM over width."""
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 5, 5, 4), "int8", 0.03, 2)
+    c, sc = b.conv(rng, x, 0.03, (1, 5, 5, 4), 1, name="pw", out_zp=-4)
+    t = b.tensor("tanh/out", (1, 5, 5, 4), "int8", 1 / 128, 0)
+    b.op("TANH", [c], [t])
+    slopes = b.const("prelu/alpha", rng.integers(-100, 100, (1, 1, 4)), "int8", 0.004, 0)
+    pr = b.tensor("prelu/out", (1, 5, 5, 4), "int8", sc, -20)
+    b.op("PRELU", [c, slopes], [pr])
+    lr = b.tensor("leaky/out", (1, 5, 5, 4), "int8", sc, -20)
+    b.op("LEAKY_RELU", [pr], [lr], "LeakyReluOptions", alpha=0.2)
+    sub = b.tensor("sub/out", (1, 5, 5, 4), "int8", max(sc, 1 / 128) * 1.5, -128)
+    b.op("SUB", [t, lr], [sub], "SubOptions", fusedActivationFunction=ACT["relu6"])
+    mx = b.tensor("max/out", (1, 5, 5, 4), "int8", max(sc, 1 / 128) * 1.5, -128)
+    b.op("MAXIMUM", [sub, x], [mx])
+    bound = b.const("min/bound", rng.integers(-60, 60, (1, 1, 1, 4)), "int8",
+                    max(sc, 1 / 128) * 1.5, -128)
+    mn = b.tensor("min/out", (1, 5, 5, 4), "int8", max(sc, 1 / 128) * 1.5, -128)
+    b.op("MINIMUM", [mx, bound], [mn])
+    sq = b.tensor("sqdiff/out", (1, 5, 5, 4), "int8", (max(sc, 1 / 128) * 1.5) ** 2 * 8, -128)
+    b.op("SQUARED_DIFFERENCE", [mn, t], [sq])
+    sq_scale = (max(sc, 1 / 128) * 1.5) ** 2 * 8
+    mxr = b.tensor("reduce_max/out", (1, 1, 1, 4), "int8", sq_scale, -128)
+    b.op("REDUCE_MAX", [sq, b.const("reduce_max/axes", [1, 2], "int32")], [mxr],
+         "ReducerOptions", keepDims=True)
+    mnr = b.tensor("reduce_min/out", (1, 5, 5), "int8", 0.03, 2)
+    b.op("REDUCE_MIN", [x, b.const("reduce_min/axes", [-1], "int32")], [mnr],
+         "ReducerOptions", keepDims=False)
+    total = b.tensor("sum/out", (1, 5), "int8", 0.5, -1)
+    b.op("SUM", [mnr, b.const("sum/axes", [2], "int32")], [total], "ReducerOptions",
+         keepDims=False)
+    return b.build([x], [sq, mxr, total], "seed elementwise")
+
+
+def seed_layout() -> bytes:
+    """SPACE_TO_DEPTH -> 1x1 conv -> DEPTH_TO_SPACE -> TRANSPOSE -> SLICE ->
+    RESIZE_NEAREST_NEIGHBOR (half-pixel centres) and MIRROR_PAD (REFLECT), RESIZE_BILINEAR
+    (aligned corners) of the input; a second input
+    through EXPAND_DIMS -> TRANSPOSE -> GATHER."""
+    rng = np.random.default_rng(4)
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 4, 6, 3), "int8", 0.04, -2)
+    s2d = b.tensor("s2d/out", (1, 2, 3, 12), "int8", 0.04, -2)
+    b.op("SPACE_TO_DEPTH", [x], [s2d], "SpaceToDepthOptions", blockSize=2)
+    c, sc = b.conv(rng, s2d, 0.04, (1, 2, 3, 8), 1, name="mix", out_zp=1)
+    d2s = b.tensor("d2s/out", (1, 4, 6, 2), "int8", sc, 1)
+    b.op("DEPTH_TO_SPACE", [c], [d2s], "DepthToSpaceOptions", blockSize=2)
+    t = b.tensor("transpose/out", (1, 6, 4, 2), "int8", sc, 1)
+    b.op("TRANSPOSE", [d2s, b.const("transpose/perm", [0, 2, 1, 3], "int32")], [t],
+         "TransposeOptions")
+    sl = b.tensor("slice/out", (1, 4, 3, 2), "int8", sc, 1)
+    b.op("SLICE", [t, b.const("slice/begin", [0, 1, 1, 0], "int32"),
+                   b.const("slice/size", [1, 4, -1, -1], "int32")], [sl], "SliceOptions")
+    up = b.tensor("resize/out", (1, 7, 5, 2), "int8", sc, 1)
+    b.op("RESIZE_NEAREST_NEIGHBOR", [sl, b.const("resize/size", [7, 5], "int32")], [up],
+         "ResizeNearestNeighborOptions", alignCorners=False, halfPixelCenters=True)
+    z = b.tensor("z", (4, 3), "int8", 0.1, 0)
+    e = b.tensor("expand/out", (1, 4, 3), "int8", 0.1, 0)
+    b.op("EXPAND_DIMS", [z, b.const("expand/axis", [0], "int32")], [e], "ExpandDimsOptions")
+    zt = b.tensor("z/transposed", (1, 3, 4), "int8", 0.1, 0)
+    b.op("TRANSPOSE", [e, b.const("z/perm", [0, 2, 1], "int32")], [zt], "TransposeOptions")
+    bl = b.tensor("bilinear/out", (1, 5, 8, 3), "int8", 0.04, -2)
+    b.op("RESIZE_BILINEAR", [x, b.const("bilinear/size", [5, 8], "int32")], [bl],
+         "ResizeBilinearOptions", alignCorners=True, halfPixelCenters=False)
+    mp = b.tensor("mirror/out", (1, 7, 5, 2), "int8", sc, 1)
+    b.op("MIRROR_PAD", [sl, b.const("mirror/pads", [[0, 0], [1, 2], [1, 1], [0, 0]], "int32")],
+         [mp], "MirrorPadOptions", mode=0)
+    g = b.tensor("gather/out", (1, 3, 2, 2), "int8", 0.1, 0)
+    b.op("GATHER", [zt, b.const("gather/indices", [[3, 0], [1, 1]], "int32")], [g],
+         "GatherOptions", axis=2, batchDims=0)
+    return b.build([x, z], [up, zt, bl, mp, g], "seed layout")
+
+
 def seed_models() -> dict[str, bytes]:
-    return {"cnn": seed_cnn(), "mixed": seed_mixed(), "shapes": seed_shapes()}
+    return {"cnn": seed_cnn(), "mixed": seed_mixed(), "shapes": seed_shapes(),
+            "elementwise": seed_elementwise(), "layout": seed_layout()}

@@ -119,6 +119,8 @@ def cases():
             _unary(b, "RELU6", x, 1.0, 0)], si, 0))
         out.append((f"LOGISTIC input scale {si:g}", lambda b, rng, x: [
             _unary(b, "LOGISTIC", x, 1 / 256, -128)], si, 0))
+        out.append((f"TANH input scale {si:g}", lambda b, rng, x: [
+            _unary(b, "TANH", x, 1 / 128, 0)], si, 0))
         for so in (si * 1e-6, si, si * 1e6):
             out.append((f"HARD_SWISH {si:g} -> {so:g}", lambda b, rng, x, so=so: [
                 _unary(b, "HARD_SWISH", x, so, 0)], si, 0))

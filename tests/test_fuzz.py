@@ -121,6 +121,15 @@ def test_seed_models_convert():
         assert outcome(model) == "converted", name
 
 
+def test_seed_models_hold_every_supported_operator():
+    """The fuzz and sanitizer tests start from the seeds: a new operator joins them."""
+    from tflm_mcunet.converter.ops import supported_kinds
+    from tflm_mcunet.tflm import model_op_names
+
+    held = {kind for model in SEEDS.raw.values() for kind in model_op_names(model)}
+    assert set(supported_kinds()) - held == set()
+
+
 def test_fuzz_structured_mutations(record_property):
     _fuzz(record_property, "structured mutations", structured_mutant, EXAMPLES * 6 // 10)
 

@@ -45,3 +45,13 @@ def test_cli_prints_the_operator_table(capsys):
 
     assert main(["operators"]) == 0
     assert capsys.readouterr().out == operator_table()
+
+
+def test_tflm_firmware_resolves_every_supported_operator():
+    """The Cortex-M benchmark builds TFLite Micro firmware for any model we convert: its op
+    resolver must know every operator that runs (the folded ones reach TFLM too)."""
+    from tflm_mcunet.benchmarks.mcu_tflm import _RESOLVER
+    from tflm_mcunet.converter.ops import registry
+
+    runs = {k for k, d in registry().items() if not d.internal and not d.refused}
+    assert runs - set(_RESOLVER) == set()

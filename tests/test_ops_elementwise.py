@@ -1,4 +1,4 @@
-"""SUB, SQUARED_DIFFERENCE, MAXIMUM, MINIMUM and LEAKY_RELU: bit-exact with TFLite Micro;
+"""SUB, SQUARED_DIFFERENCE, MAXIMUM, MINIMUM, LEAKY_RELU and PRELU: bit-exact with TFLite Micro;
 RELU_N1_TO_1 and RELU_0_TO_1, which TFLite Micro has no kernel for, refused by name.
 
 As in test_ops_nonlinear.py: flatbuffer models of many copies of one op side by side, each with
@@ -275,3 +275,30 @@ def test_converted_clip_to_unit_range_is_refused(tfk, tmp_path):
     model = quantize.quantize_tf_function(lambda x: tf.clip_by_value(x, -1.0, 1.0), shape,
                                           rep(shape[1:], -2.0, 2.0))
     _rejected(model, tmp_path / "c", "RELU_N1_TO_1", "TFLite Micro has no kernel")
+
+
+@pytest.mark.tflm
+def test_prelu_every_pair_many_scales(out_dir):
+    """Every input value against every alpha value, random scales and zero points (alpha's
+    scale as Keras' slopes get it: a small one, and a large one), output scales around the
+    input's."""
+    rng = np.random.default_rng(17)
+    ops = pair_ops(rng, 12, lambda s1, s2: s1 * float(log_uniform(rng, 1 / 4, 4, 1)[0]))
+    ops.append(dict(inputs=[((256, 1), 0.02, -128), ((1, 256), 1 / 127, 0)],
+                    output=((256, 256), 0.02, -128)))
+    ops.append(dict(inputs=[((256, 1), 0.05, 127), ((1, 256), 2.0, -5)],
+                    output=((256, 256), 0.5, 3)))
+    compare_with_tflm(parallel_model("PRELU", ops), out_dir(), every_pair(ops))
+
+
+@pytest.mark.parametrize("shared_axes", [None, [1, 2]])
+def test_converted_prelu(bit_exact, tfk, shared_axes):
+    _, keras, quantize = tfk
+    keras.utils.set_random_seed(9)
+    inp = keras.Input((6, 5, 4))
+    x = keras.layers.Conv2D(8, 3, padding="same")(inp)
+    x = keras.layers.PReLU(alpha_initializer=keras.initializers.RandomUniform(-0.5, 0.5),
+                           shared_axes=shared_axes)(x)
+    model = keras.Model(inp, keras.layers.Conv2D(3, 1)(x))
+    conversion = bit_exact(quantize.quantize_keras(model, rep((6, 5, 4), -1.0, 1.0)), samples=6)
+    assert "PRELU" in {op.kind for op in conversion.graph.ops}

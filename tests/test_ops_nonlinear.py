@@ -1,4 +1,4 @@
-"""MUL, SOFTMAX, LOGISTIC, HARD_SWISH, RELU and RELU6: bit-exact with TFLite Micro.
+"""MUL, SOFTMAX, LOGISTIC, TANH, HARD_SWISH, RELU and RELU6: bit-exact with TFLite Micro.
 
 Two kinds of models:
 
@@ -120,6 +120,21 @@ def test_logistic_every_value_many_scales(out_dir):
     # TFLM reads neither the output scale (it assumes 1/256) nor do we
     ops[2]["output"] = ((1, 256), 0.5, -128)
     compare_with_tflm(parallel_model("LOGISTIC", ops), out_dir(), every_int8(len(ops)))
+
+
+@pytest.mark.tflm
+def test_tanh_every_value_many_scales(out_dir):
+    rng = np.random.default_rng(4)
+    scales = list(log_uniform(rng, 1e-3, 2.0, 26)) + [1 / 32, 0.1, 8 / 255, 0.5, 1.0, 4.0, 60.0,
+                                                      2.0**-20]
+    ops = [dict(inputs=[((1, 256), s, int(rng.integers(-128, 128)))],
+                output=((1, 256), 1 / 128, 0)) for s in scales]
+    ops[0]["inputs"][0] = ((1, 256), 0.05, -128)
+    ops[1]["inputs"][0] = ((1, 256), 0.05, 127)
+    # TFLM reads neither the output scale (it assumes 1/128) nor its zero point, nor do we
+    ops[2]["output"] = ((1, 256), 0.5, -128)
+    ops[3]["output"] = ((1, 256), 1 / 128, 17)
+    compare_with_tflm(parallel_model("TANH", ops), out_dir(), every_int8(len(ops)))
 
 
 @pytest.mark.tflm
@@ -308,8 +323,8 @@ def test_mul_rejects_shapes_that_do_not_broadcast(out_dir):
 
 #: representative data ranges: tiny, usual, large, lopsided
 RANGES = [(-0.01, 0.01), (-4.0, 4.0), (-100.0, 100.0), (-0.5, 8.0)]
-ACTIVATIONS = {"sigmoid": "LOGISTIC", "hard_swish": "HARD_SWISH", "relu": "RELU",
-               "relu6": "RELU6", "softmax": "SOFTMAX"}
+ACTIVATIONS = {"sigmoid": "LOGISTIC", "tanh": "TANH", "hard_swish": "HARD_SWISH",
+               "relu": "RELU", "relu6": "RELU6", "softmax": "SOFTMAX"}
 
 
 def rep(shape, lo, hi, n=24, seed=0):
@@ -320,7 +335,7 @@ def rep(shape, lo, hi, n=24, seed=0):
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_converted_activation(bit_exact, tfk, name, lo, hi):
     tf, keras, quantize = tfk
-    fn = {"sigmoid": tf.sigmoid, "hard_swish": keras.activations.hard_swish,
+    fn = {"sigmoid": tf.sigmoid, "tanh": tf.tanh, "hard_swish": keras.activations.hard_swish,
           "relu": tf.nn.relu, "relu6": tf.nn.relu6, "softmax": tf.nn.softmax}[name]
     shape = (1, 3, 5, 12)
     model = quantize.quantize_tf_function(lambda x: fn(x), shape, rep(shape[1:], lo, hi))

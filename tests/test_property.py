@@ -34,7 +34,7 @@ def graphs(draw):
     blocks = draw(st.lists(st.sampled_from(
         ["conv", "depthwise", "pool", "residual", "concat", "pad", "pointwise", "se",
          "hard_swish", "sigmoid", "relu", "subtract", "leaky_relu", "clip", "squared_diff",
-         "minmax"]),
+         "minmax", "tanh", "global_max", "prelu", "resize"]),
         min_size=1, max_size=5))
     params = [dict(kernel=draw(st.sampled_from([1, 3, 5, 7])), stride=draw(st.sampled_from([1, 2])),
                    padding=draw(st.sampled_from(["same", "valid"])),
@@ -95,8 +95,16 @@ def build(recipe) -> keras.Model:
         elif kind == "minmax":  # MAXIMUM / MINIMUM of two branches
             branch = layers.DepthwiseConv2D(3, padding="same")(x)
             x = (layers.Maximum() if p["avg"] else layers.Minimum())([x, branch])
-        elif kind in ("hard_swish", "sigmoid", "relu"):
+        elif kind in ("hard_swish", "sigmoid", "relu", "tanh"):
             x = layers.Activation(kind)(layers.Conv2D(p["out"], 1)(x))
+        elif kind == "prelu":  # a slope per channel
+            x = layers.PReLU(alpha_initializer=keras.initializers.RandomUniform(-0.5, 0.5),
+                             shared_axes=[1, 2])(layers.Conv2D(p["out"], 1)(x))
+        elif kind == "resize":  # RESIZE_BILINEAR / _NEAREST_NEIGHBOR (UpSampling2D is TILE)
+            x = layers.Resizing(x.shape[1] + p["stride"], x.shape[2] * 2 - 1,
+                                interpolation="bilinear" if p["avg"] else "nearest")(x)
+        elif kind == "global_max":  # REDUCE_MAX over height and width
+            x = layers.GlobalMaxPooling2D(keepdims=True)(x)
         elif kind == "pad":
             x = layers.ZeroPadding2D(((1, p["stride"] - 1), (p["kernel"] // 2, 1)))(x)
     if head == "gap":

@@ -17,8 +17,9 @@ from .base import OpDef, expect_unary_int8, fail
 INPUT_INTEGER_BITS = 4
 
 
-def logistic_scaling(input_scale: float) -> tuple[int, int, int] | None:
-    """(input_multiplier, input_left_shift, input_range_radius); None when TFLM's math breaks."""
+def q4_input_scaling(input_scale: float) -> tuple[int, int, int] | None:
+    """(input_multiplier, input_left_shift, input_range_radius) that take an int8 input to
+    Q4.27, as TFLM prepares LOGISTIC and TANH alike; None when TFLM's math breaks."""
     real = f32(input_scale) * float(1 << (31 - INPUT_INTEGER_BITS))
     q, left_shift = math.frexp(real)
     mult = round_half_away(q * (1 << 31))
@@ -42,7 +43,7 @@ class Logistic(OpDef):
         if y.zero_point != -128:
             raise fail(op, f"output zero point {y.zero_point} is not supported: TFLite Micro's "
                            "int8 LOGISTIC needs zero point -128 (and scale 1/256)")
-        scaling = logistic_scaling(x.scale)
+        scaling = q4_input_scaling(x.scale)
         if scaling is None:
             raise fail(op, f"input scale {x.scale!r} is out of the range TFLite Micro's int8 "
                            "LOGISTIC handles (at least 2^-29)")

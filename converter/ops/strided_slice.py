@@ -7,21 +7,22 @@ takes the first (last) element in the direction of the stride; negative indices 
 end; both are clamped to the axis ([0, size] for a positive stride, [-1, size - 1] for a
 negative one); `offset` makes end relative to begin; a set bit of shrink_axis_mask takes the one
 element at begin and drops the axis. Ellipsis and new-axis masks are refused. The bytes are
-copied as they are (no requantization).
+copied as they are (no requantization): one strided copy (strided_copy.py), a start and a
+stride per axis.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .base import OpDef, expect_dtype, fail
+from .base import fail
+from .strided_copy import StridedCopy, row_major_strides
 
-MAX_RANK = 4  # TFLite Micro's strided_slice_common.cc
 
-
-class StridedSlice(OpDef):
+class StridedSlice(StridedCopy):
     kinds = ("STRIDED_SLICE",)
-    kernels = ("copy",)
-    memory_note = "over its input (folded on constants)"
+    memory_note = "its own buffer (folded on constants)"
+    #: TFLite Micro's strided_slice_common.cc: "input dim should not exceed 4"
+    max_rank = 4
 
     def parse_options(self, o) -> dict:
         names = ("BeginMask", "EndMask", "EllipsisMask", "NewAxisMask", "ShrinkAxisMask", "Offset")
@@ -73,28 +74,11 @@ class StridedSlice(OpDef):
         return np.asarray(x.data[index])
 
     def prepare(self, op) -> None:
-        x, y = op.inputs[0], op.outputs[0]
         axes = self.axes(op)
-        expect_dtype(op, x, "int8", "input")
-        expect_dtype(op, y, "int8", "output")
-        if len(x.shape) > MAX_RANK:
-            raise fail(op, f"input has {len(x.shape)} dimensions; TFLite Micro's STRIDED_SLICE "
-                           f"takes at most {MAX_RANK}: reshape to fewer dimensions first")
+        x, y = self.check(op, 4)
         shape = [a[1] for a in axes if not a[3]]
-        if list(y.shape) != shape and not (y.size == 0 == int(np.prod(shape))):
+        if list(y.shape) != shape:
             raise fail(op, f"output shape {list(y.shape)} is not the slice's shape {shape}")
-        pad = MAX_RANK - len(axes)
-        op.params.update(
-            in_dims=[1] * pad + list(x.shape), out_dims=[1] * pad + [a[1] for a in axes],
-            start=[0] * pad + [a[0] for a in axes], stride=[1] * pad + [a[2] for a in axes])
-
-    def overlap_slack(self, op, index: int) -> int | None:
-        # output element i reads input element p_i >= i, and later ones read further on, when
-        # every stride is positive: the output may start where the input starts
-        if index == 0 and all(s > 0 for s in op.params["stride"]):
-            return 0
-        return None
-
-    def emit(self, op, c) -> str:
-        params = c.params("tme_slice_params", op, op.params)
-        return f"tme_strided_slice_s8(&{params}, {c.ptr(op.inputs[0])}, {c.ptr(op.outputs[0])});"
+        strides = row_major_strides(list(x.shape))
+        self.set_copy(op, [a[1] for a in axes], [a[2] * st for a, st in zip(axes, strides)],
+                      sum(a[0] * st for a, st in zip(axes, strides)))

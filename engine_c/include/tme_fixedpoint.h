@@ -1,8 +1,8 @@
 /* gemmlowp fixed-point math on int32 raw values, as TFLite Micro's reference kernels use it.
  *
  * A value with I integer bits is raw / 2^(31 - I). Multiplication is tme_srdhm (the integer
- * bits add up), additions are plain. The functions below are the ones the int8 SOFTMAX and
- * LOGISTIC kernels need, with gemmlowp's exact rounding and saturation.
+ * bits add up), additions are plain. The functions below are the ones the int8 SOFTMAX,
+ * LOGISTIC and TANH kernels need, with gemmlowp's exact rounding and saturation.
  */
 #ifndef TME_FIXEDPOINT_H
 #define TME_FIXEDPOINT_H
@@ -36,6 +36,9 @@ int32_t tme_fp_one_over_one_plus_x_for_x_in_0_1(int32_t a);
 
 /* 1 / (1 + exp(-a)), a with `integer_bits` integer bits; the result has 0. */
 int32_t tme_fp_logistic(int32_t a, int integer_bits);
+
+/* tanh(a), a with `integer_bits` (0..4) integer bits; the result has 0. */
+int32_t tme_fp_tanh(int32_t a, int integer_bits);
 
 /* TFLite's GetReciprocal: 1/x scaled into [0.5, 1) with 0 integer bits, and the number of
  * bits x (with `x_integer_digits` integer bits) has above 1.0. */

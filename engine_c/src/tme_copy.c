@@ -1,5 +1,6 @@
-/* PAD (with the output zero point or an explicit value), CONCATENATION, STRIDED_SLICE, the
- * resource-variable copies and region copies: pure copies. */
+/* PAD (with the output zero point or an explicit value), CONCATENATION, region copies, strided
+ * copies (TRANSPOSE, SLICE, STRIDED_SLICE, SPACE_TO_DEPTH, DEPTH_TO_SPACE), indexed copies
+ * (MIRROR_PAD, GATHER) and a streaming model's state copies and ring buffers: pure copies. */
 #include <string.h>
 
 #include "tme_copy.h"
@@ -42,6 +43,48 @@ void tme_copy_region_s8(const tme_region_params *p, const int8_t *src, int8_t *d
            (size_t)p->run);
 }
 
+void tme_strided_copy_s8(const tme_strided_params *p, const int8_t *in, int8_t *out) {
+  const int32_t *d = p->dims, *s = p->in_stride;
+  for (int32_t i0 = 0; i0 < d[0]; ++i0)
+    for (int32_t i1 = 0; i1 < d[1]; ++i1)
+      for (int32_t i2 = 0; i2 < d[2]; ++i2)
+        for (int32_t i3 = 0; i3 < d[3]; ++i3)
+          for (int32_t i4 = 0; i4 < d[4]; ++i4) {
+            const int8_t *src = in + p->base + i0 * s[0] + i1 * s[1] + i2 * s[2] + i3 * s[3] +
+                                i4 * s[4];
+            if (s[5] == 1) {
+              memcpy(out, src, (size_t)d[5]);
+            } else {
+              for (int32_t i5 = 0; i5 < d[5]; ++i5) out[i5] = src[i5 * s[5]];
+            }
+            out += d[5];
+          }
+}
+
+/* Index i along an axis: its table's entry, or i itself. */
+static int32_t axis_index(const int32_t *table, int32_t i) { return table ? table[i] : i; }
+
+void tme_gather_axes_s8(const tme_gather_params *p, const int32_t *table0, const int32_t *table1,
+                        const int32_t *table2, const int32_t *table3, const int8_t *in,
+                        int8_t *out) {
+  const int32_t *d = p->out_dims, *s = p->in_stride;
+  for (int32_t i0 = 0; i0 < d[0]; ++i0) {
+    const int8_t *a = in + axis_index(table0, i0) * s[0];
+    for (int32_t i1 = 0; i1 < d[1]; ++i1) {
+      const int8_t *b = a + axis_index(table1, i1) * s[1];
+      for (int32_t i2 = 0; i2 < d[2]; ++i2) {
+        const int8_t *c = b + axis_index(table2, i2) * s[2];
+        if (table3 == NULL && s[3] == 1) {
+          memcpy(out, c, (size_t)d[3]);
+        } else {
+          for (int32_t i3 = 0; i3 < d[3]; ++i3) out[i3] = c[axis_index(table3, i3) * s[3]];
+        }
+        out += d[3];
+      }
+    }
+  }
+}
+
 void tme_copy_bytes(const void *src, void *dst, size_t n) { memmove(dst, src, n); }
 
 void tme_ring_advance(int8_t *ring, int32_t *position, int32_t keep, int32_t step,
@@ -52,23 +95,4 @@ void tme_ring_advance(int8_t *ring, int32_t *position, int32_t keep, int32_t ste
     p = 0;
   }
   *position = p;
-}
-
-void tme_strided_slice_s8(const tme_slice_params *p, const int8_t *in, int8_t *out) {
-  const int32_t step2 = p->in_dims[3], step1 = step2 * p->in_dims[2], step0 = step1 * p->in_dims[1];
-  for (int32_t a = 0; a < p->out_dims[0]; ++a) {
-    const int32_t ia = (p->start[0] + a * p->stride[0]) * step0;
-    for (int32_t b = 0; b < p->out_dims[1]; ++b) {
-      const int32_t ib = ia + (p->start[1] + b * p->stride[1]) * step1;
-      for (int32_t c = 0; c < p->out_dims[2]; ++c) {
-        const int32_t ic = ib + (p->start[2] + c * p->stride[2]) * step2 + p->start[3];
-        if (p->stride[3] == 1) { /* a contiguous run (memmove: the output may overlap it) */
-          memmove(out, in + ic, (size_t)p->out_dims[3]);
-          out += p->out_dims[3];
-        } else {
-          for (int32_t d = 0; d < p->out_dims[3]; ++d) *out++ = in[ic + d * p->stride[3]];
-        }
-      }
-    }
-  }
 }

@@ -52,11 +52,12 @@ int32_t tme_fp_exp_on_negative_values(int32_t a, int integer_bits) {
   return result;
 }
 
-int32_t tme_fp_one_over_one_plus_x_for_x_in_0_1(int32_t a) {
+/* 1 / (1 + a) for a in [0, 1) with 2 integer bits: Newton-Raphson division of 1 by the
+ * denominator halved (gemmlowp's common first half of the two functions below). */
+static int32_t one_over_one_plus_x_q2(int32_t a) {
   /* RoundingHalfSum(a, 1.0) */
   const int64_t sum = (int64_t)a + (int64_t)INT32_MAX;
   const int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
-  /* Newton-Raphson division, x with 2 integer bits */
   const int32_t constant_48_over_17 = 1515870810;
   const int32_t constant_neg_32_over_17 = -1010580540;
   const int32_t one_q2 = (int32_t)1 << 29;
@@ -67,8 +68,18 @@ int32_t tme_fp_one_over_one_plus_x_for_x_in_0_1(int32_t a) {
     /* x * (1 - d x) has 4 integer bits; Rescale<2> shifts left by 2, saturating */
     x = tme_fp_add(x, tme_fp_sat_shl(tme_srdhm(x, one_minus_half_denominator_times_x), 2));
   }
+  return x;
+}
+
+int32_t tme_fp_one_over_one_plus_x_for_x_in_0_1(int32_t a) {
   /* ExactMulByPot<-1> (1 integer bit, same raw), then Rescale<0>: saturating shift by 1 */
-  return tme_fp_sat_shl(x, 1);
+  return tme_fp_sat_shl(one_over_one_plus_x_q2(a), 1);
+}
+
+/* (1 - a) / (1 + a) for a in [0, 1), both with 0 integer bits. */
+static int32_t one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a) {
+  /* (2 / (1 + a)) - 1 in 2 integer bits, then Rescale<0>: saturating shift by 2 */
+  return tme_fp_sat_shl(tme_fp_sub(one_over_one_plus_x_q2(a), (int32_t)1 << 29), 2);
 }
 
 int32_t tme_fp_logistic(int32_t a, int integer_bits) {
@@ -79,6 +90,18 @@ int32_t tme_fp_logistic(int32_t a, int integer_bits) {
     const int32_t result_if_positive = tme_fp_one_over_one_plus_x_for_x_in_0_1(
         tme_fp_exp_on_negative_values(tme_fp_sub(0, abs_input), integer_bits));
     return positive ? result_if_positive : tme_fp_sub(INT32_MAX, result_if_positive);
+  }
+}
+
+int32_t tme_fp_tanh(int32_t a, int integer_bits) {
+  if (a == 0) return 0;
+  {
+    /* tanh(|a|) = (1 - exp(-2|a|)) / (1 + exp(-2|a|)): -|a| doubled is the same raw value
+     * with one more integer bit (ExactMulByPot<1>) */
+    const int32_t neg_abs = a < 0 ? a : tme_fp_sub(0, a);
+    const int32_t t = one_minus_x_over_one_plus_x_for_x_in_0_1(
+        tme_fp_exp_on_negative_values(neg_abs, integer_bits + 1));
+    return a < 0 ? tme_fp_sub(0, t) : t;
   }
 }
 
