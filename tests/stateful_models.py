@@ -101,14 +101,15 @@ def depthwise_detector(output_type: str = "int8", random_init: bool = False,
     return _convert(Detector(), (1, NEW, FEATURES, 1), output_type)
 
 
-def random_streaming(seed: int) -> bytes:
+def random_streaming(seed: int, with_split: bool = False) -> bytes:
     """A random streaming model written with the schema's object API (no TensorFlow): one or
     two state variables (the input frames, and a convolution's output rows), each a window
     shift of random sizes — READ_VARIABLE, CONCATENATION with the new frames, the newest frames
     cut by STRIDED_SLICE (by begin, or by a negative begin and an end mask) or SPLIT_V, and
     ASSIGN_VARIABLE early or last — with random initial values, then convolutions and a fully
     connected layer. The initialisation subgraph that CALL_ONCE runs assigns the initial
-    values."""
+    values. `with_split`: the first convolution's channels are also cut in two by a SPLIT and
+    put together again in the other order (CONCATENATION)."""
     from flatbuffer_models import ModelBuilder, pack
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
@@ -177,6 +178,14 @@ def random_streaming(seed: int) -> bytes:
     rows = int(b.tensors[window].shape[1]) - 1
     y, scale = b.conv(rng, window, 0.05, (1, rows, features - 1, 4), 2, padding="VALID",
                       act="relu", name="conv", out_zp=-128)
+    if with_split:
+        halves = [b.tensor(f"half{k}", (1, rows, features - 1, 2), "int8", scale, -128)
+                  for k in range(2)]
+        b.op("SPLIT", [b.const("split/axis", np.array(3), "int32"), y], halves, "SplitOptions",
+             numSplits=2)
+        y = b.tensor("swapped", (1, rows, features - 1, 4), "int8", scale, -128)
+        b.op("CONCATENATION", halves[::-1], [y], "ConcatenationOptions", axis=3,
+             fusedActivationFunction=0)
     if rng.random() < 0.6:
         window2, later2 = window_shift(y, "rows_state")
         emit(later2)
