@@ -101,6 +101,50 @@ def depthwise_detector(output_type: str = "int8", random_init: bool = False,
     return _convert(Detector(), (1, NEW, FEATURES, 1), output_type)
 
 
+def stacked_spotter(kernels=(5, 3, 3), channels=(12, 16, 16), seed: int = 2) -> bytes:
+    """The shape of microWakeWord's streaming models: every layer keeps the last frames of its
+    own input (kernel - 1 of them) in a variable, so each invoke computes only the new frames
+    (3 per invoke through the whole stack): a chain of window shifts, 1-D convolutions (the
+    first a CONV_2D over the features, the others depthwise then pointwise), a fully connected
+    layer, LOGISTIC and a uint8 output."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    class Spotter(tf.Module):
+        def __init__(self):
+            self.states, self.kernels = [], []
+            depth = FEATURES
+            for k, (kernel, out) in enumerate(zip(kernels, channels)):
+                self.states.append(tf.Variable(tf.zeros([1, kernel - 1, depth]),
+                                               trainable=False))
+                if k == 0:
+                    w = rng.normal(size=(kernel, depth, out)) * (1.0 / np.sqrt(kernel * depth))
+                    self.kernels.append((tf.constant(w.astype(np.float32)), None))
+                else:  # depthwise over time, then pointwise
+                    dw = rng.normal(size=(kernel, 1, depth, 1)) * (1.0 / np.sqrt(kernel))
+                    pw = rng.normal(size=(1, depth, out)) * (1.0 / np.sqrt(depth))
+                    self.kernels.append((tf.constant(dw.astype(np.float32)),
+                                         tf.constant(pw.astype(np.float32))))
+                depth = out
+            self.dense = tf.constant((rng.normal(size=(NEW * depth, 1)) * 0.3).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, NEW, FEATURES], tf.float32)])
+        def __call__(self, x):
+            for state, (kernel, pointwise) in zip(self.states, self.kernels):
+                window = tf.concat([state, x], axis=1)
+                state.assign(window[:, NEW:, :])
+                if pointwise is None:
+                    x = tf.nn.relu(tf.nn.conv1d(window, kernel, 1, "VALID"))
+                else:
+                    x = tf.nn.depthwise_conv2d(window[:, :, None, :], kernel, [1, 1, 1, 1],
+                                               "VALID")[:, :, 0, :]
+                    x = tf.nn.relu(tf.nn.conv1d(x, pointwise, 1, "VALID"))
+            return tf.sigmoid(tf.matmul(tf.reshape(x, [1, -1]), self.dense))
+
+    return _convert(Spotter(), (1, NEW, FEATURES), "uint8")
+
+
 def random_streaming(seed: int, with_split: bool = False) -> bytes:
     """A random streaming model written with the schema's object API (no TensorFlow): one or
     two state variables (the input frames, and a convolution's output rows), each a window

@@ -23,6 +23,7 @@ def models():
         "conv1d": stateful_models.conv1d_spotter(),
         "depthwise": stateful_models.depthwise_detector(),
         "depthwise_uint8": stateful_models.depthwise_detector("uint8", random_init=True),
+        "stacked": stateful_models.stacked_spotter(),  # microWakeWord's shape: a state a layer
     }
 
 
@@ -83,7 +84,7 @@ def hosts(models, tmp_path_factory):
 
 
 @pytest.mark.parametrize("rings", list(RINGS))
-@pytest.mark.parametrize("name", ["conv1d", "depthwise", "depthwise_uint8"])
+@pytest.mark.parametrize("name", ["conv1d", "depthwise", "depthwise_uint8", "stacked"])
 def test_bit_exact_over_a_sequence_and_after_reset(models, hosts, name, rings):
     model, (conversion, host) = models[name], hosts[name, rings]
     assert host.has_state
@@ -387,7 +388,7 @@ def test_sanitized_sequences(models, tmp_path, rings):
         assert [o[0].tobytes() for o in ours] == tflm_bytes(run_tflm_sequence(model, xs)), name
 
 
-@pytest.mark.parametrize("name", ["conv1d", "depthwise"])
+@pytest.mark.parametrize("name", ["conv1d", "depthwise", "stacked"])
 def test_peak_sram_is_at_most_half_of_tflite_micro(models, hosts, name):
     """State + arena against the smallest arena TFLite Micro runs the model in (its resource
     variables live in that arena too)."""
