@@ -64,9 +64,11 @@ class Report:
         else:
             lines += ["", f"Peak SRAM: {self.peak_sram_bytes:,} B (static arena; {counted})"]
         for keep, step, capacity in self.rings:
+            every = (capacity - keep) // step
             lines.append(f"Ring buffer: {keep:,} B of state read in place with the {step:,} B "
                          f"appended per invoke ({capacity:,} B buffer; the kept bytes move "
-                         f"once every {(capacity - keep) // step} invokes)")
+                         + ("at the end of every invoke)" if every == 1 else
+                            f"once every {every} invokes)"))
         lines += self._patch_lines() or [
             f"Lower bound for layer-by-layer execution: {self.lower_bound_bytes:,} B "
             f"(the {'arena' if self.state_bytes else 'plan'} is {gap:.1%} above it)"]
