@@ -64,7 +64,8 @@ OPTIONS_OF = {
     "DEPTH_TO_SPACE": "DepthToSpaceOptions", "EXPAND_DIMS": "ExpandDimsOptions",
     "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
     "RESIZE_BILINEAR": "ResizeBilinearOptions", "MIRROR_PAD": "MirrorPadOptions",
-    "GATHER": "GatherOptions", "CALL_ONCE": "CallOnceOptions", "VAR_HANDLE": "VarHandleOptions",
+    "GATHER": "GatherOptions", "ARG_MAX": "ArgMaxOptions", "ARG_MIN": "ArgMinOptions",
+    "CALL_ONCE": "CallOnceOptions", "VAR_HANDLE": "VarHandleOptions",
     "READ_VARIABLE": "ReadVariableOptions", "ASSIGN_VARIABLE": "AssignVariableOptions",
     "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions",
 }

@@ -255,7 +255,8 @@ def seed_shapes(seed: int = 2) -> bytes:
 def seed_elementwise(seed: int = 3) -> bytes:
     """1x1 conv -> TANH and PRELU -> LEAKY_RELU branches -> SUB (fused RELU6) -> MAXIMUM with the
     input, MINIMUM with a broadcast constant -> SQUARED_DIFFERENCE against the TANH branch ->
-    REDUCE_MAX over height and width; REDUCE_MIN of the input over channels -> SUM over width."""
+    REDUCE_MAX over height and width, ARG_MAX over channels; REDUCE_MIN of the input over
+    channels -> SUM over width; ARG_MIN of the input over width."""
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     x = b.tensor("x", (1, 5, 5, 4), "int8", 0.03, 2)
@@ -287,7 +288,13 @@ def seed_elementwise(seed: int = 3) -> bytes:
     total = b.tensor("sum/out", (1, 5), "int8", 0.5, -1)
     b.op("SUM", [mnr, b.const("sum/axes", [2], "int32")], [total], "ReducerOptions",
          keepDims=False)
-    return b.build([x], [sq, mxr, total], "seed elementwise")
+    amax = b.tensor("arg_max/out", (1, 5, 5), "int32")
+    b.op("ARG_MAX", [sq, b.const("arg_max/axis", [3], "int32")], [amax], "ArgMaxOptions",
+         outputType=fb.TensorType.INT32)
+    amin = b.tensor("arg_min/out", (1, 5, 4), "int32")
+    b.op("ARG_MIN", [x, b.const("arg_min/axis", [-2], "int32")], [amin], "ArgMinOptions",
+         outputType=fb.TensorType.INT32)
+    return b.build([x], [sq, mxr, total, amax, amin], "seed elementwise")
 
 
 def seed_layout() -> bytes:

@@ -1,5 +1,5 @@
-"""REDUCE_MAX, REDUCE_MIN and SUM over any axes: bit-exact with TFLite Micro, and refused where
-TFLite Micro fails.
+"""REDUCE_MAX, REDUCE_MIN and SUM over any axes, ARG_MAX and ARG_MIN along one: bit-exact with
+TFLite Micro, and refused where TFLite Micro fails.
 
 Flatbuffer models of several reductions side by side (shapes of rank 1 to 4, axes positive,
 negative and repeated, with and without keep_dims, random quantization), and models from the
@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 import pytest
 
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 from tflm_mcunet.tflm import TFLMError, run_tflm
 
 from conftest import compare_with_tflm
@@ -136,3 +137,51 @@ def test_converted_reduce_min_and_sum(bit_exact, tfk, name, axes):
     conversion = bit_exact(model, samples=6)
     assert [op.kind for op in conversion.graph.ops] == \
         [{"min": "REDUCE_MIN", "sum": "SUM"}[name]]
+
+
+def arg_model(cases) -> tuple[bytes, list]:
+    """cases: (kind, input shape, axis, axis dtype, output dtype), side by side."""
+    b = ModelBuilder()
+    ins, outs = [], []
+    for k, (kind, shape, axis, axis_dtype, out_dtype) in enumerate(cases):
+        x = b.tensor(f"x{k}", shape, "int8", 0.05, k - 3)
+        out_shape = [d for j, d in enumerate(shape) if j != axis % len(shape)]
+        y = b.tensor(f"y{k}", out_shape, out_dtype)
+        options = "ArgMaxOptions" if kind == "ARG_MAX" else "ArgMinOptions"
+        b.op(kind, [x, b.const(f"axis{k}", [axis], axis_dtype)], [y], options,
+             outputType=fb.TensorType.INT32 if out_dtype == "int32" else fb.TensorType.INT64)
+        ins.append(x)
+        outs.append(y)
+    return b.build(ins, outs, "arg min max"), [c[1] for c in cases]
+
+
+@pytest.mark.tflm
+def test_arg_max_and_min(out_dir):
+    cases = [(kind, shape, axis, axis_dtype, out_dtype)
+             for kind in ("ARG_MAX", "ARG_MIN")
+             for shape, axis, axis_dtype, out_dtype in [
+                 ((1, 4, 5, 10), 3, "int32", "int32"), ((1, 4, 5, 10), -3, "int32", "int32"),
+                 ((7,), 0, "int32", "int32"), ((3, 6), 0, "int32", "int32")]]
+    model, shapes = arg_model(cases)
+    rng = np.random.default_rng(3)
+    # small value ranges: many ties, where the first index must win
+    batches = [[rng.integers(-2, 3, s).astype(np.int8) for s in shapes] for _ in range(3)]
+    compare_with_tflm(model, out_dir(), batches + random_batches(shapes, rng, count=2))
+
+
+@pytest.mark.tf
+def test_converted_arg_max(bit_exact, tfk, out_dir):
+    """tf.argmax with int32 indices converts; with its default int64 ones TFLite Micro fails,
+    and the error says how to ask for int32."""
+    tf, _, quantize = tfk
+    shape = (1, 4, 5, 6)
+    model = quantize.quantize_tf_function(
+        lambda x: tf.argmax(x * 2.0, axis=3, output_type=tf.int32), shape,
+        rep(shape[1:], -1.0, 1.0))
+    conversion = bit_exact(model, samples=6)
+    assert "ARG_MAX" in {op.kind for op in conversion.graph.ops}
+    model64 = quantize.quantize_tf_function(lambda x: tf.argmax(x * 2.0, axis=3), shape,
+                                            rep(shape[1:], -1.0, 1.0))
+    with pytest.raises(TFLMError):
+        run_tflm(model64, np.zeros(shape, np.int8))
+    _rejected(model64, out_dir(), "ARG_MAX", "output_type=tf.int32")

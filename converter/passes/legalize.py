@@ -68,8 +68,9 @@ def check_data_flow(graph: Graph) -> None:
                                       "tensor; model inputs and outputs must be activations")
 
 
-#: what an activation may hold: int8 inside the model, float32 (or int32, uint8) at its edges
-ACTIVATION_DTYPES = ("int8", "float32", "int32", "uint8")
+#: what an activation may hold: int8 inside the model, float32 (or uint8) at its edges, int32
+#: indices (ARG_MAX, ARG_MIN); int64 passes here so that the op writing it says why it cannot
+ACTIVATION_DTYPES = ("int8", "float32", "int32", "int64", "uint8")
 #: no activation tensor may be larger (16 MiB is beyond any microcontroller's SRAM; the
 #: converter's own work on a tensor stays bounded)
 MAX_ACTIVATION_BYTES = 1 << 24
@@ -80,7 +81,7 @@ def check_activations(graph: Graph) -> None:
     for t in graph.activations():
         if t.dtype not in ACTIVATION_DTYPES:
             raise ConversionError(f"tensor {t.index} ({t.name!r}) is {t.dtype}; activations must "
-                                  "be int8 (float32, int32 or uint8 at the model's edges)")
+                                  "be int8 (float32 or uint8 at the model's edges, int32 indices)")
         if 0 in t.shape:
             raise ConversionError(f"tensor {t.index} ({t.name!r}) has an empty shape "
                                   f"{list(t.shape)}; empty tensors are not supported")
