@@ -9,6 +9,8 @@ pytest.importorskip("tensorflow")
 pytestmark = [pytest.mark.tf, pytest.mark.tflm]  # the tiers: tests/conftest.py
 import tensorflow as tf  # noqa: E402
 
+from conftest import compare_with_tflm  # noqa: E402
+
 from tflm_mcunet.converter.reader import read_tflite  # noqa: E402
 from tflm_mcunet.quantize import quantize_tf_function  # noqa: E402
 
@@ -44,8 +46,10 @@ def test_split_and_split_v(bit_exact, sizes, axis):
     bit_exact(model)
 
 
-def test_quantize_to_uint8_output(bit_exact):
-    """inference_output_type = tf.uint8 ends the model with a QUANTIZE int8 -> uint8."""
+@pytest.mark.parametrize("io", ["output", "input and output"])
+def test_quantize_to_and_from_uint8(bit_exact, tmp_path, io):
+    """inference_output_type = tf.uint8 ends the model with a QUANTIZE int8 -> uint8;
+    inference_input_type = tf.uint8 starts it with a QUANTIZE uint8 -> int8."""
     @tf.function(input_signature=[tf.TensorSpec([1, 8], tf.float32)])
     def fn(x):
         return tf.sigmoid(tf.matmul(x, tf.constant(np.linspace(-2, 2, 24, dtype=np.float32)
@@ -55,11 +59,19 @@ def test_quantize_to_uint8_output(bit_exact):
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([s[None]] for s in rep((8,)))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type, converter.inference_output_type = tf.int8, tf.uint8
+    converter.inference_input_type = tf.uint8 if io == "input and output" else tf.int8
+    converter.inference_output_type = tf.uint8
     model = converter.convert()
     graph = read_tflite(model)
     assert graph.ops[-1].kind == "QUANTIZE" and graph.outputs[0].dtype == "uint8"
-    bit_exact(model, samples=8)
+    if io == "input and output":
+        assert graph.ops[0].kind == "QUANTIZE" and graph.inputs[0].dtype == "uint8"
+        rng = np.random.default_rng(0)
+        samples = [[rng.integers(0, 256, (1, 8), dtype=np.uint8)] for _ in range(8)]
+        samples += [[np.zeros((1, 8), np.uint8)], [np.full((1, 8), 255, np.uint8)]]
+        compare_with_tflm(model, tmp_path / "c", samples)
+    else:
+        bit_exact(model, samples=8)
 
 
 def test_strided_slice_of_five_dimensions_is_refused_as_tflite_micro_does():
