@@ -256,7 +256,8 @@ def seed_elementwise(seed: int = 3) -> bytes:
     """1x1 conv -> TANH and PRELU -> LEAKY_RELU branches -> SUB (fused RELU6) -> MAXIMUM with the
     input, MINIMUM with a broadcast constant -> SQUARED_DIFFERENCE against the TANH branch ->
     REDUCE_MAX over height and width, ARG_MAX over channels; REDUCE_MIN of the input over
-    channels -> SUM over width; ARG_MIN of the input over width."""
+    channels -> SUM over width; ARG_MIN of the input over width; a float island (DEQUANTIZE ->
+    ELU -> QUANTIZE) of the conv's output."""
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     x = b.tensor("x", (1, 5, 5, 4), "int8", 0.03, 2)
@@ -294,14 +295,22 @@ def seed_elementwise(seed: int = 3) -> bytes:
     amin = b.tensor("arg_min/out", (1, 5, 4), "int32")
     b.op("ARG_MIN", [x, b.const("arg_min/axis", [-2], "int32")], [amin], "ArgMinOptions",
          outputType=fb.TensorType.INT32)
-    return b.build([x], [sq, mxr, total, amax, amin], "seed elementwise")
+    deq = b.tensor("elu/in", (1, 5, 5, 4), "float32")
+    b.op("DEQUANTIZE", [c], [deq])
+    elu = b.tensor("elu/out", (1, 5, 5, 4), "float32")
+    b.op("ELU", [deq], [elu])
+    requant = b.tensor("elu/q", (1, 5, 5, 4), "int8", sc, -4)
+    b.op("QUANTIZE", [elu], [requant])
+    return b.build([x], [sq, mxr, total, amax, amin, requant], "seed elementwise")
 
 
 def seed_layout() -> bytes:
     """SPACE_TO_DEPTH -> 1x1 conv -> DEPTH_TO_SPACE -> TRANSPOSE -> SLICE ->
-    RESIZE_NEAREST_NEIGHBOR (half-pixel centres) and MIRROR_PAD (REFLECT), RESIZE_BILINEAR
+    RESIZE_NEAREST_NEIGHBOR (half-pixel centres) and MIRROR_PAD (REFLECT) -> TRANSPOSE_CONV
+    (VALID, fused RELU, no bias), RESIZE_BILINEAR
     (aligned corners) of the input; a second input
-    through EXPAND_DIMS -> TRANSPOSE -> GATHER."""
+    through EXPAND_DIMS -> TRANSPOSE -> GATHER, and BATCH_MATMUL of the transposed and the
+    expanded one."""
     rng = np.random.default_rng(4)
     b = ModelBuilder()
     x = b.tensor("x", (1, 4, 6, 3), "int8", 0.04, -2)
@@ -333,7 +342,15 @@ def seed_layout() -> bytes:
     g = b.tensor("gather/out", (1, 3, 2, 2), "int8", 0.1, 0)
     b.op("GATHER", [zt, b.const("gather/indices", [[3, 0], [1, 1]], "int32")], [g],
          "GatherOptions", axis=2, batchDims=0)
-    return b.build([x, z], [up, zt, bl, mp, g], "seed layout")
+    tw = b.const("tconv/weights", rng.integers(-127, 128, (3, 3, 3, 2)), "int8",
+                 rng.uniform(0.005, 0.02, 3), 0, axis=0)
+    tc = b.tensor("tconv/out", (1, 9, 7, 3), "int8", 0.05, -4)
+    b.op("TRANSPOSE_CONV", [b.const("tconv/shape", [1, 9, 7, 3], "int32"), tw, mp], [tc],
+         "TransposeConvOptions", padding=1, strideH=1, strideW=1, fusedActivationFunction=1)
+    mm = b.tensor("matmul/out", (1, 3, 3), "int8", 0.4, 5)
+    b.op("BATCH_MATMUL", [zt, e], [mm], "BatchMatMulOptions", adjX=False, adjY=False,
+         asymmetricQuantizeInputs=False)
+    return b.build([x, z], [up, zt, bl, tc, g, mm], "seed layout")
 
 
 def seed_streaming() -> bytes:

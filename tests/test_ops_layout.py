@@ -282,3 +282,38 @@ def test_converted_indexed_copies(bit_exact, tfk, name):
     model = quantize.quantize_tf_function(lambda x: fn(x * 2.0), shape, rep(shape[1:], -1.0, 1.0))
     conversion = bit_exact(model, samples=4)
     assert kind in {op.kind for op in conversion.graph.ops}
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("kernel,strides,padding,activation", [
+    (3, 2, "same", None), (3, 2, "valid", "relu"), (2, 2, "same", None), (4, 3, "valid", None),
+    (5, 1, "same", "relu6"), ((3, 2), (2, 1), "same", None)])
+def test_converted_transpose_conv(bit_exact, tfk, kernel, strides, padding, activation):
+    """Keras' Conv2DTranspose (TRANSPOSE_CONV): kernels larger and smaller than the stride,
+    SAME and VALID, with and without bias and a fused activation."""
+    _, keras, quantize = tfk
+    keras.utils.set_random_seed(4)
+    inp = keras.Input((5, 4, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu")(inp)
+    x = keras.layers.Conv2DTranspose(5, kernel, strides=strides, padding=padding,
+                                     activation=activation, use_bias=padding == "same")(x)
+    model = keras.Model(inp, x)
+    conversion = bit_exact(quantize.quantize_keras(model, rep((5, 4, 3), -1.0, 1.0)), samples=4)
+    assert "TRANSPOSE_CONV" in {op.kind for op in conversion.graph.ops}
+
+
+@pytest.mark.tflm
+@pytest.mark.parametrize("activation", [0, 1, 3])  # NONE, RELU, RELU6
+def test_transpose_conv_fused_activation(out_dir, activation):
+    """The options' fused activation (the TFLite converter writes a separate RELU instead)."""
+    rng = np.random.default_rng(activation)
+    b = ModelBuilder()
+    x = b.tensor("x", (1, 3, 4, 2), "int8", 0.05, 3)
+    w = b.const("w", rng.integers(-127, 128, (4, 3, 3, 2)), "int8",
+                rng.uniform(0.005, 0.02, 4), 0, axis=0)
+    bias = b.const("bias", rng.integers(-300, 300, 4), "int32", 0.05 * 0.01, 0)
+    y = b.tensor("y", (1, 7, 9, 4), "int8", 0.02, -10)
+    b.op("TRANSPOSE_CONV", [b.const("shape", [1, 7, 9, 4], "int32"), w, x, bias], [y],
+         "TransposeConvOptions", padding=1, strideH=2, strideW=2,
+         fusedActivationFunction=activation)
+    compare_with_tflm(b.build([x], [y]), out_dir(), batches([(1, 3, 4, 2)], count=4))

@@ -399,3 +399,16 @@ def test_squeeze_and_excitation_block(bit_exact, tfk):
     conversion = bit_exact(tflite, samples=6)
     kinds = {op.kind for op in conversion.graph.ops}
     assert {"HARD_SWISH", "LOGISTIC", "MUL", "SOFTMAX"} <= kinds, kinds
+
+
+@pytest.mark.parametrize("lo,hi", RANGES[:3])
+def test_converted_elu_float_island(bit_exact, tfk, lo, hi):
+    """Keras' elu stays float between DEQUANTIZE and QUANTIZE (a float island): the float ELU
+    gives TFLite Micro's floats, the int8 around it its bytes."""
+    _, keras, quantize = tfk
+    keras.utils.set_random_seed(6)
+    inp = keras.Input((5, 4, 3))
+    x = keras.layers.Activation("elu")(keras.layers.Conv2D(8, 3, padding="same")(inp))
+    model = keras.Model(inp, keras.layers.Conv2D(4, 1)(x))
+    conversion = bit_exact(quantize.quantize_keras(model, rep((5, 4, 3), lo, hi)), samples=8)
+    assert [op.kind for op in conversion.graph.ops][1:4] == ["DEQUANTIZE", "ELU", "QUANTIZE"]

@@ -1,11 +1,13 @@
-"""LOGISTIC (sigmoid): int8 -> int8, TFLite Micro's gemmlowp fixed-point path.
+"""LOGISTIC (sigmoid) and TANH: int8 -> int8, TFLite Micro's gemmlowp fixed-point paths.
 
-Preparation as logistic_common.cc (CalculateArithmeticOpDataLogistic) for int8:
-- the output zero point must be -128 (TFLM checks it; the kernel assumes scale 1/256 and does
-  not read the output scale, so neither does ours);
+Preparation as logistic_common.cc (CalculateArithmeticOpDataLogistic) and tanh.cc
+(CalculateArithmeticOpData) for int8, the same for both:
 - input_real_multiplier = input scale * 2^27 in double; frexp gives (q, input_left_shift) and
   input_multiplier = round(q * 2^31) (no QuantizeMultiplier renormalisation);
 - input_range_radius = CalculateInputRadius(4, input_left_shift, 31).
+LOGISTIC's output zero point must be -128 (TFLM checks it; the kernel assumes scale 1/256).
+TANH writes steps of 1/128 around 0 and TFLM checks nothing of its output (the TFLite converter
+gives 1/128 and 0). Neither kernel reads the output's scale, so neither does the generated code.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ INPUT_INTEGER_BITS = 4
 
 def q4_input_scaling(input_scale: float) -> tuple[int, int, int] | None:
     """(input_multiplier, input_left_shift, input_range_radius) that take an int8 input to
-    Q4.27, as TFLM prepares LOGISTIC and TANH alike; None when TFLM's math breaks."""
+    Q4.27; None when TFLM's math breaks."""
     real = f32(input_scale) * float(1 << (31 - INPUT_INTEGER_BITS))
     q, left_shift = math.frexp(real)
     mult = round_half_away(q * (1 << 31))
@@ -31,7 +33,7 @@ def q4_input_scaling(input_scale: float) -> tuple[int, int, int] | None:
 
 
 class Logistic(OpDef):
-    kinds = ("LOGISTIC",)
+    kinds = ("LOGISTIC", "TANH")
     elementwise = True
     kernels = ("logistic", "fixedpoint")
     #: the fields of the C parameter struct, all from op.params
@@ -40,13 +42,13 @@ class Logistic(OpDef):
 
     def prepare(self, op) -> None:
         x, y = expect_unary_int8(op)
-        if y.zero_point != -128:
+        if op.kind == "LOGISTIC" and y.zero_point != -128:
             raise fail(op, f"output zero point {y.zero_point} is not supported: TFLite Micro's "
                            "int8 LOGISTIC needs zero point -128 (and scale 1/256)")
         scaling = q4_input_scaling(x.scale)
         if scaling is None:
             raise fail(op, f"input scale {x.scale!r} is out of the range TFLite Micro's int8 "
-                           "LOGISTIC handles (at least 2^-29)")
+                           f"{op.kind} handles (at least 2^-29)")
         mult, left_shift, radius = scaling
         op.params.update(size=x.size, input_zero_point=x.zero_point, input_range_radius=radius,
                          input_multiplier=mult, input_left_shift=left_shift)
@@ -56,4 +58,5 @@ class Logistic(OpDef):
 
     def emit(self, op, c) -> str:
         params = c.params("tme_logistic_params", op, {k: op.params[k] for k in self.fields})
-        return f"tme_logistic_s8(&{params}, {c.ptr(op.inputs[0])}, {c.ptr(op.outputs[0])});"
+        function = "tme_logistic_s8" if op.kind == "LOGISTIC" else "tme_tanh_s8"
+        return f"{function}(&{params}, {c.ptr(op.inputs[0])}, {c.ptr(op.outputs[0])});"

@@ -1,4 +1,5 @@
-/* LOGISTIC (sigmoid) on int8 tensors: int8 output with zero point -128 (scale 1/256). */
+/* LOGISTIC (sigmoid) and TANH on int8 tensors: int8 output in steps of 1/256 from zero point
+ * -128 (LOGISTIC) or of 1/128 around zero point 0 (TANH). */
 #ifndef TME_LOGISTIC_H
 #define TME_LOGISTIC_H
 
@@ -13,5 +14,6 @@ typedef struct {
 } tme_logistic_params;
 
 void tme_logistic_s8(const tme_logistic_params *p, const int8_t *in, int8_t *out);
+void tme_tanh_s8(const tme_logistic_params *p, const int8_t *in, int8_t *out);
 
 #endif /* TME_LOGISTIC_H */
