@@ -19,7 +19,7 @@ from .planner import MemoryPlan
 _CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t",
            "int64": "int64_t", "float32": "float"}
 #: TFLite TensorType codes, exposed in model.h so callers can check what a tensor holds
-DTYPE_CODES = {"float32": 0, "int32": 2, "int8": 9}
+DTYPE_CODES = {"float32": 0, "int32": 2, "uint8": 3, "int8": 9}
 
 
 def c_identifier(text: str) -> str:
@@ -76,7 +76,9 @@ class EmitContext:
 
     def __init__(self, graph: Graph, plan: MemoryPlan, prefix: str):
         self.graph, self.plan, self.prefix = graph, plan, prefix
-        self.arena = f"{prefix}_arena"
+        # a model with state keeps it and the arena in one static object (no padding between)
+        self.arena = f"{prefix}_memory.arena" if graph.state else f"{prefix}_arena"
+        self.state = f"{prefix}_memory.state"
         self.arrays: list[dict] = []  # constant arrays, for the weights file
         self._array_by_content: dict[tuple, str] = {}
         self._tensor_arrays: dict[int, str] = {}
@@ -125,6 +127,14 @@ class EmitContext:
                 self._tensor_arrays[id(tensor)] = self._array(
                     tensor.data, f"t{tensor.index}", f"tensor {tensor.index}: {tensor.name}")
             return self._tensor_arrays[id(tensor)]
+        if tensor.window_of is not None:  # at the ring's position, in its buffer
+            ring = tensor.window_of
+            offset = self.plan.state_offsets[id(ring.buffer)] + byte_offset
+            return (f"(({_CTYPES[tensor.dtype]} *)({self.state}.bytes + {offset} + "
+                    f"{self.ring_position(ring)}))")
+        if tensor.is_state:
+            offset = self.plan.state_offsets[id(tensor)] + byte_offset
+            return f"(({_CTYPES[tensor.dtype]} *)({self.state}.bytes + {offset}))"
         offset = self._offsets.get(id(tensor))
         if offset is None:
             offset = self.plan.offset(tensor)
@@ -132,6 +142,14 @@ class EmitContext:
             return self._arena_ptr(_CTYPES[tensor.dtype],
                                    f"{offset} + {byte_offset}" if byte_offset else offset)
         return self._arena_ptr(_CTYPES[tensor.dtype], offset + byte_offset)
+
+    def state_word(self, name: str) -> str:
+        """The C lvalue of an int32 word of the state buffer's bookkeeping (plan.state_words)."""
+        return f"(*(int32_t *)({self.state}.bytes + {self.plan.state_words[name]}))"
+
+    def ring_position(self, ring) -> str:
+        """The C lvalue holding a ring buffer's current position (bytes)."""
+        return self.state_word(f"ring{ring.number}")
 
     def scratch_offset(self, op: Op) -> int:
         if id(op) in self._scratch:
@@ -233,10 +251,24 @@ def emit_project(graph: Graph, plan: MemoryPlan,
         out = op.outputs[0]
         calls.append(dict(comment=c_comment(f"op {op.index}: {op.kind} -> {list(out.shape)} "
                                             f"{out.name}"), code=definition.emit(op, ctx)))
+    state = []
+    for t in graph.state:
+        flat = np.ascontiguousarray(t.initial).reshape(-1).view(np.uint8)
+        uniform = flat.size and (flat == flat[0]).all()
+        state.append(dict(
+            comment=c_comment(f"{t.name}: {t.dtype} {list(t.shape)}"),
+            offset=plan.state_offsets[id(t)], bytes=t.nbytes,
+            fill=int(flat[0]) if uniform else None,
+            initial=None if uniform else ctx._array(t.initial, f"state{t.index}_initial",
+                                                    f"initial value of state {t.name}")))
     files = engine_files(families)
     kernel_headers = sorted(f"tme_{fam}.h" for fam in families)
     context = dict(
         prefix=prefix, PREFIX=prefix.upper(), arena_bytes=max(plan.arena_bytes, 16),
+        state=state, state_bytes=plan.state_bytes,
+        rings=[ctx.ring_position(r) for r in graph.rings],
+        started=ctx.state_word("started") if graph.state else "",
+        arena=ctx.arena, state_var=ctx.state,
         inputs=[_tensor_info(t) | dict(offset=None if any(t is s for s in graph.streamed)
                                        else plan.offset(t)) for t in graph.inputs],
         streamed=bool(graph.streamed),

@@ -44,10 +44,22 @@ class Tensor:
     dtype: str
     quant: Quant | None = None
     data: np.ndarray | None = None  # constant contents (weights, biases, shapes)
+    #: a state variable's value at start-up and after reset (a resource variable that the
+    #: model's CALL_ONCE subgraph initialises): such a tensor keeps its bytes between invokes,
+    #: outside the arena
+    initial: np.ndarray | None = None
+    #: the Ring whose window this tensor is (passes/ring.py): its bytes sit in the ring's
+    #: buffer at the ring's current position, not in the arena
+    window_of: "Ring | None" = None
 
     @property
     def is_const(self) -> bool:
         return self.data is not None
+
+    @property
+    def is_state(self) -> bool:
+        """A state variable, or a window of one: bytes outside the arena, kept between invokes."""
+        return self.initial is not None or self.window_of is not None
 
     @property
     def size(self) -> int:
@@ -67,6 +79,24 @@ class Tensor:
 
     def __repr__(self):
         return f"Tensor#{self.index}({self.name!r}, {self.shape}, {self.dtype})"
+
+
+@dataclass(eq=False)
+class Ring:
+    """A state variable kept as a ring buffer (passes/ring.py): its `keep` bytes sit at the
+    current position of `buffer` (a state tensor of `capacity` bytes), each invoke appends its
+    `step` new bytes behind them and reads the window of both in place; at the end of the
+    invoke the position moves on by `step`, and only when the next window would pass the
+    buffer's end are the kept bytes moved back to its start."""
+
+    buffer: Tensor
+    keep: int
+    step: int
+    number: int  # the ring's number in the model (names its position in the C code)
+
+    @property
+    def capacity(self) -> int:
+        return self.buffer.nbytes
 
 
 @dataclass(eq=False)
@@ -94,6 +124,11 @@ class Graph:
     #: inputs that never enter the arena: the caller streams them in, region by region, to
     #: the patch stage (passes/patch/)
     streamed: list[Tensor] = field(default_factory=list)
+    #: state variables (`Tensor.is_state`): READ_VARIABLE copies one into the arena,
+    #: ASSIGN_VARIABLE writes one; they live in their own buffer, never in the arena
+    state: list[Tensor] = field(default_factory=list)
+    #: the state variables kept as ring buffers (their buffers are in `state`)
+    rings: list[Ring] = field(default_factory=list)
 
     def consumers(self, tensor: Tensor) -> list[Op]:
         return [op for op in self.ops if any(t is tensor for t in op.inputs)]
@@ -105,10 +140,11 @@ class Graph:
         return None
 
     def activations(self) -> list[Tensor]:
-        """Every non-constant tensor that an op reads or writes, in first-use order."""
+        """Every tensor of the arena (neither constant nor state) that an op reads or writes, in
+        first-use order."""
         seen, result = set(), []
         for t in self.inputs + [t for op in self.ops for t in op.inputs + op.outputs] + self.outputs:
-            if t is not None and not t.is_const and id(t) not in seen:
+            if t is not None and not t.is_const and not t.is_state and id(t) not in seen:
                 seen.add(id(t))
                 result.append(t)
         return result

@@ -38,6 +38,8 @@ def _isa_paths(families: tuple[str, ...]) -> tuple[bool, bool]:
 
 
 def _memory(definition: OpDef) -> str:
+    if definition.memory_note:
+        return definition.memory_note
     if getattr(definition, "folds_only", False):
         return "folded at conversion"
     if definition.alias:

@@ -13,6 +13,7 @@ from .errors import ConversionError
 from .ir import Graph
 from .passes.fuse import fuse
 from .passes.legalize import legalize
+from .passes.ring import ring_buffers
 from .passes.patch import DEFAULT_MAC_BUDGET, apply_patches
 from .planner import MemoryPlan, plan_memory
 from .reader import read_tflite
@@ -35,12 +36,17 @@ class Conversion:
     fit: object = None  # its devices.Fit: arena and model data against the device's memory
 
 
-def load_graph(model, name: str | None = None, *, dsp: bool = False) -> Graph:
+def load_graph(model, name: str | None = None, *, dsp: bool = False,
+               rings: bool | int = True) -> Graph:
     """Read and legalize a model; every error names the model file (or `name`). `dsp`: the
-    kernels are chosen for Cortex-M cores with the DSP extension."""
+    kernels are chosen for Cortex-M cores with the DSP extension. `rings`: a streaming model's
+    window shifts become ring buffers (passes/ring.py; an int: the invokes between two moves
+    of the kept bytes)."""
     graph = read_tflite(model, name)
     try:
         legalize(graph)
+        if rings is not False:
+            ring_buffers(graph, None if rings is True else int(rings))
         fuse(graph, dsp=dsp)
     except ConversionError as e:
         if e.model is None:
@@ -59,11 +65,12 @@ def check_prefix(prefix: str) -> None:
 
 def generate(model, *, prefix: str = "model", name: str | None = None, patch=None,
              stream_input: bool = False, mac_budget: float = DEFAULT_MAC_BUDGET,
-             dsp: bool = False):
+             dsp: bool = False, rings: bool | int = True):
     """Read, legalize, patch, plan and emit in memory: (graph, plan, files by name, constant
-    bytes, the patch summary or None). `dsp`: kernels chosen for Cortex-M DSP cores."""
+    bytes, the patch summary or None). `dsp`: kernels chosen for Cortex-M DSP cores; `rings`:
+    window shifts kept as ring buffers."""
     check_prefix(prefix)
-    graph = load_graph(model, name, dsp=dsp)
+    graph = load_graph(model, name, dsp=dsp, rings=rings)
     graph, patching = apply_patches(graph, patch, stream_input=stream_input,
                                     mac_budget=mac_budget, dsp=dsp)
     plan = plan_memory(graph)
@@ -77,7 +84,7 @@ def generate(model, *, prefix: str = "model", name: str | None = None, patch=Non
 
 def convert(model, out_dir, *, prefix: str = "model", force: bool = False, device=None,
             patch=None, stream_input: bool = False,
-            mac_budget: float = DEFAULT_MAC_BUDGET) -> Conversion:
+            mac_budget: float = DEFAULT_MAC_BUDGET, rings: bool | int = True) -> Conversion:
     """Convert a .tflite model (path or bytes) into a C project in `out_dir`.
 
     `device` (a name from `tflm_mcunet.devices`, a user-defined spec or a Device) adds the
@@ -90,13 +97,17 @@ def convert(model, out_dir, *, prefix: str = "model", force: bool = False, devic
     "keep_rows": True makes it row bands; a list of such dicts for several stages).
     `stream_input`: the caller supplies the input region by region (`<prefix>_invoke_streamed`),
     so it never sits whole in SRAM.
+    `rings`: a streaming model's window shifts (read the state, append the new frames, keep the
+    newest, assign) run in place in a ring buffer (passes/ring.py); an int n: the ring holds n
+    invokes' new frames (the kept bytes move once every n invokes; True chooses); False copies
+    as TFLite Micro does.
     """
     out = Path(out_dir)
     _check_output_folder(out, force=force, model=model)  # before the work; again when writing
     # for a device (every core supported has the DSP extension) the kernels faster there
     graph, plan, files, const_bytes, patching = generate(
         model, prefix=prefix, patch=patch, stream_input=stream_input, mac_budget=mac_budget,
-        dsp=device is not None)
+        dsp=device is not None, rings=rings)
     fit = None
     if device is not None:
         from ..devices import get_device
@@ -104,7 +115,8 @@ def convert(model, out_dir, *, prefix: str = "model", force: bool = False, devic
 
         device = get_device(device)
         files.update(target_files(device, prefix=prefix, source=Path(graph.source).name))
-        fit = device.fit(plan.arena_bytes, const_bytes, stack_bytes=DEFAULT_STACK_BYTES)
+        fit = device.fit(plan.arena_bytes + plan.state_bytes, const_bytes,
+                         stack_bytes=DEFAULT_STACK_BYTES)
     _write_atomically(out, files, force=force, model=model)
     return Conversion(out, graph, plan, build_report(graph, plan, const_bytes, patching), device,
                       fit)

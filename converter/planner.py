@@ -14,18 +14,25 @@ functions: a planning rule has one home.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .ir import Graph, Tensor
 from .ops import lookup
 from .placement import PLACEMENT_ORDERS, Buffer, align_up, place_buffers
 
 __all__ = ["Buffer", "MemoryPlan", "PLACEMENT_ORDERS", "align_up", "arena_bytes", "lifetimes",
-           "lower_bound", "overlap_permissions", "place_buffers", "plan_memory"]
+           "lower_bound", "overlap_permissions", "place_buffers", "plan_memory", "plan_state"]
+
+
 
 
 @dataclass
 class MemoryPlan:
+    """Offsets in the arena, and in the state buffer (kept between invokes, never reused;
+    `state_bytes` long): of the state variables (`state_offsets`: id(tensor) -> offset) and of
+    the generated code's int32 bookkeeping there (`state_words`: "started", the flag of the
+    first invoke; "ring<n>", ring n's position)."""
+
     arena_bytes: int
     buffers: list[Buffer]
     tensor_buffer: dict[int, Buffer]  # id(tensor) -> its buffer
@@ -35,6 +42,14 @@ class MemoryPlan:
     lower_bound_bytes: int
     order: str  # the placement order that won
     positions: int  # number of op positions
+    state_offsets: dict[int, int] = field(default_factory=dict)
+    state_bytes: int = 0
+    state_words: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def peak_bytes(self) -> int:
+        """Static SRAM of the model's data: the arena and the state."""
+        return self.arena_bytes + self.state_bytes
 
     def offset(self, tensor: Tensor) -> int:
         return self.tensor_buffer[id(tensor)].offset
@@ -74,9 +89,11 @@ def lifetimes(graph: Graph):
     for pos, op in enumerate(graph.ops):
         definition = lookup(op.kind)
         for t in op.inputs:
-            if t is not None and not t.is_const:
+            if t is not None and not t.is_const and not t.is_state:
                 buffer_of(t, pos).last = pos  # (the positions only grow)
         for t in op.outputs:
+            if t.is_state:  # (ASSIGN_VARIABLE: the state buffer, not the arena)
+                continue
             if definition.alias:  # same bytes as the input, under another shape
                 b = root[id(op.inputs[0])]
                 root[id(t)] = b
@@ -101,14 +118,14 @@ def overlap_permissions(graph: Graph, root: dict[int, Buffer]):
     allowed, exact = {}, set()
     for pos, op in enumerate(graph.ops):
         definition = lookup(op.kind)
-        if definition.alias or len(op.outputs) != 1:
+        if definition.alias or len(op.outputs) != 1 or op.outputs[0].is_state:
             continue
         out = root[id(op.outputs[0])]
         if out.first != pos:
             continue
         shared = definition.shares_input(op)
         for index, t in enumerate(op.inputs):
-            if t is None or t.is_const:
+            if t is None or t.is_const or t.is_state:
                 continue
             src = root[id(t)]
             if src is out or src.pinned or src.last != pos:
@@ -163,11 +180,30 @@ def arena_bytes(graph: Graph) -> int:
     return _place_graph(graph, True, None)[0]
 
 
+def plan_state(graph: Graph) -> tuple[dict[int, int], dict[str, int], int]:
+    """The state buffer: the state variables one after the other (each aligned as arena
+    buffers are), then the int32 words of the code's bookkeeping (the first invoke's flag, each
+    ring's position), its end aligned as the arena that follows it. Returns ({id(tensor):
+    offset}, {word: offset}, the buffer's bytes)."""
+    offsets, words, end = {}, {}, 0
+    for t in graph.state:
+        offsets[id(t)] = align_up(end)
+        end = offsets[id(t)] + t.nbytes
+    if graph.state:
+        end = -(-end // 4) * 4
+        for name in ["started"] + [f"ring{r.number}" for r in graph.rings]:
+            words[name] = end
+            end += 4
+    return offsets, words, align_up(end)  # (the arena follows it in memory)
+
+
 def plan_memory(graph: Graph, *, overlap: bool = True, orders=None) -> MemoryPlan:
-    """Plan the arena. `overlap=False, orders=("largest first",)` gives TFLite Micro's greedy
-    plan (no buffer shares bytes with another live one)."""
+    """Plan the arena (and the state buffer). `overlap=False, orders=("largest first",)` gives
+    TFLite Micro's greedy plan (no buffer shares bytes with another live one)."""
     arena, order, everything, scratch, root, allowed, exact = _place_graph(graph, overlap,
                                                                            orders)
     positions = max(len(graph.ops), 1)
+    state_offsets, state_words, state_bytes = plan_state(graph)
     return MemoryPlan(arena, everything, root, scratch, allowed, exact,
-                      lower_bound(everything, allowed, positions), order, positions)
+                      lower_bound(everything, allowed, positions), order, positions,
+                      state_offsets, state_bytes, state_words)

@@ -13,6 +13,7 @@ from . import schema
 from .errors import ConversionError
 from .ir import Graph, Op, Quant, Tensor
 from .ops import lookup, supported_kinds
+from .variables import check_subgraphs, initial_values, resolve
 
 _MAX_ELEMENTS = 1 << 31
 #: more operators or tensors than any microcontroller model has (bounds the converter's work)
@@ -72,19 +73,59 @@ class _Reader:
         model = schema.Model.GetRootAs(data, 0)
         if model.Version() != 3:
             raise self.error(f"schema version {model.Version()} is not supported (expected 3)")
-        if model.SubgraphsLength() != 1:
-            raise self.error(f"model has {model.SubgraphsLength()} subgraphs; only single-subgraph "
-                             "models are supported (no control flow)")
+        if model.SubgraphsLength() < 1:
+            raise self.error("model has no subgraph")
         if model.BuffersLength() and self.buffer(model.Buffers(0)):
             raise self.error("buffer 0 holds data; it must be empty (the schema's sentinel for "
                              "tensors without data)")
         sub = model.Subgraphs(0)
+        opcodes = [self.opcode(model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
+        tensors, ops = self.subgraph(model, sub, opcodes)
+        state = []
+        count = model.SubgraphsLength()
+        if count > 1 or any(op.kind in ("CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE",
+                                        "ASSIGN_VARIABLE") for op in ops):
+            names = [self.subgraph_name(model.Subgraphs(i), i) for i in range(count)]
+            runs = check_subgraphs(count, [(op.index, op.kind, op.options) for op in ops], names,
+                                   self.source)
+            initial = {}
+            for index, call_once in sorted(runs.items()):
+                try:
+                    _, init_ops = self.subgraph(model, model.Subgraphs(index), opcodes)
+                except ConversionError as e:
+                    raise ConversionError(f"in initialisation subgraph {index}: {e.detail}",
+                                          model=self.source, op_index=e.op_index,
+                                          op_kind=e.op_kind) from e
+                initial.update(initial_values(index, call_once, init_ops, self.source))
+            ops, state = resolve(ops, tensors, initial, runs, self.source)
+
+        def tensor_at(i: int, what: str) -> Tensor | None:
+            if i == -1:
+                return None
+            if not 0 <= i < len(tensors):
+                raise self.error(f"{what} refers to tensor {i}, but the model has {len(tensors)}")
+            return tensors[i]
+
+        inputs = [tensor_at(int(i), "subgraph input") for i in self.int_vector(sub, "Inputs")]
+        outputs = [tensor_at(int(i), "subgraph output") for i in self.int_vector(sub, "Outputs")]
+        if not inputs or not outputs or None in inputs or None in outputs:
+            raise self.error("the subgraph must name its input and output tensors")
+        desc = model.Description()
+        return Graph(tensors, ops, inputs, outputs, source=self.source,
+                     description=desc.decode("utf-8", "replace") if desc else "", state=state)
+
+    @staticmethod
+    def subgraph_name(sub, index: int) -> str:
+        name = sub.Name()
+        return printable(name.decode("utf-8", "replace")) if name else f"subgraph {index}"
+
+    def subgraph(self, model, sub, opcodes: list[str]) -> tuple[list[Tensor], list[Op]]:
+        """The tensors and operators of one subgraph."""
         if sub.OperatorsLength() > MAX_OPERATORS or sub.TensorsLength() > MAX_TENSORS:
             raise self.error(f"the model has {sub.OperatorsLength()} operators and "
                              f"{sub.TensorsLength()} tensors; at most {MAX_OPERATORS} and "
                              f"{MAX_TENSORS} are supported")
         tensors = [self.tensor(model, sub.Tensors(i), i) for i in range(sub.TensorsLength())]
-        opcodes = [self.opcode(model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
 
         def tensor_at(i: int, what: str) -> Tensor | None:
             if i == -1:
@@ -134,13 +175,7 @@ class _Reader:
                     f"it has no builtin options; {kind} needs {expected or 'them'}",
                     model=self.source, op_index=k, op_kind=kind) from e
             ops.append(op)
-        inputs = [tensor_at(int(i), "subgraph input") for i in self.int_vector(sub, "Inputs")]
-        outputs = [tensor_at(int(i), "subgraph output") for i in self.int_vector(sub, "Outputs")]
-        if not inputs or not outputs or None in inputs or None in outputs:
-            raise self.error("the subgraph must name its input and output tensors")
-        desc = model.Description()
-        return Graph(tensors, ops, inputs, outputs, source=self.source,
-                     description=desc.decode("utf-8", "replace") if desc else "")
+        return tensors, ops
 
     @staticmethod
     def int_vector(table, field: str) -> list[int]:

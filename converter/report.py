@@ -23,13 +23,20 @@ class LayerRow:
 @dataclass
 class Report:
     model: str
-    peak_sram_bytes: int  # the static arena: every activation, input and output, and scratch
+    #: the static arena (every activation, input and output, and scratch) and the state
+    peak_sram_bytes: int
     flash_bytes: int  # constant model data in the generated code (kernel code not included)
     macs: int
     lower_bound_bytes: int = 0  # no layer-by-layer plan of this op order needs less
     layers: list[LayerRow] = field(default_factory=list)
     #: the patch stage (passes/patch/options.py PatchSummary), when convert() was given `patch`
     patch: object = None
+    arena_bytes: int = 0  # the arena alone
+    #: the state a streaming model keeps between invokes (resource variables), in a buffer of
+    #: its own beside the arena
+    state_bytes: int = 0
+    #: (kept bytes, new bytes per invoke, buffer bytes) of each state kept as a ring buffer
+    rings: list = field(default_factory=list)
 
     @property
     def input_streamed(self) -> bool:
@@ -46,13 +53,25 @@ class Report:
             shape = "x".join(map(str, r.output_shape))
             lines.append(f"| {r.index} | {r.kind} | {shape} | {r.macs:,} | {r.live_bytes:,} | "
                          f"{r.sram_bytes:,} | {r.weight_bytes:,} |")
-        gap = self.peak_sram_bytes / self.lower_bound_bytes - 1 if self.lower_bound_bytes else 0
+        arena = self.arena_bytes or self.peak_sram_bytes - self.state_bytes
+        gap = arena / self.lower_bound_bytes - 1 if self.lower_bound_bytes else 0
         counted = ("input streamed (not in SRAM), output included" if self.input_streamed
                    else "input and output included")
-        lines += ["", f"Peak SRAM: {self.peak_sram_bytes:,} B (static arena; {counted})"]
+        if self.state_bytes:
+            lines += ["", f"Peak SRAM: {self.peak_sram_bytes:,} B = arena {arena:,} B ({counted}) "
+                          f"+ state {self.state_bytes:,} B (resource variables, kept between "
+                          "invokes)"]
+        else:
+            lines += ["", f"Peak SRAM: {self.peak_sram_bytes:,} B (static arena; {counted})"]
+        for keep, step, capacity in self.rings:
+            every = (capacity - keep) // step
+            lines.append(f"Ring buffer: {keep:,} B of state read in place with the {step:,} B "
+                         f"appended per invoke ({capacity:,} B buffer; the kept bytes move "
+                         + ("at the end of every invoke)" if every == 1 else
+                            f"once every {every} invokes)"))
         lines += self._patch_lines() or [
             f"Lower bound for layer-by-layer execution: {self.lower_bound_bytes:,} B "
-            f"(the plan is {gap:.1%} above it)"]
+            f"(the {'arena' if self.state_bytes else 'plan'} is {gap:.1%} above it)"]
         lines += [
             f"Flash (model data): {self.flash_bytes:,} B (weights, biases, requantization "
             "constants; kernel code not included)",
@@ -102,5 +121,7 @@ def build_report(graph: Graph, plan: MemoryPlan, flash_bytes: int, patch=None) -
             kind = f"PATCH_STAGE {stage.describe()}"
         rows.append(LayerRow(op.index, kind, op.outputs[0].shape, lookup(op.kind).macs(op),
                              plan.live_bytes(pos), plan.high_water(pos), weights))
-    return Report(graph.source, plan.arena_bytes, flash_bytes, sum(r.macs for r in rows),
-                  plan.lower_bound_bytes, rows, patch)
+    return Report(graph.source, plan.arena_bytes + plan.state_bytes, flash_bytes,
+                  sum(r.macs for r in rows), plan.lower_bound_bytes, rows, patch,
+                  arena_bytes=plan.arena_bytes, state_bytes=plan.state_bytes,
+                  rings=[(r.keep, r.step, r.capacity) for r in graph.rings])

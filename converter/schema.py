@@ -32,6 +32,8 @@ TENSOR_TYPES = {
     TensorType.UINT32: ("uint32", "<u4"),
     TensorType.UINT16: ("uint16", "<u2"),
 }
+if hasattr(TensorType, "RESOURCE"):  # the handle of a resource variable (VAR_HANDLE)
+    TENSOR_TYPES[TensorType.RESOURCE] = ("resource", None)
 if hasattr(TensorType, "INT4"):
     TENSOR_TYPES[TensorType.INT4] = ("int4", None)
 
@@ -64,6 +66,9 @@ OPTIONS_OF = {
     "RESIZE_BILINEAR": "ResizeBilinearOptions", "MIRROR_PAD": "MirrorPadOptions",
     "GATHER": "GatherOptions", "ARG_MAX": "ArgMaxOptions", "ARG_MIN": "ArgMinOptions",
     "TRANSPOSE_CONV": "TransposeConvOptions", "BATCH_MATMUL": "BatchMatMulOptions",
+    "CALL_ONCE": "CallOnceOptions", "VAR_HANDLE": "VarHandleOptions",
+    "READ_VARIABLE": "ReadVariableOptions", "ASSIGN_VARIABLE": "AssignVariableOptions",
+    "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions",
 }
 
 

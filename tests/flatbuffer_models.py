@@ -353,6 +353,16 @@ def seed_layout() -> bytes:
     return b.build([x, z], [up, zt, bl, tc, g, mm], "seed layout")
 
 
+def seed_streaming() -> bytes:
+    """A streaming model (state kept between invokes): CALL_ONCE's initialisation subgraph,
+    VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE, window shifts by STRIDED_SLICE and SPLIT_V, a
+    SPLIT (tests/stateful_models.py)."""
+    from stateful_models import random_streaming
+
+    return random_streaming(2, with_split=True)
+
+
 def seed_models() -> dict[str, bytes]:
     return {"cnn": seed_cnn(), "mixed": seed_mixed(), "shapes": seed_shapes(),
-            "elementwise": seed_elementwise(), "layout": seed_layout()}
+            "elementwise": seed_elementwise(), "layout": seed_layout(),
+            "streaming": seed_streaming()}

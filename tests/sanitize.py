@@ -1,5 +1,9 @@
 """Generated projects built with AddressSanitizer + UndefinedBehaviorSanitizer and run.
 
+The harness invokes the model once per sample, in order, so TFLite Micro's reference runs the
+samples in one interpreter too (`run_tflm_sequence`): the same for a model without state, and
+a streaming model carries its state from sample to sample in both.
+
 ctypes and ASan do not mix, so the project is linked with a small harness
 (tests/harness/run_model.c) into an executable that reads input samples on stdin and writes
 the output bytes on stdout. Any sanitizer report makes the run fail (-fno-sanitize-recover),
@@ -21,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tflm_mcunet import convert
-from tflm_mcunet.tflm import run_tflm_batch
+from tflm_mcunet.tflm import run_tflm_sequence
 
 CC = os.environ.get("CC", "cc")
 SAN_FLAGS = ["-std=c99", "-O1", "-g", "-fsanitize=address,undefined",
@@ -120,7 +124,7 @@ def sanitized_matches_tflm(model: bytes, out_dir, batches, *, tflm_may_fail: boo
         batches = batches(conversion)
     ours = run_sanitized(exe, conversion, batches)
     try:
-        reference = run_tflm_batch(model, batches)
+        reference = run_tflm_sequence(model, batches)  # one interpreter, as the harness
     except TFLMError:
         # TFLite Micro crashes on a depthwise convolution whose bias slot says "none" (-1);
         # the same model without the empty slot is what it means, and what we computed
@@ -128,7 +132,7 @@ def sanitized_matches_tflm(model: bytes, out_dir, batches, *, tflm_may_fail: boo
         try:
             if stripped is None:
                 raise
-            reference = run_tflm_batch(stripped, batches)
+            reference = run_tflm_sequence(stripped, batches)
         except TFLMError:
             if tflm_may_fail:
                 return conversion

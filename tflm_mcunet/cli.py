@@ -47,7 +47,7 @@ def _convert(args) -> int:
 
     conv = convert(args.model, args.output, prefix=args.prefix, force=args.force,
                    device=args.device, patch=args.patch, stream_input=args.stream_input,
-                   mac_budget=args.mac_budget)
+                   mac_budget=args.mac_budget, rings=not args.no_rings)
     print(conv.report.to_markdown())
     if args.plot:
         from .plot import plot_memory
@@ -76,7 +76,7 @@ def _convert_demo(args) -> int:
     import numpy as np
 
     from . import compile_host, convert
-    from .tflm import run_tflm_batch, tflm_arena_report
+    from .tflm import run_tflm_batch, run_tflm_sequence, tflm_arena_report
 
     model = Path(args.model) if args.model else example_model()
     out = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="tflm-mcunet-"))
@@ -93,7 +93,8 @@ def _convert_demo(args) -> int:
             else:
                 sample.append(rng.integers(-128, 128, info["shape"], dtype=np.int8))
         inputs.append(sample)
-    reference = run_tflm_batch(model, inputs)
+    # a streaming model carries its state from sample to sample, in TFLite Micro too
+    reference = (run_tflm_sequence if host.has_state else run_tflm_batch)(model, inputs)
 
     def identical(host) -> int:
         same = 0
@@ -198,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mac-budget", type=float, default=0.2, metavar="FRACTION",
                    help="extra MACs --patch auto may spend on overlapping halos, as a fraction "
                    "of the model's MACs (default 0.2)")
+    p.add_argument("--no-rings", action="store_true",
+                   help="a streaming model's window shifts copy the state as TFLite Micro does "
+                   "(default: ring buffers, read in place)")
     p.set_defaults(run=_convert)
 
     p = sub.add_parser("operators", help="list the operators that convert (a Markdown table)",

@@ -14,7 +14,7 @@ import numpy as np
 
 from .converter.errors import ConversionError
 
-_NUMPY_TYPES = {0: np.float32, 2: np.int32, 9: np.int8}
+_NUMPY_TYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 9: np.int8}
 
 
 class _TensorInfo(ctypes.Structure):
@@ -43,7 +43,10 @@ class HostModel:
 
     A model converted with a streamed input (`convert(..., stream_input=True)`) is invoked the
     same way: `invoke` serves the regions it asks for from the array given, and `regions` lists
-    them (row, col, rows, cols) after each call."""
+    them (row, col, rows, cols) after each call.
+
+    A streaming model keeps state between invokes (`has_state`): each `invoke` continues from
+    the last one, and `reset` restores the initial state (a no-op for other models)."""
 
     def __init__(self, library: Path, prefix: str = "model", cflags: str | None = None):
         self.library = Path(library)
@@ -51,6 +54,10 @@ class HostModel:
         self._lib = _load_private_copy(self.library)
         header = (self.library.parent / "model.h").read_text()
         self.streamed = f"#define {prefix.upper()}_STREAMED_INPUT 1" in header
+        self.has_state = f"#define {prefix.upper()}_HAS_STATE 1" in header
+        self._reset = getattr(self._lib, f"{prefix}_reset") if self.has_state else None
+        if self._reset is not None:
+            self._reset.restype, self._reset.argtypes = None, []
         self._input = getattr(self._lib, f"{prefix}_input")
         self._output = getattr(self._lib, f"{prefix}_output")
         self._invoke = getattr(self._lib, f"{prefix}_invoke" + ("_streamed" if self.streamed
@@ -76,6 +83,11 @@ class HostModel:
         return [dict(name=i.name.decode("utf-8", "replace"), dtype=_NUMPY_TYPES[i.type],
                      shape=tuple(i.dims[:i.rank]), scale=i.scale, zero_point=i.zero_point,
                      bytes=i.bytes) for i in array]
+
+    def reset(self) -> None:
+        """Restore the model's initial state (`<prefix>_reset()`); nothing to do without state."""
+        if self._reset is not None:
+            self._reset()
 
     def invoke(self, *inputs: np.ndarray) -> np.ndarray | list[np.ndarray]:
         """Run the model once; returns the output (a list when the model has several)."""

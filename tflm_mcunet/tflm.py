@@ -31,6 +31,7 @@ __all__ = [
     "TFLMError",
     "run_tflm",
     "run_tflm_batch",
+    "run_tflm_sequence",
     "tflm_arena_report",
     "default_arena_size",
     "model_op_names",
@@ -258,6 +259,37 @@ def run_tflm_batch(
     return _call(request)
 
 
+def run_tflm_sequence(
+    model: ModelLike,
+    list_of_inputs: Sequence[np.ndarray | Sequence[np.ndarray]],
+    reset_before: Sequence[int] = (),
+    arena_size: int | None = None,
+) -> list[list[np.ndarray]]:
+    """Run one invoke per element of ``list_of_inputs`` in one interpreter, keeping its state
+    between invokes (a streaming model's resource variables), as a device runs it.
+
+    The interpreter's ``reset()`` is called before the invokes whose positions are in
+    ``reset_before``. TFLite Micro's reset fills every resource variable with its zero point
+    and does not run the CALL_ONCE initialisation again. Returns one list of outputs per
+    invoke, like :func:`run_tflm_batch`.
+    """
+    data = _model_bytes(model)
+    _parse(data)
+    batches = [_as_input_list(x) for x in list_of_inputs]
+    if not batches:
+        return []
+    request = {
+        "op": "run",
+        "model": data,
+        "batches": batches,
+        "arena_size": None if arena_size is None else int(arena_size),
+        "default_arena": default_arena_size(data),
+        "keep_state": True,
+        "reset_before": sorted(int(k) for k in reset_before),
+    }
+    return _call(request)
+
+
 def _parse_allocations(text: str) -> dict:
     report: dict[str, Any] = {}
     for key in ("total", "head", "tail"):
@@ -423,8 +455,9 @@ def _child_run(req: dict, chan: _Channel) -> None:
     n_in, n_out = _io_counts(data)
     interp, _ = _interpreter_auto(data, req["arena_size"], req["default_arena"])
     results = []
+    keep_state, resets = req.get("keep_state", False), set(req.get("reset_before", ()))
     for k, arrays in enumerate(req["batches"]):
-        if k:
+        if (k and not keep_state) or k in resets:
             interp.reset()
         _set_inputs(interp, arrays, n_in)
         try:

@@ -43,6 +43,9 @@ class OpDef:
     #: why a builtin that TFLite defines is refused (TFLite Micro has no kernel for it, so no
     #: reference to be bit-exact with): the reader stops with this, naming the op
     refused: str | None = None
+    #: what the operator table (operators.py) says of the op's output memory, where the rules
+    #: it derives it from do not apply (the resource-variable ops, whose data is the state)
+    memory_note: str | None = None
 
     def families(self, op: Op) -> tuple[str, ...]:
         """The engine_c kernel families this op's emitted code needs."""

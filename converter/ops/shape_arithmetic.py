@@ -1,7 +1,8 @@
-"""SHAPE, STRIDED_SLICE, PACK on static shapes: folded to constants at conversion time.
+"""SHAPE, PACK on static shapes: folded to constants at conversion time.
 
 Keras 3's Flatten emits SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE even in int8 models; with
-static shapes all of it is known when converting, so none of it reaches the generated code.
+static shapes all of it is known when converting, so none of it reaches the generated code
+(STRIDED_SLICE, which also runs on activations, folds the same way: strided_slice.py).
 """
 from __future__ import annotations
 
@@ -37,33 +38,6 @@ class Shape(_Folded):
 
     def ready(self, op) -> bool:
         return True  # needs only the static shape of its input
-
-
-class StridedSlice(_Folded):
-    kinds = ("STRIDED_SLICE",)
-
-    def parse_options(self, o) -> dict:
-        names = ("BeginMask", "EndMask", "EllipsisMask", "NewAxisMask", "ShrinkAxisMask", "Offset")
-        return {n: (getattr(o, n)() if o is not None and hasattr(o, n) else 0) for n in names}
-
-    def evaluate(self, op):
-        data, begin, end, strides = (t.data for t in op.inputs[:4])
-        o = op.options
-        if o["EllipsisMask"] or o["NewAxisMask"]:
-            raise fail(op, "STRIDED_SLICE with ellipsis or new-axis masks is not supported")
-        if not (len(begin) == len(end) == len(strides)) or 0 in [int(s) for s in strides]:
-            raise fail(op, "begin, end and strides must have one non-zero stride per dimension")
-        index = []
-        for i in range(len(begin)):
-            b = None if o["BeginMask"] >> i & 1 else int(begin[i])
-            e = None if o["EndMask"] >> i & 1 else int(end[i])
-            if o["Offset"] and e is not None and b is not None:
-                e = b + e
-            if o["ShrinkAxisMask"] >> i & 1:
-                index.append(int(begin[i]))
-            else:
-                index.append(slice(b, e, int(strides[i])))
-        return np.asarray(data[tuple(index)])
 
 
 class Pack(_Folded):

@@ -42,7 +42,8 @@ def inplace_candidates(graph: Graph) -> list:
         if op.kind != "DEPTHWISE_CONV_2D" or not definition.can_run_inplace(op):
             continue
         x = op.inputs[0]
-        if x.is_const or any(t is x for t in graph.outputs) or readers[id(x)] != [op]:
+        if x.is_const or x.is_state or any(t is x for t in graph.outputs) or \
+                readers[id(x)] != [op]:
             continue
         writer = producer.get(id(x))
         if writer is not None and lookup(writer.kind).alias:

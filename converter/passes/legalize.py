@@ -42,8 +42,9 @@ def fold_constants(graph: Graph) -> None:
 
 
 def check_data_flow(graph: Graph) -> None:
-    """Every activation is written once, before it is read (no cycles, no dangling reads)."""
-    written = {id(t) for t in graph.inputs}
+    """Every activation is written once, before it is read (no cycles, no dangling reads); a
+    state variable holds a value from the start and may be written (assigned) again."""
+    written = {id(t) for t in graph.inputs + graph.state}
     for op in graph.ops:
         for t in op.inputs:
             if t is not None and not t.is_const and id(t) not in written:
@@ -51,7 +52,9 @@ def check_data_flow(graph: Graph) -> None:
                     f"reads tensor {t.index} ({t.name!r}) before any operator writes it "
                     "(cycle or missing producer)", op_index=op.index, op_kind=op.kind)
         for t in op.outputs:
-            if id(t) in written or t.is_const:
+            if t.is_state and op.kind == "ASSIGN_VARIABLE":
+                continue
+            if id(t) in written or t.is_const or t.is_state:
                 raise ConversionError(f"writes tensor {t.index} ({t.name!r}), which is already "
                                       "written or constant", op_index=op.index, op_kind=op.kind)
             written.add(id(t))
@@ -65,9 +68,9 @@ def check_data_flow(graph: Graph) -> None:
                                       "tensor; model inputs and outputs must be activations")
 
 
-#: what an activation may hold: int8 inside the model, float32 at its edges, int32 indices
-#: (ARG_MAX, ARG_MIN); int64 passes here so that the op writing it says why it cannot
-ACTIVATION_DTYPES = ("int8", "float32", "int32", "int64")
+#: what an activation may hold: int8 inside the model, float32 (or uint8) at its edges, int32
+#: indices (ARG_MAX, ARG_MIN); int64 passes here so that the op writing it says why it cannot
+ACTIVATION_DTYPES = ("int8", "float32", "int32", "int64", "uint8")
 #: no activation tensor may be larger (16 MiB is beyond any microcontroller's SRAM; the
 #: converter's own work on a tensor stays bounded)
 MAX_ACTIVATION_BYTES = 1 << 24
@@ -78,7 +81,7 @@ def check_activations(graph: Graph) -> None:
     for t in graph.activations():
         if t.dtype not in ACTIVATION_DTYPES:
             raise ConversionError(f"tensor {t.index} ({t.name!r}) is {t.dtype}; activations must "
-                                  "be int8 (float32 at the model's edges, int32 indices)")
+                                  "be int8 (float32 or uint8 at the model's edges, int32 indices)")
         if 0 in t.shape:
             raise ConversionError(f"tensor {t.index} ({t.name!r}) has an empty shape "
                                   f"{list(t.shape)}; empty tensors are not supported")

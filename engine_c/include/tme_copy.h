@@ -1,6 +1,7 @@
-/* Data movement on int8 tensors: PAD, CONCATENATION, the region copies of the patch stage, and
- * strided and indexed copies (TRANSPOSE, SLICE, SPACE_TO_DEPTH, DEPTH_TO_SPACE, MIRROR_PAD,
- * GATHER). */
+/* Data movement on int8 tensors: PAD, CONCATENATION, the region copies of the patch stage and of
+ * SPLIT / SPLIT_V, strided and indexed copies (TRANSPOSE, SLICE, STRIDED_SLICE, SPACE_TO_DEPTH,
+ * DEPTH_TO_SPACE, MIRROR_PAD, GATHER), and a streaming model's state (resource variables, ring
+ * buffers). */
 #ifndef TME_COPY_H
 #define TME_COPY_H
 
@@ -52,5 +53,15 @@ typedef struct {
 void tme_gather_axes_s8(const tme_gather_params *p, const int32_t *table0, const int32_t *table1,
                         const int32_t *table2, const int32_t *table3, const int8_t *in,
                         int8_t *out);
+
+/* `n` bytes from src to dst (READ_VARIABLE, ASSIGN_VARIABLE: a state variable's bytes as they
+ * are, as TFLite Micro copies them; the new frames appended to a ring buffer). */
+void tme_copy_bytes(const void *src, void *dst, size_t n);
+
+/* The end of an invoke of a ring buffer (a state kept as a sliding window): the window's
+ * position moves on by `step` bytes; when the next window (`keep` + `step` bytes) would pass the
+ * buffer's `capacity`, the `keep` bytes at the new position move to the buffer's start. */
+void tme_ring_advance(int8_t *ring, int32_t *position, int32_t keep, int32_t step,
+                      int32_t capacity);
 
 #endif /* TME_COPY_H */

@@ -1,6 +1,6 @@
 /* PAD (with the output zero point or an explicit value), CONCATENATION, region copies, strided
- * copies (TRANSPOSE, SLICE, SPACE_TO_DEPTH, DEPTH_TO_SPACE) and indexed copies (MIRROR_PAD,
- * GATHER): pure copies. */
+ * copies (TRANSPOSE, SLICE, STRIDED_SLICE, SPACE_TO_DEPTH, DEPTH_TO_SPACE), indexed copies
+ * (MIRROR_PAD, GATHER) and a streaming model's state copies and ring buffers: pure copies. */
 #include <string.h>
 
 #include "tme_copy.h"
@@ -83,4 +83,16 @@ void tme_gather_axes_s8(const tme_gather_params *p, const int32_t *table0, const
       }
     }
   }
+}
+
+void tme_copy_bytes(const void *src, void *dst, size_t n) { memmove(dst, src, n); }
+
+void tme_ring_advance(int8_t *ring, int32_t *position, int32_t keep, int32_t step,
+                      int32_t capacity) {
+  int32_t p = *position + step;
+  if (p + keep + step > capacity) {
+    memmove(ring, ring + p, (size_t)keep);
+    p = 0;
+  }
+  *position = p;
 }

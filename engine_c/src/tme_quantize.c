@@ -26,3 +26,21 @@ void tme_requantize_s8(const int8_t *in, int8_t *out, size_t n, int32_t in_zero_
     out[i] = tme_clamp_s8(v, TME_INT8_MIN, TME_INT8_MAX);
   }
 }
+
+void tme_requantize_s8_u8(const int8_t *in, uint8_t *out, size_t n, int32_t in_zero_point,
+                          int32_t out_zero_point, int32_t mult, int32_t shift) {
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t v =
+        tme_add_wrap(tme_requant((int32_t)in[i] - in_zero_point, mult, shift), out_zero_point);
+    out[i] = (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
+  }
+}
+
+void tme_requantize_u8_s8(const uint8_t *in, int8_t *out, size_t n, int32_t in_zero_point,
+                          int32_t out_zero_point, int32_t mult, int32_t shift) {
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t v =
+        tme_add_wrap(tme_requant((int32_t)in[i] - in_zero_point, mult, shift), out_zero_point);
+    out[i] = tme_clamp_s8(v, TME_INT8_MIN, TME_INT8_MAX);
+  }
+}

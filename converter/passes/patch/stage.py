@@ -65,6 +65,9 @@ def stage_problem(graph: Graph, split: int, first: int = 0) -> str | None:
     x = stage_input(graph, first)
     if isinstance(x, str):
         return x
+    if x.is_state:
+        return (f"the stage's input {x.name!r} is a streaming model's state (kept between "
+                "invokes, outside the arena); start the stage after it")
     ops = graph.ops[first:split]
     in_stage = {id(op) for op in ops}
     made = {id(x)}
