@@ -51,6 +51,7 @@ _RESOLVER = {
     "SQUARED_DIFFERENCE": "AddSquaredDifference", "SQUEEZE": "AddSqueeze",
     "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub", "SUM": "AddSum", "TANH": "AddTanh",
     "TRANSPOSE": "AddTranspose", "TRANSPOSE_CONV": "AddTransposeConv",
+    "UNPACK": "AddUnpack",
     "VAR_HANDLE": "AddVarHandle",
 }
 

@@ -68,7 +68,7 @@ OPTIONS_OF = {
     "TRANSPOSE_CONV": "TransposeConvOptions", "BATCH_MATMUL": "BatchMatMulOptions",
     "CALL_ONCE": "CallOnceOptions", "VAR_HANDLE": "VarHandleOptions",
     "READ_VARIABLE": "ReadVariableOptions", "ASSIGN_VARIABLE": "AssignVariableOptions",
-    "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions",
+    "SPLIT": "SplitOptions", "SPLIT_V": "SplitVOptions", "UNPACK": "UnpackOptions",
 }
 
 

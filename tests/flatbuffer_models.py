@@ -309,8 +309,8 @@ def seed_layout() -> bytes:
     RESIZE_NEAREST_NEIGHBOR (half-pixel centres) and MIRROR_PAD (REFLECT) -> TRANSPOSE_CONV
     (VALID, fused RELU, no bias), RESIZE_BILINEAR
     (aligned corners) of the input; a second input
-    through EXPAND_DIMS -> TRANSPOSE -> GATHER, and BATCH_MATMUL of the transposed and the
-    expanded one."""
+    through EXPAND_DIMS -> TRANSPOSE -> GATHER, BATCH_MATMUL of the transposed and the
+    expanded one, and UNPACK of the transposed one."""
     rng = np.random.default_rng(4)
     b = ModelBuilder()
     x = b.tensor("x", (1, 4, 6, 3), "int8", 0.04, -2)
@@ -350,7 +350,9 @@ def seed_layout() -> bytes:
     mm = b.tensor("matmul/out", (1, 3, 3), "int8", 0.4, 5)
     b.op("BATCH_MATMUL", [zt, e], [mm], "BatchMatMulOptions", adjX=False, adjY=False,
          asymmetricQuantizeInputs=False)
-    return b.build([x, z], [up, zt, bl, tc, g, mm], "seed layout")
+    rows = [b.tensor(f"unpack/out{k}", (1, 4), "int8", 0.1, 0) for k in range(3)]
+    b.op("UNPACK", [zt], rows, "UnpackOptions", num=3, axis=1)
+    return b.build([x, z], [up, zt, bl, tc, g, mm] + rows, "seed layout")
 
 
 def seed_streaming() -> bytes:

@@ -83,3 +83,30 @@ def test_strided_slice_of_five_dimensions_is_refused_as_tflite_micro_does():
                                  rep(shape))
     with pytest.raises(ConversionError, match=r"operator #\d+ \(STRIDED_SLICE\).*1 to 4"):
         load_graph(model)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_unpack(bit_exact, axis):
+    """tf.unstack: UNPACK into the slices along an axis (as an unrolled GRU reads its steps)."""
+    shape = (3, 4, 5)
+    model = quantize_tf_function(
+        lambda x: [t * 1.5 for t in tf.unstack(tf.nn.relu(x) * 2.0, axis=axis)], (1, *shape),
+        rep(shape))
+    assert "UNPACK" in kinds(model)
+    bit_exact(model)
+
+
+def test_unrolled_gru(bit_exact):
+    """Keras' GRU unrolled (UNPACK, FULLY_CONNECTED, SPLIT, STRIDED_SLICE, ADD, SUB, MUL,
+    LOGISTIC, TANH), as the issue that asked for these operators put it."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((6, 5))
+    x = keras.layers.Dense(3)(keras.layers.GRU(8, unroll=True)(inp))
+    from tflm_mcunet.quantize import quantize_keras
+
+    model = quantize_keras(keras.Model(inp, x),
+                           np.random.default_rng(0).uniform(-1, 1, (16, 6, 5)).astype("f4"))
+    assert {"UNPACK", "SPLIT", "TANH", "LOGISTIC", "SUB"} <= set(kinds(model))
+    bit_exact(model, samples=8)

@@ -1,11 +1,13 @@
-"""SPLIT and SPLIT_V: an int8 tensor cut into consecutive pieces along one axis.
+"""SPLIT and SPLIT_V: an int8 tensor cut into consecutive pieces along one axis; UNPACK: into
+its slices along one axis, that axis dropped.
 
 TFLite Micro (split.cc, split_v.cc): SPLIT takes the axis (a constant scalar) then the data and
 cuts it into `num_splits` equal pieces; SPLIT_V takes the data, the piece sizes and the axis
 (constants) and cuts pieces of those sizes (one size may be -1: the rest). Either copies each
 output's bytes as they are, its extent along the axis given by the output tensor's shape.
-Each output is one region copy (`tme_copy_region_s8`): `outer` runs of its piece, read from
-the input's rows.
+UNPACK (unpack.cc) takes the data and cuts `num` slices along `axis` (the options), each
+output the input's shape without that axis. Each output is one region copy
+(`tme_copy_region_s8`): `outer` runs of its piece, read from the input's rows.
 """
 from __future__ import annotations
 
@@ -74,3 +76,33 @@ class Split(OpDef):
             calls.append(f"tme_copy_region_s8(&{params}, {c.ptr(data, start)}, "
                          f"{c.ptr(y)});")
         return "\n  ".join(calls)
+
+
+class Unpack(Split):
+    kinds = ("UNPACK",)
+
+    def parse_options(self, o) -> dict:
+        return {"num": o.Num() if o is not None else 0, "axis": o.Axis() if o is not None else 0}
+
+    def prepare(self, op) -> None:
+        if len(op.inputs) != 1 or op.inputs[0] is None or not op.outputs:
+            raise fail(op, "expects 1 input and one output or more")
+        x = op.inputs[0]
+        expect_dtype(op, x, "int8", "input")
+        rank = len(x.shape)
+        axis = op.options["axis"]
+        if not -rank <= axis < rank:
+            raise fail(op, f"axis {axis} is out of range for rank {rank}")
+        axis %= rank
+        if not op.options["num"] == len(op.outputs) == x.shape[axis]:
+            raise fail(op, f"num {op.options['num']} and the {len(op.outputs)} outputs must "
+                           f"equal the input's size {x.shape[axis]} along axis {axis}")
+        expected = list(x.shape[:axis]) + list(x.shape[axis + 1:])
+        for y in op.outputs:
+            expect_dtype(op, y, "int8", "output")
+            if list(y.shape) != expected:
+                raise fail(op, f"output {y.name!r} of shape {list(y.shape)} should be {expected}")
+        inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+        op.params.update(outer=int(np.prod(x.shape[:axis], dtype=np.int64)),
+                         row=x.shape[axis] * inner,
+                         pieces=[(j * inner, inner) for j in range(len(op.outputs))])
