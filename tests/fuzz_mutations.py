@@ -30,8 +30,20 @@ FLOATS = [0.0, -0.0, -1.0, math.nan, math.inf, -math.inf, 1e-45, 1e-38, 1e-30, 1
           1 / 256, 0.5, 1.0, 3.0, 1e6, 1e12, 1e30, 3.4e38]
 DIMS = [-2**31, -7, -1, 0, 1, 2, 3, 5, 8, 255, 4096, 65536, 2**24, 2**31 - 1]
 #: options fields stored as a byte in the schema (enums): other fields are int32, float, bool
-BYTE_FIELDS = {"padding", "fusedActivationFunction", "weightsFormat", "outType",
-               "quantizedBiasType", "customOptionsFormat"}
+def _byte_fields(slot: str) -> set[str]:
+    """The option fields the schema stores in one byte with `slot` (enums such as padding, an
+    activation, an output type): a mutant's value must fit the byte, or the flatbuffer cannot
+    be written."""
+    names = set()
+    for attr in dir(fb):
+        code = getattr(getattr(fb, attr), "__code__", None)
+        if code is not None and "Add" in attr and code.co_argcount == 2 and slot in code.co_names:
+            names.add(code.co_varnames[1])
+    return names
+
+
+BYTE_FIELDS = _byte_fields("PrependInt8Slot")
+UBYTE_FIELDS = _byte_fields("PrependUint8Slot") - BYTE_FIELDS
 UINT8_LIST_FIELDS = {"quantSpec"}
 
 
@@ -261,8 +273,12 @@ def m_opcode(data, m):
 def _field_value(data, name, current):
     if name in BYTE_FIELDS:
         return data.draw(st.one_of(st.integers(0, 6), st.integers(-128, 127)))
+    if name in UBYTE_FIELDS:
+        return data.draw(st.one_of(st.integers(0, 6), st.integers(0, 255)))
     if isinstance(current, bool):
         return data.draw(st.booleans())
+    if isinstance(current, (str, bytes)):  # a name (a resource variable's container)
+        return data.draw(st.binary(max_size=12))
     if isinstance(current, float):
         return data.draw(st.one_of(st.sampled_from(FLOATS), st.floats(width=32)))
     if name in UINT8_LIST_FIELDS:
