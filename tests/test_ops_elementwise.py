@@ -288,7 +288,7 @@ def test_prelu_every_pair_many_scales(out_dir):
                     output=((256, 256), 0.02, -128)))
     ops.append(dict(inputs=[((256, 1), 0.05, 127), ((1, 256), 2.0, -5)],
                     output=((256, 256), 0.5, 3)))
-    compare_with_tflm(parallel_model("PRELU", ops), out_dir(), every_pair(ops))
+    compare_with_tflm(parallel_model("PRELU", ops), out_dir(), every_pair(ops), all_paths=True)
 
 
 @pytest.mark.parametrize("shared_axes", [None, [1, 2]])

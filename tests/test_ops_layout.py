@@ -77,7 +77,7 @@ def test_transpose_any_permutation(out_dir):
              transpose_case((2, 3, 2, 3, 2), [4, 1, 3, 0, 2]),
              transpose_case((1, 4, 5, 3), [0, 3, 2, 1])]
     model, shapes = side_by_side(cases)
-    compare_with_tflm(model, out_dir(), batches(shapes))
+    compare_with_tflm(model, out_dir(), batches(shapes), all_paths=True)
 
 
 @pytest.mark.tflm
@@ -88,7 +88,7 @@ def test_slice_boxes(out_dir):
              slice_case((2, 3, 4, 5, 2), [1, 0, 2, 1, 0], [1, 3, 2, 3, 2]),
              slice_case((1, 4, 4, 8), [0, 0, 0, 0], [1, 4, 4, 8])]
     model, shapes = side_by_side(cases)
-    compare_with_tflm(model, out_dir(), batches(shapes))
+    compare_with_tflm(model, out_dir(), batches(shapes), all_paths=True)
 
 
 @pytest.mark.tflm
@@ -100,7 +100,7 @@ def test_space_to_depth_and_back(out_dir):
              block_case("DEPTH_TO_SPACE", (1, 3, 2, 18), 3),
              block_case("DEPTH_TO_SPACE", (2, 1, 1, 16), 4)]
     model, shapes = side_by_side(cases)
-    compare_with_tflm(model, out_dir(), batches(shapes))
+    compare_with_tflm(model, out_dir(), batches(shapes), all_paths=True)
 
 
 @pytest.mark.parametrize("case,words", [
@@ -173,7 +173,7 @@ def test_resize_every_option(out_dir, kind):
         cases.append((kind, shape, (shape[0], *size, shape[3]), [(list(size), "int32")], options,
                       {"alignCorners": align, "halfPixelCenters": half}))
     model, shapes = side_by_side(cases)
-    compare_with_tflm(model, out_dir(), batches(shapes))
+    compare_with_tflm(model, out_dir(), batches(shapes), all_paths=True)
 
 
 @pytest.mark.tf
@@ -242,7 +242,7 @@ def test_mirror_pad_reflect_and_symmetric(out_dir):
                   mirror_case((1, 4, 5, 3), [[0, 0], [3 + mode, 0], [0, 4 + mode], [1, 1]], mode,
                               "int64")]
     model, shapes = side_by_side(cases)
-    compare_with_tflm(model, out_dir(), batches(shapes))
+    compare_with_tflm(model, out_dir(), batches(shapes), all_paths=True)
 
 
 @pytest.mark.tflm
@@ -252,7 +252,7 @@ def test_gather_constant_indices(out_dir):
              gather_case((3, 2, 4), [2, 1, 0, 1], 0),
              gather_case((1, 4, 5, 3), [[4], [1]], 2)]
     model, shapes = side_by_side(cases)
-    compare_with_tflm(model, out_dir(), batches(shapes))
+    compare_with_tflm(model, out_dir(), batches(shapes), all_paths=True)
 
 
 @pytest.mark.parametrize("case,words", [
@@ -316,4 +316,5 @@ def test_transpose_conv_fused_activation(out_dir, activation):
     b.op("TRANSPOSE_CONV", [b.const("shape", [1, 7, 9, 4], "int32"), w, x, bias], [y],
          "TransposeConvOptions", padding=1, strideH=2, strideW=2,
          fusedActivationFunction=activation)
-    compare_with_tflm(b.build([x], [y]), out_dir(), batches([(1, 3, 4, 2)], count=4))
+    compare_with_tflm(b.build([x], [y]), out_dir(), batches([(1, 3, 4, 2)], count=4),
+                      all_paths=True)

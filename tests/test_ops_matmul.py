@@ -61,7 +61,7 @@ def test_batch_matmul_shapes_and_transposes(out_dir, const_rhs):
     rng = np.random.default_rng(int(const_rhs))
     model, shapes = matmul_model(CASES, rng, const_rhs)
     batches = [[rng.integers(-128, 128, s).astype(np.int8) for s in shapes] for _ in range(3)]
-    compare_with_tflm(model, out_dir(), batches)
+    compare_with_tflm(model, out_dir(), batches, all_paths=True)
 
 
 def test_batch_matmul_refuses_mismatched_depth(out_dir):

@@ -134,7 +134,7 @@ def test_tanh_every_value_many_scales(out_dir):
     # TFLM reads neither the output scale (it assumes 1/128) nor its zero point, nor do we
     ops[2]["output"] = ((1, 256), 0.5, -128)
     ops[3]["output"] = ((1, 256), 1 / 128, 17)
-    compare_with_tflm(parallel_model("TANH", ops), out_dir(), every_int8(len(ops)))
+    compare_with_tflm(parallel_model("TANH", ops), out_dir(), every_int8(len(ops)), all_paths=True)
 
 
 @pytest.mark.tflm

@@ -71,7 +71,7 @@ def random_batches(shapes, rng, count=4):
 def test_reductions_over_any_axes(out_dir, kind):
     rng = np.random.default_rng(len(kind))
     model, shapes = reductions_model(kind, REDUCTIONS, rng)
-    compare_with_tflm(model, out_dir(), random_batches(shapes, rng))
+    compare_with_tflm(model, out_dir(), random_batches(shapes, rng), all_paths=True)
 
 
 @pytest.mark.tflm
@@ -166,7 +166,8 @@ def test_arg_max_and_min(out_dir):
     rng = np.random.default_rng(3)
     # small value ranges: many ties, where the first index must win
     batches = [[rng.integers(-2, 3, s).astype(np.int8) for s in shapes] for _ in range(3)]
-    compare_with_tflm(model, out_dir(), batches + random_batches(shapes, rng, count=2))
+    compare_with_tflm(model, out_dir(), batches + random_batches(shapes, rng, count=2),
+                      all_paths=True)
 
 
 @pytest.mark.tf
