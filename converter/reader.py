@@ -99,20 +99,24 @@ class _Reader:
                 initial.update(initial_values(index, call_once, init_ops, self.source))
             ops, state = resolve(ops, tensors, initial, runs, self.source)
 
-        def tensor_at(i: int, what: str) -> Tensor | None:
-            if i == -1:
-                return None
-            if not 0 <= i < len(tensors):
-                raise self.error(f"{what} refers to tensor {i}, but the model has {len(tensors)}")
-            return tensors[i]
-
-        inputs = [tensor_at(int(i), "subgraph input") for i in self.int_vector(sub, "Inputs")]
-        outputs = [tensor_at(int(i), "subgraph output") for i in self.int_vector(sub, "Outputs")]
+        inputs = [self.tensor_at(tensors, int(i), "subgraph input")
+                  for i in self.int_vector(sub, "Inputs")]
+        outputs = [self.tensor_at(tensors, int(i), "subgraph output")
+                   for i in self.int_vector(sub, "Outputs")]
         if not inputs or not outputs or None in inputs or None in outputs:
             raise self.error("the subgraph must name its input and output tensors")
         desc = model.Description()
         return Graph(tensors, ops, inputs, outputs, source=self.source,
                      description=desc.decode("utf-8", "replace") if desc else "", state=state)
+
+    def tensor_at(self, tensors: list[Tensor], i: int, what: str) -> Tensor | None:
+        """Tensor `i` of a subgraph (-1: an optional input left out), or an error naming
+        `what` refers to it."""
+        if i == -1:
+            return None
+        if not 0 <= i < len(tensors):
+            raise self.error(f"{what} refers to tensor {i}, but the model has {len(tensors)}")
+        return tensors[i]
 
     @staticmethod
     def subgraph_name(sub, index: int) -> str:
@@ -126,13 +130,6 @@ class _Reader:
                              f"{sub.TensorsLength()} tensors; at most {MAX_OPERATORS} and "
                              f"{MAX_TENSORS} are supported")
         tensors = [self.tensor(model, sub.Tensors(i), i) for i in range(sub.TensorsLength())]
-
-        def tensor_at(i: int, what: str) -> Tensor | None:
-            if i == -1:
-                return None
-            if not 0 <= i < len(tensors):
-                raise self.error(f"{what} refers to tensor {i}, but the model has {len(tensors)}")
-            return tensors[i]
 
         ops = []
         for k in range(sub.OperatorsLength()):
@@ -151,9 +148,9 @@ class _Reader:
                     f"operator {kind} is not supported. Supported int8 operators: "
                     f"{', '.join(supported_kinds())}. Replace the layer or open an issue with "
                     "the model.", model=self.source, op_index=k, op_kind=kind)
-            ins = [tensor_at(int(i), f"operator #{k} ({kind}) input")
+            ins = [self.tensor_at(tensors, int(i), f"operator #{k} ({kind}) input")
                    for i in self.int_vector(fb_op, "Inputs")]
-            outs = [tensor_at(int(i), f"operator #{k} ({kind}) output")
+            outs = [self.tensor_at(tensors, int(i), f"operator #{k} ({kind}) output")
                     for i in self.int_vector(fb_op, "Outputs")]
             if any(t is None for t in outs):
                 raise self.error(f"operator #{k} ({kind}) has an empty output slot")
