@@ -242,21 +242,7 @@ def run_tflm_batch(
     The interpreter is created once and reset before every invoke after the first, so each
     result equals a separate :func:`run_tflm` call. Returns one list of outputs per input set.
     """
-    data = _model_bytes(model)
-    _parse(data)  # a malformed file is reported here, not as a crash
-    batches = [_as_input_list(x) for x in list_of_inputs]
-    if not batches:
-        return []
-    if arena_size is not None and int(arena_size) <= 0:
-        raise ValueError(f"arena_size must be positive, got {arena_size}")
-    request = {
-        "op": "run",
-        "model": data,
-        "batches": batches,
-        "arena_size": None if arena_size is None else int(arena_size),
-        "default_arena": default_arena_size(data),
-    }
-    return _call(request)
+    return _run_invokes(model, list_of_inputs, arena_size)
 
 
 def run_tflm_sequence(
@@ -273,19 +259,27 @@ def run_tflm_sequence(
     and does not run the CALL_ONCE initialisation again. Returns one list of outputs per
     invoke, like :func:`run_tflm_batch`.
     """
+    return _run_invokes(model, list_of_inputs, arena_size, keep_state=True,
+                        reset_before=sorted(int(k) for k in reset_before))
+
+
+def _run_invokes(model: ModelLike, list_of_inputs, arena_size: int | None,
+                 **options) -> list[list[np.ndarray]]:
+    """One child run of an invoke per input set; `options` go to the child's request."""
     data = _model_bytes(model)
-    _parse(data)
+    _parse(data)  # a malformed file is reported here, not as a crash
     batches = [_as_input_list(x) for x in list_of_inputs]
     if not batches:
         return []
+    if arena_size is not None and int(arena_size) <= 0:
+        raise ValueError(f"arena_size must be positive, got {arena_size}")
     request = {
         "op": "run",
         "model": data,
         "batches": batches,
         "arena_size": None if arena_size is None else int(arena_size),
         "default_arena": default_arena_size(data),
-        "keep_state": True,
-        "reset_before": sorted(int(k) for k in reset_before),
+        **options,
     }
     return _call(request)
 
